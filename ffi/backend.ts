@@ -1,0 +1,57 @@
+// The runtime-neutral FFI interface. Exactly two implementations exist,
+// backend_deno.ts and backend_bun.ts; nothing else in the project touches
+// Deno.dlopen, bun:ffi or a runtime's pointer representation.
+
+import type { NativeType, SymbolDef } from "./symbols.ts";
+
+declare const pointerBrand: unique symbol;
+/** An opaque non-null C pointer. NULL is represented as `null`. */
+export type Pointer = { readonly [pointerBrand]: true };
+
+/** JS types of native arguments and results. */
+export type ArgValue<T extends NativeType> = T extends "ptr" | "fn" ? Pointer | null
+  : T extends "buf" ? Uint8Array | null
+  : number;
+export type ResultValue<T extends NativeType> = T extends "ptr" ? Pointer | null
+  : T extends "void" ? void
+  : number;
+
+type ArgList<P extends readonly NativeType[]> = { -readonly [I in keyof P]: ArgValue<P[I]> };
+export type NativeFunction<D extends SymbolDef> = (
+  ...args: ArgList<D["parameters"]>
+) => ResultValue<D["result"]>;
+
+/** A callback LLVM can call synchronously; closed once when no longer installed. */
+export interface NativeCallback {
+  readonly pointer: Pointer;
+  close(): void;
+}
+
+export interface OpenedLibrary {
+  readonly symbols: Record<string, (...args: unknown[]) => unknown>;
+  close(): void;
+}
+
+export interface FfiBackend {
+  readonly runtime: "deno" | "bun";
+  /** dlopen `path` and bind `symbols`; throws the runtime's error on failure. */
+  open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary;
+  /** Read a NUL-terminated UTF-8 string. */
+  readCString(p: Pointer): string;
+  /** Copy `length` bytes starting at `p` into a new Uint8Array. */
+  copyBytes(p: Pointer, length: number): Uint8Array;
+  /** The address of a typed array's first byte (no copy; keep the array alive). */
+  addressOf(bytes: Uint8Array): Pointer;
+  /** The numeric address of a typed array's first byte (to store in a pointer array). */
+  addressValue(bytes: Uint8Array): bigint;
+  /** Read a pointer stored in an 8-byte out-parameter buffer. */
+  readPointer(out: Uint8Array): Pointer | null;
+  /** Read a size_t / unsigned stored in an out-parameter buffer. */
+  readU64(out: Uint8Array): number;
+  /** Make a C callback. */
+  callback(
+    parameters: readonly NativeType[],
+    result: NativeType,
+    fn: (...args: any[]) => unknown,
+  ): NativeCallback;
+}

@@ -1,0 +1,93 @@
+// Bun back end of ffi/backend.ts.
+
+import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
+import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
+import type { NativeType, SymbolDef } from "./symbols.ts";
+
+function bunType(t: NativeType): FFITypeOrString {
+  switch (t) {
+    case "buf":
+    case "fn":
+      return "ptr";
+    default:
+      return t;
+  }
+}
+
+type BunPointer = number;
+const asPointer = (p: BunPointer | null): Pointer | null => (p ? p as unknown as Pointer : null);
+const asBun = (p: Pointer | null): BunPointer => p as unknown as BunPointer;
+
+export const bunBackend: FfiBackend = {
+  runtime: "bun",
+
+  open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
+    const toBun = (def: SymbolDef) =>
+      ({ args: def.parameters.map(bunType), returns: bunType(def.result) }) as FFIFunction;
+    const table: Record<string, FFIFunction> = {};
+    for (const [name, def] of Object.entries(symbols)) {
+      if (!def.optional) table[name] = toBun(def);
+    }
+    const lib = dlopen(path, table);
+    const raws: Record<string, (...args: unknown[]) => unknown> = { ...lib.symbols } as never;
+    const extras: { close(): void }[] = [];
+    // Bun's dlopen fails as a whole on a missing symbol: probe optional ones alone.
+    for (const [name, def] of Object.entries(symbols)) {
+      if (!def.optional) continue;
+      try {
+        const one = dlopen(path, { [name]: toBun(def) });
+        raws[name] = (one.symbols as Record<string, (...args: unknown[]) => unknown>)[name];
+        extras.push(one);
+      } catch {
+        // absent: left undefined
+      }
+    }
+    const bound: Record<string, (...args: unknown[]) => unknown> = {};
+    for (const [name, def] of Object.entries(symbols)) {
+      const raw = raws[name];
+      if (!raw) continue;
+      if (def.result === "u64") bound[name] = (...args) => Number(raw(...args));
+      // Bun hands out 0 for NULL on some paths; the neutral API promises null.
+      else if (def.result === "ptr") bound[name] = (...args) => raw(...args) || null;
+      else bound[name] = raw;
+    }
+    return {
+      symbols: bound,
+      close: () => {
+        for (const extra of extras) extra.close();
+        lib.close();
+      },
+    };
+  },
+
+  readCString(p: Pointer): string {
+    return new CString(asBun(p) as never).toString();
+  },
+
+  copyBytes(p: Pointer, length: number): Uint8Array {
+    if (length === 0) return new Uint8Array(0);
+    return new Uint8Array(toArrayBuffer(asBun(p) as never, 0, length).slice(0));
+  },
+
+  addressOf(bytes: Uint8Array): Pointer {
+    return ptr(bytes) as unknown as Pointer;
+  },
+
+  addressValue(bytes: Uint8Array): bigint {
+    return BigInt(ptr(bytes));
+  },
+
+  readPointer(out: Uint8Array): Pointer | null {
+    const value = new DataView(out.buffer, out.byteOffset, 8).getBigUint64(0, true);
+    return asPointer(Number(value));
+  },
+
+  readU64(out: Uint8Array): number {
+    return Number(new DataView(out.buffer, out.byteOffset, 8).getBigUint64(0, true));
+  },
+
+  callback(parameters, result, fn): NativeCallback {
+    const cb = new JSCallback(fn, { args: parameters.map(bunType), returns: bunType(result) } as never);
+    return { pointer: cb.ptr as unknown as Pointer, close: () => cb.close() };
+  },
+};

@@ -1,0 +1,126 @@
+// LLVMContext wrapper: owns the context and its diagnostic handler, and
+// parses inputs into modules that belong to it.
+
+import type { NativeCallback, Pointer } from "./backend.ts";
+import { cString, type Llvm, LlvmFailure } from "./llvm.ts";
+import { Module } from "./module.ts";
+
+export type DiagnosticSeverity = "error" | "warning" | "remark" | "note";
+const SEVERITIES: DiagnosticSeverity[] = ["error", "warning", "remark", "note"];
+
+export interface Diagnostic {
+  severity: DiagnosticSeverity;
+  message: string;
+}
+
+export class Context implements Disposable {
+  readonly llvm: Llvm;
+  #ptr: Pointer | null;
+  #handler: NativeCallback;
+  /** Errors LLVM reported since the last `#collectErrors` started. */
+  #errors: string[] | undefined;
+
+  /** `onDiagnostic` sees every diagnostic LLVM reports in this context. */
+  constructor(llvm: Llvm, onDiagnostic: (d: Diagnostic) => void) {
+    this.llvm = llvm;
+    const ptr = llvm.api.LLVMContextCreate();
+    if (ptr === null) throw new LlvmFailure("LLVMContextCreate failed");
+    this.#ptr = ptr;
+    this.#handler = llvm.ffi.callback(["ptr", "ptr"], "void", (info: unknown) => {
+      const diagnostic = this.#describe(info as Pointer);
+      // While a parse or link runs, its errors become that call's exception.
+      if (diagnostic.severity === "error" && this.#errors) this.#errors.push(diagnostic.message);
+      else onDiagnostic(diagnostic);
+    });
+    llvm.api.LLVMContextSetDiagnosticHandler(ptr, this.#handler.pointer, null);
+  }
+
+  #describe(info: Pointer): Diagnostic {
+    const api = this.llvm.api;
+    return {
+      severity: SEVERITIES[api.LLVMGetDiagInfoSeverity(info)] ?? "error",
+      message: this.llvm.takeMessage(api.LLVMGetDiagInfoDescription(info)),
+    };
+  }
+
+  /** The raw handle, for other ffi/ wrappers only. */
+  get handle(): Pointer {
+    if (this.#ptr === null) throw new LlvmFailure("context used after dispose");
+    return this.#ptr;
+  }
+
+  /**
+   * Run `fn`, collecting the error diagnostics LLVM reports meanwhile (LLVM's
+   * "2" entry points report failures only through the diagnostic handler).
+   */
+  collectErrors<T>(fn: () => T): { result: T; errors: string[] } {
+    const outer = this.#errors;
+    const errors: string[] = [];
+    this.#errors = errors;
+    try {
+      return { result: fn(), errors };
+    } finally {
+      this.#errors = outer;
+    }
+  }
+
+  /** Parse bitcode without copying it: LLVM reads `bytes` in place during the call. */
+  parseBitcode(bytes: Uint8Array, name: string): Module {
+    const api = this.llvm.api;
+    const buffer = api.LLVMCreateMemoryBufferWithMemoryRange(
+      this.llvm.ffi.addressOf(bytes),
+      bytes.length,
+      cString(name),
+      0,
+    );
+    try {
+      const out = new Uint8Array(8);
+      const { result: failed, errors } = this.collectErrors(() =>
+        api.LLVMParseBitcodeInContext2(this.handle, buffer, out)
+      );
+      if (failed) throw new LlvmFailure(errors.join("; ") || "invalid bitcode");
+      return new Module(this, this.llvm.ffi.readPointer(out)!);
+    } finally {
+      api.LLVMDisposeMemoryBuffer(buffer);
+    }
+  }
+
+  /** Parse textual IR. */
+  parseIr(text: Uint8Array, name: string): Module {
+    const api = this.llvm.api;
+    // The IR lexer reads one byte past the end and expects NUL there.
+    const terminated = new Uint8Array(text.length + 1);
+    terminated.set(text);
+    const buffer = api.LLVMCreateMemoryBufferWithMemoryRange(
+      this.llvm.ffi.addressOf(terminated),
+      text.length,
+      cString(name),
+      1,
+    );
+    const out = new Uint8Array(8);
+    const message = new Uint8Array(8);
+    let failed: number;
+    if (api.LLVMParseIRInContext2) {
+      // LLVM 22+: we keep ownership of the buffer.
+      try {
+        failed = api.LLVMParseIRInContext2(this.handle, buffer, out, message);
+      } finally {
+        api.LLVMDisposeMemoryBuffer(buffer);
+      }
+    } else {
+      // Up to LLVM 21 the parser takes ownership of the buffer and frees it.
+      failed = api.LLVMParseIRInContext!(this.handle, buffer, out, message);
+    }
+    const text_ = this.llvm.takeMessage(this.llvm.ffi.readPointer(message));
+    if (failed) throw new LlvmFailure(text_ || "invalid IR");
+    return new Module(this, this.llvm.ffi.readPointer(out)!);
+  }
+
+  [Symbol.dispose](): void {
+    if (this.#ptr === null) return;
+    this.llvm.api.LLVMContextDispose(this.#ptr);
+    this.#ptr = null;
+    // After the context is gone LLVM can no longer call the handler.
+    this.#handler.close();
+  }
+}

@@ -1,0 +1,224 @@
+// libLLVM discovery (SPEC 6): the ordered list of candidate files and the
+// cheap checks that reject a file before dlopen is tried. Loading itself
+// (and the version check) is in ffi/llvm.ts.
+
+import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
+import { basename, delimiter, dirname, join } from "node:path";
+
+export interface Candidate {
+  path: string;
+  /** Where discovery got it from, e.g. `--llvm`, `LLVM_PREFIX`, `llvm-config`, `system`. */
+  source: string;
+  /** Version parsed from the file name, if any (major, minor...). */
+  nameVersion?: number[];
+}
+
+/** Environment variables discovery reads (passed in so tests can control them). */
+export type DiscoveryEnv = Record<string, string | undefined>;
+
+const LIB_NAME = /^libLLVM(?:-(\d+(?:\.\d+)*)(?:-rust-[^/]*)?)?\.(?:so|dylib)(?:\.(\d+(?:\.\d+)*))?$/;
+// rustup ships libLLVM.so.22.1-rust-1.95.0-stable (the library) and
+// libLLVM-22-rust-1.95.0-stable.so (a linker script pointing at it).
+const RUST_LIB_NAME = /^libLLVM(?:-(\d+(?:\.\d+)*)-rust-.*\.(?:so|dylib)|\.so\.(\d+(?:\.\d+)*)-rust-.*)$/;
+
+/** Parse the version out of a libLLVM file name; undefined for a bare `libLLVM.so`. */
+export function versionFromName(name: string): number[] | undefined {
+  const m = LIB_NAME.exec(name) ?? RUST_LIB_NAME.exec(name);
+  if (!m) return undefined;
+  const text = m[1] ?? m[2] ?? m[3];
+  // libLLVM.so.1 (Debian's soname alias) carries no LLVM version.
+  if (!text || (m[1] === undefined && !text.includes("."))) return undefined;
+  return text.split(".").map(Number);
+}
+
+export function isLibLlvmName(name: string): boolean {
+  return LIB_NAME.test(name) || RUST_LIB_NAME.test(name);
+}
+
+function compareVersionsDesc(a?: number[], b?: number[]): number {
+  if (!a && !b) return 0;
+  if (!a) return 1;
+  if (!b) return -1;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (b[i] ?? 0) - (a[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** libLLVM files in one directory, newest first. */
+export function librariesIn(dir: string, source: string): Candidate[] {
+  return listDir(dir)
+    .filter(isLibLlvmName)
+    .map((name) => ({ path: join(dir, name), source, nameVersion: resolvedVersion(join(dir, name)) }))
+    .sort((a, b) => compareVersionsDesc(a.nameVersion, b.nameVersion));
+}
+
+/** Version from the name, following symlinks for unversioned names (libLLVM.so -> libLLVM.so.22.1). */
+function resolvedVersion(path: string): number[] | undefined {
+  const own = versionFromName(basename(path));
+  if (own) return own;
+  try {
+    return versionFromName(basename(realpathSync(path)));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A user-given file or prefix: the file itself, or the libraries under prefix/lib, lib64, itself. */
+export function expandUserPath(path: string, source: string): Candidate[] {
+  if (!isDirectory(path)) return [{ path, source, nameVersion: resolvedVersion(path) }];
+  const found = [join(path, "lib"), join(path, "lib64"), path].flatMap((d) => librariesIn(d, source));
+  return found.length > 0 ? found : [{ path: join(path, "lib", "libLLVM.so"), source }];
+}
+
+function findOnPath(command: string, env: DiscoveryEnv): string | undefined {
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const full = join(dir, command);
+    if (existsSync(full)) return full;
+  }
+  return undefined;
+}
+
+const MULTIARCH: Record<string, string> = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" };
+
+/** Directories where distributions and package managers put libLLVM, newest LLVM first. */
+function systemDirectories(): string[] {
+  const versioned = (parent: string, pattern: RegExp) =>
+    listDir(parent)
+      .map((name) => ({ name, m: pattern.exec(name) }))
+      .filter((e) => e.m)
+      .sort((a, b) => Number(b.m![1]) - Number(a.m![1]))
+      .map((e) => join(parent, e.name, "lib"));
+  const dirs = [
+    ...versioned("/usr/lib", /^llvm-(\d+)$/), // Debian, Ubuntu
+    ...versioned("/usr/lib/llvm", /^(\d+)$/), // Gentoo
+    ...versioned("/usr/lib64", /^llvm(\d+)$/), // Fedora compat packages
+    ...versioned("/opt/homebrew/opt", /^llvm@(\d+)$/),
+    ...versioned("/usr/local/opt", /^llvm@(\d+)$/),
+    "/opt/homebrew/opt/llvm/lib",
+    "/usr/local/opt/llvm/lib",
+  ];
+  const multiarch = MULTIARCH[process.arch];
+  if (multiarch) dirs.push(join("/usr/lib", multiarch));
+  dirs.push("/usr/lib64", "/usr/lib", "/usr/local/lib");
+  return dirs;
+}
+
+function rustToolchainDirectories(env: DiscoveryEnv): string[] {
+  const home = env.RUSTUP_HOME ?? (env.HOME ? join(env.HOME, ".rustup") : undefined);
+  if (!home) return [];
+  const toolchains = join(home, "toolchains");
+  return listDir(toolchains).sort().reverse().map((t) => join(toolchains, t, "lib"));
+}
+
+/**
+ * Every candidate in discovery order. An explicit path (`--llvm` or
+ * `BPF_LINKER_LLVM`) is the only candidate when given: the user's choice wins.
+ */
+export function listCandidates(env: DiscoveryEnv, explicitPath?: string): Candidate[] {
+  if (explicitPath) return expandUserPath(explicitPath, "--llvm");
+  if (env.BPF_LINKER_LLVM) return expandUserPath(env.BPF_LINKER_LLVM, "BPF_LINKER_LLVM");
+
+  const out: Candidate[] = [];
+  if (env.LLVM_PREFIX) out.push(...expandUserPath(env.LLVM_PREFIX, "LLVM_PREFIX"));
+  const sysPrefixes = Object.keys(env)
+    .filter((k) => /^LLVM_SYS_\d+_PREFIX$/.test(k) && env[k])
+    .sort((a, b) => Number(b.split("_")[2]) - Number(a.split("_")[2]));
+  for (const key of sysPrefixes) out.push(...expandUserPath(env[key]!, key));
+
+  // llvm-config's --libdir is <its real bin dir>/../lib; resolving the symlink
+  // avoids spawning it (start-up time, and Deno's --allow-run).
+  const llvmConfig = findOnPath("llvm-config", env);
+  if (llvmConfig) {
+    try {
+      out.push(...librariesIn(join(dirname(dirname(realpathSync(llvmConfig))), "lib"), "llvm-config"));
+    } catch {
+      // dangling symlink: nothing to add
+    }
+  }
+
+  const system = systemDirectories().flatMap((d) => librariesIn(d, "system"));
+  system.sort((a, b) => compareVersionsDesc(a.nameVersion, b.nameVersion));
+  out.push(...system);
+  for (const dir of rustToolchainDirectories(env)) {
+    out.push(...listDir(dir).filter((n) => RUST_LIB_NAME.test(n)).map((n) => ({
+      path: join(dir, n),
+      source: "rust toolchain",
+      nameVersion: versionFromName(n),
+    })));
+  }
+  return dedupe(out);
+}
+
+function dedupe(candidates: Candidate[]): Candidate[] {
+  const seen = new Set<string>();
+  return candidates.filter((c) => {
+    let key = c.path;
+    try {
+      key = realpathSync(c.path);
+    } catch {
+      // missing: keep by its own name so the error lists it
+    }
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+const ELF_MACHINE: Record<string, number> = { x64: 62, arm64: 183, riscv64: 243, ppc64: 21, s390x: 22 };
+
+/**
+ * Why `path` cannot be this process's libLLVM, judged from its first bytes;
+ * undefined when it looks loadable.
+ */
+export function rejectLibraryFile(path: string): string | undefined {
+  let head: Uint8Array;
+  try {
+    const fd = openSync(path, "r");
+    try {
+      head = new Uint8Array(64);
+      const n = readSync(fd, head, 0, 64, 0);
+      head = head.subarray(0, n);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : "cannot be read";
+  }
+  const text = new TextDecoder().decode(head.subarray(0, 16));
+  if (text.startsWith("!<arch>")) return "static archive, not a shared library";
+  if (/^\s*(\/\*|INPUT|GROUP|OUTPUT_FORMAT)/.test(text)) return "linker script, not a shared library";
+  if (head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46) {
+    if (head.length < 20) return "truncated ELF file";
+    if (head[4] !== 2) return "32-bit library";
+    const littleEndian = head[5] === 1;
+    const view = new DataView(head.buffer, head.byteOffset, head.length);
+    const type = view.getUint16(16, littleEndian);
+    const machine = view.getUint16(18, littleEndian);
+    if (type !== 3) return "not a shared library";
+    const want = ELF_MACHINE[process.arch];
+    if (want !== undefined && machine !== want) return `wrong architecture (ELF machine ${machine})`;
+    return undefined;
+  }
+  const magic = head.length >= 4 ? new DataView(head.buffer, head.byteOffset).getUint32(0, false) : 0;
+  if ([0xfeedfacf, 0xcffaedfe, 0xcafebabe].includes(magic)) return undefined; // Mach-O / fat
+  return "not a shared library";
+}

@@ -1,0 +1,299 @@
+// Loading libLLVM: discovery candidates are tried in order, the version is read
+// with LLVMGetVersion, and the symbol table for that version is bound. The
+// resulting `Llvm` object is the root every other wrapper hangs off.
+
+import type { FfiBackend, NativeCallback, NativeFunction, Pointer } from "./backend.ts";
+import { type Candidate, type DiscoveryEnv, listCandidates, rejectLibraryFile } from "./discover.ts";
+import { LLVM_SYMBOLS, type SymbolDef, symbolsForVersion } from "./symbols.ts";
+
+type Defs = typeof LLVM_SYMBOLS;
+type Conditional = { since: number } | { until: number } | { optional: true };
+type AlwaysThere = {
+  [K in keyof Defs as Defs[K] extends Conditional ? never : K]: NativeFunction<Defs[K]>;
+};
+type Sometimes = {
+  [K in keyof Defs as Defs[K] extends Conditional ? K : never]?: NativeFunction<Defs[K]>;
+};
+/** The bound LLVM-C functions; version-dependent and optional ones may be undefined. */
+export type LlvmApi = AlwaysThere & Sometimes;
+
+export interface LlvmVersion {
+  major: number;
+  minor: number;
+  patch: number;
+}
+
+/** One line of the discovery report: a candidate and what became of it. */
+export interface LoadAttempt {
+  path: string;
+  source: string;
+  version?: string;
+  /** "chosen", or why it was rejected. */
+  outcome: string;
+}
+
+/** Something an LLVM call reported as failed; src/ adds the file or symbol. */
+export class LlvmFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LlvmFailure";
+  }
+}
+
+/** No usable libLLVM; `attempts` lists every candidate and why it was not used. */
+export class LlvmNotFound extends Error {
+  constructor(readonly attempts: LoadAttempt[], readonly minMajor: number) {
+    super(
+      attempts.length === 0
+        ? `no libLLVM found (need LLVM ${minMajor} or newer); set --llvm or BPF_LINKER_LLVM`
+        : `no usable libLLVM (need LLVM ${minMajor} or newer); tried: ` +
+          attempts.map((a) => `${a.path} [${a.source}]: ${a.outcome}`).join("; "),
+    );
+    this.name = "LlvmNotFound";
+  }
+}
+
+export const MIN_LLVM_MAJOR = 19;
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated UTF-8 copy of `text` for `buf` parameters. */
+export function cString(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length * 3 + 1);
+  const { written } = encoder.encodeInto(text, bytes);
+  return bytes.subarray(0, written + 1);
+}
+
+let backendPromise: Promise<FfiBackend> | undefined;
+
+/** The FFI back end of the runtime we are on, imported once. */
+export function ffiBackend(): Promise<FfiBackend> {
+  backendPromise ??= "Bun" in globalThis
+    ? import("./backend_bun.ts").then((m) => m.bunBackend)
+    : import("./backend_deno.ts").then((m) => m.denoBackend);
+  return backendPromise;
+}
+
+function traceWrap(symbols: Record<string, (...args: unknown[]) => unknown>) {
+  const show = (v: unknown) =>
+    v instanceof Uint8Array ? `buf[${v.length}]` : typeof v === "object" && v !== null ? "ptr" : String(v);
+  const out: Record<string, (...args: unknown[]) => unknown> = {};
+  for (const [name, fn] of Object.entries(symbols)) {
+    out[name] = (...args: unknown[]) => {
+      const result = fn(...args);
+      process.stderr.write(`ffi: ${name}(${args.map(show).join(", ")}) -> ${show(result)}\n`);
+      return result;
+    };
+  }
+  return out;
+}
+
+function firstLine(e: unknown): string {
+  // Deno prefixes dlopen errors with "Failed to register symbol X: Could not obtain...".
+  return String((e as Error)?.message ?? e).split("\n")[0].replace(/^Failed to register symbol \w+: /, "");
+}
+
+const VERSION_ONLY: Record<string, SymbolDef> = { LLVMGetVersion: LLVM_SYMBOLS.LLVMGetVersion };
+
+function readVersion(ffi: FfiBackend, path: string): LlvmVersion {
+  const lib = ffi.open(path, VERSION_ONLY);
+  try {
+    const out = new Uint32Array(3);
+    const bytes = new Uint8Array(out.buffer);
+    lib.symbols.LLVMGetVersion(bytes.subarray(0, 4), bytes.subarray(4, 8), bytes.subarray(8, 12));
+    return { major: out[0], minor: out[1], patch: out[2] };
+  } finally {
+    lib.close();
+  }
+}
+
+export interface LoadOptions {
+  /** `--llvm`: a libLLVM file or an LLVM prefix; the only candidate when given. */
+  explicitPath?: string;
+  env?: DiscoveryEnv;
+  minMajor?: number;
+  /** Pre-made candidate list (tests). */
+  candidates?: Candidate[];
+}
+
+/** The loaded libLLVM. One per process is the norm; it is never unloaded. */
+export class Llvm {
+  readonly #callbacks: NativeCallback[] = [];
+  #commandLineParsed = false;
+  #bpfInitialized = false;
+
+  private constructor(
+    readonly ffi: FfiBackend,
+    readonly api: LlvmApi,
+    readonly path: string,
+    readonly version: LlvmVersion,
+    readonly attempts: LoadAttempt[],
+  ) {}
+
+  /** Find and load libLLVM; throws LlvmNotFound listing every candidate tried. */
+  static async load(options: LoadOptions = {}): Promise<Llvm> {
+    const ffi = await ffiBackend();
+    const env = options.env ?? process.env;
+    const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
+    const candidates = options.candidates ?? listCandidates(env, options.explicitPath);
+    const attempts: LoadAttempt[] = [];
+    for (const candidate of candidates) {
+      const attempt: LoadAttempt = { path: candidate.path, source: candidate.source, outcome: "" };
+      attempts.push(attempt);
+      const rejected = rejectLibraryFile(candidate.path);
+      if (rejected) {
+        attempt.outcome = rejected;
+        continue;
+      }
+      if (candidate.nameVersion && candidate.nameVersion[0] < minMajor) {
+        attempt.version = candidate.nameVersion.join(".");
+        attempt.outcome = `too old (LLVM ${candidate.nameVersion[0]})`;
+        continue;
+      }
+      let version: LlvmVersion;
+      try {
+        version = readVersion(ffi, candidate.path);
+      } catch (e) {
+        attempt.outcome = `cannot be loaded: ${firstLine(e)}`;
+        continue;
+      }
+      attempt.version = `${version.major}.${version.minor}.${version.patch}`;
+      if (version.major < minMajor) {
+        attempt.outcome = `too old (LLVM ${version.major})`;
+        continue;
+      }
+      let symbols: Record<string, (...args: unknown[]) => unknown>;
+      try {
+        symbols = ffi.open(candidate.path, symbolsForVersion(version.major) as Record<string, SymbolDef>)
+          .symbols;
+      } catch (e) {
+        attempt.outcome = `lacks LLVM-C symbols: ${firstLine(e)}`;
+        continue;
+      }
+      attempt.outcome = "chosen";
+      if (env.BPF_LINKER_TRACE_FFI) symbols = traceWrap(symbols);
+      return new Llvm(ffi, symbols as unknown as LlvmApi, candidate.path, version, attempts);
+    }
+    throw new LlvmNotFound(attempts, minMajor);
+  }
+
+  get versionString(): string {
+    const v = this.version;
+    return `${v.major}.${v.minor}.${v.patch}`;
+  }
+
+  /** Read an LLVM-allocated message and free it with LLVMDisposeMessage, exactly once. */
+  takeMessage(p: Pointer | null): string {
+    if (p === null) return "";
+    try {
+      return this.ffi.readCString(p);
+    } finally {
+      this.api.LLVMDisposeMessage(p);
+    }
+  }
+
+  /** Read a string LLVM owns (not freed). */
+  borrowString(p: Pointer | null): string {
+    return p === null ? "" : this.ffi.readCString(p);
+  }
+
+  /** Turn an LLVMErrorRef into its message (consuming the error), or undefined for success. */
+  takeError(error: Pointer | null): string | undefined {
+    if (error === null) return undefined;
+    const message = this.api.LLVMGetErrorMessage(error);
+    try {
+      return message === null ? "unknown LLVM error" : this.ffi.readCString(message);
+    } finally {
+      if (message !== null) this.api.LLVMDisposeErrorMessage(message);
+    }
+  }
+
+  /** Keep a callback alive for the life of the process (LLVM holds on to it). */
+  retainCallback(callback: NativeCallback): NativeCallback {
+    this.#callbacks.push(callback);
+    return callback;
+  }
+
+  /**
+   * Parse LLVM's own command-line options, once per process (LLVM's options are
+   * global). Returns the options LLVM did not accept; empty when all parsed.
+   */
+  parseCommandLine(options: readonly string[]): string[] {
+    if (this.#commandLineParsed) {
+      throw new LlvmFailure("LLVM options were already set in this process");
+    }
+    this.#commandLineParsed = true;
+    const checked = this.#parseChecked(["bpf-linker", ...options]);
+    if (checked === undefined) {
+      // No C++ entry point exported: the C API cannot report errors.
+      const argv = this.#argv(["bpf-linker", ...options]);
+      this.api.LLVMParseCommandLineOptions(argv.count, argv.pointers, cString(""));
+      return [];
+    }
+    if (checked) return [];
+    // Find which options failed: reset occurrences and try each alone.
+    const rejected: string[] = [];
+    for (const option of options) {
+      this.api._ZN4llvm2cl25ResetAllOptionOccurrencesEv?.();
+      if (!this.#parseChecked(["bpf-linker", option])) rejected.push(option);
+    }
+    return rejected.length > 0 ? rejected : [...options];
+  }
+
+  /** true/false from the C++ parser, undefined when it is not exported. */
+  #parseChecked(args: string[]): boolean | undefined {
+    const api = this.api;
+    const nulls = api._ZN4llvm5nullsEv?.();
+    const parseOld = api._ZN4llvm2cl23ParseCommandLineOptionsEiPKPKcNS_9StringRefEPNS_11raw_ostreamES2_b;
+    const parseNew = api
+      ._ZN4llvm2cl23ParseCommandLineOptionsEiPKPKcNS_9StringRefEPNS_11raw_ostreamEPNS_3vfs10FileSystemES2_b;
+    if (!nulls || (!parseOld && !parseNew)) return undefined;
+    const argv = this.#argv(args);
+    const overview = cString("");
+    const ok = parseNew
+      ? parseNew(argv.count, argv.pointers, overview, 0, nulls, null, null, 0)
+      : parseOld!(argv.count, argv.pointers, overview, 0, nulls, null, 0);
+    return (ok & 1) === 1;
+  }
+
+  /** A C `argv`: NUL-terminated strings plus an array of their addresses. */
+  #argv(args: string[]) {
+    const strings = args.map(cString);
+    const table = new BigUint64Array(args.length + 1);
+    strings.forEach((s, i) => (table[i] = this.ffi.addressValue(s)));
+    // `strings` must outlive the call; the caller's scope holds this object.
+    return { count: args.length, pointers: new Uint8Array(table.buffer), strings };
+  }
+
+  /** Register the BPF target (info, MC, codegen, asm printer/parser, disassembler), once. */
+  initializeBpfTarget(): void {
+    if (this.#bpfInitialized) return;
+    const api = this.api;
+    api.LLVMInitializeBPFTargetInfo();
+    api.LLVMInitializeBPFTarget();
+    api.LLVMInitializeBPFTargetMC();
+    api.LLVMInitializeBPFAsmPrinter();
+    api.LLVMInitializeBPFAsmParser();
+    api.LLVMInitializeBPFDisassembler();
+    this.#bpfInitialized = true;
+  }
+
+  /**
+   * Called when LLVM hits a fatal error, just before LLVM exits the process
+   * with status 1; the handler must be synchronous.
+   */
+  onFatalError(handler: (reason: string) => void): void {
+    const callback = this.retainCallback(
+      this.ffi.callback(["ptr"], "void", (reason: unknown) => {
+        handler(reason ? this.ffi.readCString(reason as Pointer) : "unknown reason");
+      }),
+    );
+    this.api.LLVMInstallFatalErrorHandler(callback.pointer);
+  }
+
+  /** The numeric LLVM attribute kind for e.g. `noinline`. */
+  attributeKind(name: string): number {
+    const bytes = encoder.encode(name);
+    return this.api.LLVMGetEnumAttributeKindForName(bytes, bytes.length);
+  }
+}

@@ -1,0 +1,79 @@
+// Output (SPEC 4, steps 8-9): IR dump, code generation, and writing the file
+// atomically so a failed or killed link never leaves a partial output.
+
+import { closeSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { LlvmFailure } from "../ffi/llvm.ts";
+import type { Module } from "../ffi/module.ts";
+import type { TargetMachine } from "../ffi/target_machine.ts";
+import { LlvmError, OutputError } from "./errors.ts";
+import type { EmitKind } from "./options.ts";
+
+export function emitOutput(module: Module, machine: TargetMachine, kind: EmitKind): Uint8Array {
+  switch (kind) {
+    case "llvm-ir":
+      return new TextEncoder().encode(module.toIrText());
+    case "llvm-bc":
+      return module.toBitcode();
+    default:
+      try {
+        return machine.emit(module, kind);
+      } catch (e) {
+        if (e instanceof LlvmFailure) throw new LlvmError(`code generation failed: ${e.message}`);
+        throw e;
+      }
+  }
+}
+
+/** --dump-module: a file path, or a directory that gets `<output name>.ll`. */
+export function dumpModulePath(path: string, outputName: string): string {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch {
+    // does not exist yet: a file path
+  }
+  return isDirectory ? join(path, `${basename(outputName).replace(/\.[^.]*$/, "")}.ll`) : path;
+}
+
+/** Temp files not yet renamed, removed if LLVM aborts the process. */
+const pendingTemps = new Set<string>();
+
+export function removePendingOutputs(): void {
+  for (const temp of pendingTemps) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already gone
+    }
+  }
+  pendingTemps.clear();
+}
+
+/**
+ * Write `bytes` to `path` via a temporary file in the same directory and a
+ * rename, so readers (and parallel builds) only ever see a complete file.
+ */
+export function writeFileAtomically(path: string, bytes: Uint8Array): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  pendingTemps.add(temp);
+  try {
+    const fd = openSync(temp, "wx", 0o644);
+    try {
+      let offset = 0;
+      while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+    pendingTemps.delete(temp);
+  } catch (e) {
+    pendingTemps.delete(temp);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // never created
+    }
+    throw new OutputError(`cannot write output: ${(e as Error).message}`, { file: path });
+  }
+}

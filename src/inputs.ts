@@ -1,0 +1,104 @@
+// Reading inputs: files from disk (or memory), archives opened, and every
+// module-bearing piece turned into a ModuleInput in command-line order.
+// Detection is by content (src/input_kind.ts), never by file name.
+
+import { readFileSync } from "node:fs";
+import { readArchive } from "./archive.ts";
+import { InputError } from "./errors.ts";
+import { detectInputKind, extractElfBitcode } from "./input_kind.ts";
+import type { Logger } from "./log.ts";
+
+/** A top-level input: a path and its bytes. */
+export interface InputFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+export type ModuleFormat = "bitcode" | "ir";
+
+/** One module to parse: bitcode or IR text, with where it came from. */
+export interface ModuleInput {
+  file: string;
+  member?: string;
+  format: ModuleFormat;
+  /** A view into the file's bytes (no copy). */
+  bytes: Uint8Array;
+}
+
+/** `file` or `file(member)`, as errors and logs name an input. */
+export function describeInput(input: { file: string; member?: string }): string {
+  return input.member === undefined ? input.file : `${input.file}(${input.member})`;
+}
+
+/** Read one input file; a missing or unreadable file is an InputError naming it. */
+export function readInputFile(path: string): InputFile {
+  try {
+    return { path, bytes: readFileSync(path) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code === "ENOENT"
+      ? "no such file"
+      : code === "EISDIR"
+      ? "is a directory, not an input file"
+      : code === "EACCES"
+      ? "permission denied"
+      : (e as Error).message;
+    throw new InputError(reason, { file: path });
+  }
+}
+
+const UNKNOWN_FORMAT =
+  "unknown input format (expected LLVM bitcode, LLVM IR, an ELF object with embedded bitcode, or an ar archive)";
+
+/** The modules an input contributes, in order. Skipped pieces are logged. */
+export function modulesOf(input: InputFile, log: Logger): ModuleInput[] {
+  const file = input.path;
+  switch (detectInputKind(input.bytes)) {
+    case "bitcode":
+      return [{ file, format: "bitcode", bytes: input.bytes }];
+    case "ir":
+      return [{ file, format: "ir", bytes: input.bytes }];
+    case "elf": {
+      const bitcode = extractElfBitcode(input.bytes, { file });
+      if (bitcode) return [{ file, format: "bitcode", bytes: bitcode }];
+      log.warn(`${file}: ELF object without embedded bitcode (.llvmbc), skipped`);
+      return [];
+    }
+    case "macho":
+      log.info(`${file}: Mach-O object, skipped`);
+      return [];
+    case "archive":
+      return archiveModules(input, log);
+    case "thin-archive":
+      throw new InputError("thin archives are not supported; create the archive without 'T'", { file });
+    default:
+      throw new InputError(UNKNOWN_FORMAT, { file });
+  }
+}
+
+function archiveModules(input: InputFile, log: Logger): ModuleInput[] {
+  const file = input.path;
+  const out: ModuleInput[] = [];
+  const archive = readArchive(input.bytes, file);
+  for (const member of archive.members) {
+    const where = `${file}(${member.name})`;
+    switch (detectInputKind(member.data)) {
+      case "bitcode":
+        out.push({ file, member: member.name, format: "bitcode", bytes: member.data });
+        break;
+      case "ir":
+        out.push({ file, member: member.name, format: "ir", bytes: member.data });
+        break;
+      case "elf": {
+        const bitcode = extractElfBitcode(member.data, { file, member: member.name });
+        if (bitcode) out.push({ file, member: member.name, format: "bitcode", bytes: bitcode });
+        else log.warn(`${where}: ELF object without embedded bitcode (.llvmbc), skipped`);
+        break;
+      }
+      default:
+        // e.g. rustc's lib.rmeta, Mach-O metadata, nested archives
+        log.info(`${where}: not LLVM bitcode, skipped`);
+    }
+  }
+  return out;
+}

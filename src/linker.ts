@@ -1,0 +1,120 @@
+// The link pipeline (SPEC 4), orchestrated: inputs -> one module -> target ->
+// debug info -> exports -> optimize -> emit. Used by the CLI and the library API.
+
+import { Context, type Diagnostic } from "../ffi/context.ts";
+import type { Llvm } from "../ffi/llvm.ts";
+import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
+import { LlvmError, UsageError } from "./errors.ts";
+import { exportedSymbols, internalize, optimize } from "./exports.ts";
+import { type InputFile, modulesOf } from "./inputs.ts";
+import { linkModules } from "./link.ts";
+import { llvmCommandLine } from "./llvm_options.ts";
+import type { Logger } from "./log.ts";
+import type { LinkOptions } from "./options.ts";
+import { chooseTriple, createTargetMachine } from "./target.ts";
+import type { PhaseTimer } from "./timing.ts";
+
+/** Errors LLVM's BPF backend reports for calls it leaves to the loader/builtins. */
+const IGNORED_BUILTIN_ERROR = /A call to built-in function '(memcpy|memmove|memset|memcmp|bcmp|strlen)' is not supported\.$/;
+
+const appliedLlvmOptions = new WeakMap<Llvm, string>();
+
+/**
+ * Apply LLVM's process-wide options for `options`, once per loaded libLLVM.
+ * Unknown --llvm-args are a UsageError; a later link that needs other
+ * options than the first is refused (LLVM cannot change them).
+ */
+export function applyLlvmOptions(llvm: Llvm, options: LinkOptions): void {
+  const args = llvmCommandLine(options);
+  const key = JSON.stringify(args);
+  const applied = appliedLlvmOptions.get(llvm);
+  if (applied !== undefined) {
+    if (applied !== key) {
+      throw new UsageError(
+        `LLVM options are process-wide and were already set to ${applied}; cannot change them to ${key} in the same process`,
+      );
+    }
+    return;
+  }
+  appliedLlvmOptions.set(llvm, key);
+  const rejected = llvm.parseCommandLine(args);
+  if (rejected.length > 0) {
+    const fromUser = rejected.filter((a) => options.llvmArgs.includes(a));
+    const names = (fromUser.length > 0 ? fromUser : rejected).map((a) => `'${a}'`).join(", ");
+    throw new UsageError(`LLVM does not accept the option ${names} (from --llvm-args)`);
+  }
+  llvm.initializeBpfTarget();
+}
+
+export interface LinkRequest {
+  inputs: InputFile[];
+  options: LinkOptions;
+  /** Output path (or a name, for the library API), used to name --dump-module files. */
+  outputName: string;
+}
+
+/** Handle one diagnostic per SPEC 4.10; returns true when it fails the link. */
+function reportDiagnostic(d: Diagnostic, log: Logger, fatalErrors: boolean): boolean {
+  switch (d.severity) {
+    case "error":
+      if (IGNORED_BUILTIN_ERROR.test(d.message)) {
+        log.debug(`LLVM (ignored): ${d.message}`);
+        return false;
+      }
+      if (fatalErrors) return true;
+      log.warn(`LLVM error (not fatal with --fatal-errors false): ${d.message}`);
+      return false;
+    case "warning":
+      log.warn(`LLVM: ${d.message}`);
+      return false;
+    case "remark":
+      log.debug(`LLVM remark: ${d.message}`);
+      return false;
+    default:
+      log.info(`LLVM note: ${d.message}`);
+      return false;
+  }
+}
+
+/** Link `request.inputs` into the bytes of the requested output kind. */
+export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): Uint8Array {
+  const { options } = request;
+  applyLlvmOptions(llvm, options);
+
+  const failures: string[] = [];
+  using context = new Context(llvm, (d) => {
+    if (reportDiagnostic(d, log, options.fatalErrors)) failures.push(d.message);
+  });
+
+  const moduleInputs = timer.run("read inputs", () => request.inputs.flatMap((input) => modulesOf(input, log)));
+  using module = timer.run("parse and link", () => linkModules(context, moduleInputs, log));
+
+  const triple = chooseTriple(module.triple, options.target);
+  log.debug(`target ${triple}, cpu ${options.cpu}, features '${options.cpuFeatures}'`);
+  using machine = createTargetMachine(llvm, triple, options);
+  module.triple = triple;
+  module.setDataLayout(machine);
+
+  if (options.btf) {
+    // BTF is emitted by the BPF backend from the debug info we keep.
+    log.debug("keeping debug info for BTF");
+  } else {
+    timer.run("strip debug info", () => module.stripDebugInfo());
+  }
+
+  const exported = exportedSymbols(options);
+  timer.run("internalize", () => internalize(llvm, module, exported, options, log));
+  timer.run("optimize", () => optimize(module, machine, options.optLevel));
+
+  if (options.dumpModule) {
+    const path = dumpModulePath(options.dumpModule, request.outputName);
+    timer.run("dump module", () => writeFileAtomically(path, new TextEncoder().encode(module.toIrText())));
+    log.info(`wrote the final IR to ${path}`);
+  }
+
+  const bytes = timer.run("codegen", () => emitOutput(module, machine, options.emit));
+  if (failures.length > 0) {
+    throw new LlvmError(failures.length === 1 ? failures[0] : `${failures[0]} (and ${failures.length - 1} more LLVM errors)`);
+  }
+  return bytes;
+}

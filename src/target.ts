@@ -1,0 +1,23 @@
+// Target selection (SPEC 4, step 4).
+
+import { LlvmFailure, type Llvm } from "../ffi/llvm.ts";
+import { TargetMachine } from "../ffi/target_machine.ts";
+import { TargetError } from "./errors.ts";
+import type { LinkOptions } from "./options.ts";
+
+/** --target wins; else the module's triple if it is a BPF one; else `bpf` (host endianness). */
+export function chooseTriple(moduleTriple: string, requested?: string): string {
+  if (requested) return requested;
+  return moduleTriple.startsWith("bpf") ? moduleTriple : "bpf";
+}
+
+export function createTargetMachine(llvm: Llvm, triple: string, options: LinkOptions): TargetMachine {
+  try {
+    return TargetMachine.create(llvm, triple, options.cpu, options.cpuFeatures);
+  } catch (e) {
+    if (e instanceof LlvmFailure) {
+      throw new TargetError(`unknown or unsupported target '${triple}': ${e.message}`);
+    }
+    throw e;
+  }
+}
