@@ -231,13 +231,14 @@ export class Llvm {
       return [];
     }
     if (checked) return [];
-    // Find which options failed: reset occurrences and try each alone.
+    // Find which options failed: reset occurrence counts and parse each alone,
+    // which also applies every option that is accepted.
     const rejected: string[] = [];
     for (const option of options) {
       this.api._ZN4llvm2cl25ResetAllOptionOccurrencesEv?.();
       if (!this.#parseChecked(["bpf-linker", option])) rejected.push(option);
     }
-    return rejected.length > 0 ? rejected : [...options];
+    return rejected;
   }
 
   /** true/false from the C++ parser, undefined when it is not exported. */

@@ -24,7 +24,7 @@ const appliedLlvmOptions = new WeakMap<Llvm, string>();
  * Unknown --llvm-args are a UsageError; a later link that needs other
  * options than the first is refused (LLVM cannot change them).
  */
-export function applyLlvmOptions(llvm: Llvm, options: LinkOptions): void {
+export function applyLlvmOptions(llvm: Llvm, options: LinkOptions, log: Logger): void {
   const args = llvmCommandLine(options);
   const key = JSON.stringify(args);
   const applied = appliedLlvmOptions.get(llvm);
@@ -38,11 +38,15 @@ export function applyLlvmOptions(llvm: Llvm, options: LinkOptions): void {
   }
   appliedLlvmOptions.set(llvm, key);
   const rejected = llvm.parseCommandLine(args);
-  if (rejected.length > 0) {
-    const fromUser = rejected.filter((a) => options.llvmArgs.includes(a));
-    const names = (fromUser.length > 0 ? fromUser : rejected).map((a) => `'${a}'`).join(", ");
-    throw new UsageError(`LLVM does not accept the option ${names} (from --llvm-args)`);
+  const fromUser = rejected.filter((a) => options.llvmArgs.includes(a));
+  if (fromUser.length > 0) {
+    throw new UsageError(
+      `LLVM ${llvm.versionString} does not accept the option ${fromUser.map((a) => `'${a}'`).join(", ")} (from --llvm-args)`,
+    );
   }
+  // Options of ours that an older LLVM lacks (e.g. --bpf-disable-trap-unreachable
+  // before the BPF backend emitted traps) are simply not needed there.
+  for (const arg of rejected) log.debug(`LLVM ${llvm.versionString} does not know ${arg}; not passed`);
   llvm.initializeBpfTarget();
 }
 
@@ -79,7 +83,7 @@ function reportDiagnostic(d: Diagnostic, log: Logger, fatalErrors: boolean): boo
 /** Link `request.inputs` into the bytes of the requested output kind. */
 export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): Uint8Array {
   const { options } = request;
-  applyLlvmOptions(llvm, options);
+  applyLlvmOptions(llvm, options, log);
 
   const failures: string[] = [];
   using context = new Context(llvm, (d) => {
