@@ -36,32 +36,65 @@ function definersOf(context: Context, inputs: ModuleInput[], symbol: string): Mo
   });
 }
 
+/** A run of consecutive inputs already linked into one module. */
+interface LinkedRun {
+  module: Module;
+  /** Index of the run's first input and one past its last. */
+  first: number;
+  end: number;
+  /** Number of inputs merged into it, rounded to the balanced-tree level. */
+  level: number;
+}
+
 /**
- * Parse and link every input, in order, into one module. Each module is linked
- * right after it is parsed, so only one input module is alive at a time.
+ * Parse and link every input into one module, keeping command-line order.
+ *
+ * Linking into one ever-growing module costs each step time proportional to
+ * what is already linked (quadratic overall). Instead neighbours are merged
+ * pairwise like a binary counter: equal-sized runs merge, the earlier run is
+ * always the destination (so the first definition of a symbol still wins and
+ * appending globals keep their order), and each input is re-walked only
+ * log2(n) times. At most log2(n) modules are alive at once.
  */
 export function linkModules(context: Context, inputs: ModuleInput[], log: Logger): Module {
   if (inputs.length === 0) throw new LinkError("no LLVM bitcode in the inputs");
-  const linked = parseModule(context, inputs[0]);
+  const stack: LinkedRun[] = [];
   try {
-    for (let i = 1; i < inputs.length; i++) {
-      const input = inputs[i];
-      const module = parseModule(context, input);
-      log.debug(`linking ${describeInput(input)}`);
-      try {
-        linked.link(module);
-      } catch (e) {
-        if (!(e instanceof LlvmFailure)) throw e;
-        const symbol = MULTIPLY_DEFINED.exec(e.message)?.[1];
-        if (symbol === undefined) throw new LinkError(`cannot link: ${e.message}`, input);
-        const others = definersOf(context, inputs.slice(0, i), symbol).map(describeInput);
-        const also = others.length > 0 ? ` (also defined in ${others.join(", ")})` : "";
-        throw new LinkError(`symbol '${symbol}' is defined more than once${also}`, { ...input, symbol });
+    for (let i = 0; i < inputs.length; i++) {
+      let run: LinkedRun = { module: parseModule(context, inputs[i]), first: i, end: i + 1, level: 0 };
+      while (stack.length > 0 && stack[stack.length - 1].level === run.level) {
+        run = merge(context, inputs, stack.pop()!, run, log);
       }
+      stack.push(run);
     }
-    return linked;
+    while (stack.length > 1) {
+      const later = stack.pop()!;
+      stack.push(merge(context, inputs, stack.pop()!, later, log));
+    }
+    return stack.pop()!.module;
   } catch (e) {
-    linked[Symbol.dispose]();
+    for (const run of stack) run.module[Symbol.dispose]();
     throw e;
   }
+}
+
+/** Link `later` into `earlier`; `later`'s module is consumed. */
+function merge(context: Context, inputs: ModuleInput[], earlier: LinkedRun, later: LinkedRun, log: Logger): LinkedRun {
+  log.debug(`linking inputs ${later.first + 1}-${later.end} into ${earlier.first + 1}-${earlier.end}`);
+  try {
+    earlier.module.link(later.module);
+  } catch (e) {
+    earlier.module[Symbol.dispose]();
+    if (!(e instanceof LlvmFailure)) throw e;
+    const symbol = MULTIPLY_DEFINED.exec(e.message)?.[1];
+    if (symbol === undefined) {
+      throw new LinkError(`cannot link: ${e.message}`, inputs[later.first]);
+    }
+    const definers = definersOf(context, inputs.slice(earlier.first, later.end), symbol);
+    const culprit = definers.length > 1 ? definers[definers.length - 1] : inputs[later.first];
+    const others = definers.filter((d) => d !== culprit).map(describeInput);
+    const also = others.length > 0 ? ` (also defined in ${others.join(", ")})` : "";
+    throw new LinkError(`symbol '${symbol}' is defined more than once${also}`, { ...culprit, symbol });
+  }
+  return { module: earlier.module, first: earlier.first, end: later.end, level: earlier.level + 1 };
 }
