@@ -112,6 +112,12 @@ export interface LoadOptions {
   explicitPath?: string;
   env?: DiscoveryEnv;
   minMajor?: number;
+  /**
+   * The inputs need at least this LLVM (their bitcode's producer). Candidates
+   * below it are passed over for a newer one; if none is newer, the first
+   * usable one is still returned (the caller reports the mismatch).
+   */
+  preferMajor?: number;
   /** Pre-made candidate list (tests). */
   candidates?: Candidate[];
 }
@@ -137,6 +143,7 @@ export class Llvm {
     const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
     const candidates = options.candidates ?? listCandidates(env, options.explicitPath);
     const attempts: LoadAttempt[] = [];
+    let fallback: { symbols: Record<string, (...args: unknown[]) => unknown>; attempt: LoadAttempt; version: LlvmVersion; path: string } | undefined;
     for (const candidate of candidates) {
       const attempt: LoadAttempt = { path: candidate.path, source: candidate.source, outcome: "" };
       attempts.push(attempt);
@@ -162,6 +169,10 @@ export class Llvm {
         attempt.outcome = `too old (LLVM ${version.major})`;
         continue;
       }
+      if (fallback && options.preferMajor !== undefined && version.major < options.preferMajor) {
+        attempt.outcome = `older than the input bitcode (LLVM ${options.preferMajor})`;
+        continue;
+      }
       let symbols: Record<string, (...args: unknown[]) => unknown>;
       try {
         symbols = ffi.open(candidate.path, symbolsForVersion(version.major) as Record<string, SymbolDef>)
@@ -170,9 +181,20 @@ export class Llvm {
         attempt.outcome = `lacks LLVM-C symbols: ${firstLine(e)}`;
         continue;
       }
+      if (options.preferMajor !== undefined && version.major < options.preferMajor) {
+        // Usable, but the inputs want newer: keep looking, remember this one.
+        attempt.outcome = `older than the input bitcode (LLVM ${options.preferMajor})`;
+        fallback = { symbols, attempt, version, path: candidate.path };
+        continue;
+      }
       attempt.outcome = "chosen";
       if (env.BPF_LINKER_TRACE_FFI) symbols = traceWrap(symbols);
       return new Llvm(ffi, symbols as unknown as LlvmApi, candidate.path, version, attempts);
+    }
+    if (fallback) {
+      fallback.attempt.outcome = "chosen (no newer libLLVM found)";
+      const symbols = env.BPF_LINKER_TRACE_FFI ? traceWrap(fallback.symbols) : fallback.symbols;
+      return new Llvm(ffi, symbols as unknown as LlvmApi, fallback.path, fallback.version, attempts);
     }
     throw new LlvmNotFound(attempts, minMajor);
   }
