@@ -3,9 +3,41 @@
 import type { Context } from "../ffi/context.ts";
 import { LlvmFailure } from "../ffi/llvm.ts";
 import type { Module } from "../ffi/module.ts";
+import { readBitcodeProducer } from "./bitcode_producer.ts";
 import { LinkError, ParseError } from "./errors.ts";
 import { describeInput, type ModuleInput } from "./inputs.ts";
 import type { Logger } from "./log.ts";
+
+/** The newest LLVM major version that produced any of the bitcode inputs. */
+export function newestProducerMajor(inputs: ModuleInput[]): number | undefined {
+  let newest: number | undefined;
+  for (const input of inputs) {
+    if (input.format !== "bitcode") continue;
+    const major = readBitcodeProducer(input.bytes)?.llvmVersion?.major;
+    if (major !== undefined && (newest === undefined || major > newest)) newest = major;
+  }
+  return newest;
+}
+
+/**
+ * LLVM cannot read bitcode from a newer LLVM; say so plainly, naming the input
+ * and both versions, before LLVM fails with an obscure record error.
+ */
+export function checkProducers(inputs: ModuleInput[], loaded: { major: number; text: string; path: string }): void {
+  for (const input of inputs) {
+    if (input.format !== "bitcode") continue;
+    const producer = readBitcodeProducer(input.bytes);
+    const version = producer?.llvmVersion;
+    if (version && version.major > loaded.major) {
+      throw new ParseError(
+        `bitcode produced by LLVM ${version.major}.${version.minor}.${version.patch} ('${producer!.producer}') ` +
+          `cannot be read by the loaded libLLVM ${loaded.text} (${loaded.path}); ` +
+          `use LLVM ${version.major} or newer (--llvm <path>)`,
+        input,
+      );
+    }
+  }
+}
 
 /** Parse one input into a module of `context`; failures name the file and member. */
 export function parseModule(context: Context, input: ModuleInput): Module {

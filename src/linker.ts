@@ -6,8 +6,8 @@ import type { Llvm } from "../ffi/llvm.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
 import { LlvmError, UsageError } from "./errors.ts";
 import { exportedSymbols, internalize, optimize } from "./exports.ts";
-import { type InputFile, modulesOf } from "./inputs.ts";
-import { linkModules } from "./link.ts";
+import { type InputFile, type ModuleInput, modulesOf } from "./inputs.ts";
+import { checkProducers, linkModules, newestProducerMajor } from "./link.ts";
 import { llvmCommandLine } from "./llvm_options.ts";
 import type { Logger } from "./log.ts";
 import type { LinkOptions } from "./options.ts";
@@ -50,8 +50,17 @@ export function applyLlvmOptions(llvm: Llvm, options: LinkOptions, log: Logger):
   llvm.initializeBpfTarget();
 }
 
+/** Every module the inputs hold, in order (archives opened, non-bitcode skipped). */
+export function collectModuleInputs(files: InputFile[], log: Logger): ModuleInput[] {
+  return files.flatMap((file) => modulesOf(file, log));
+}
+
+/** The LLVM major version the inputs need at least (for discovery to prefer). */
+export { newestProducerMajor };
+
 export interface LinkRequest {
-  inputs: InputFile[];
+  /** From collectModuleInputs. */
+  inputs: ModuleInput[];
   options: LinkOptions;
   /** Output path (or a name, for the library API), used to name --dump-module files. */
   outputName: string;
@@ -90,8 +99,9 @@ export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer
     if (reportDiagnostic(d, log, options.fatalErrors)) failures.push(d.message);
   });
 
-  const moduleInputs = timer.run("read inputs", () => request.inputs.flatMap((input) => modulesOf(input, log)));
-  using module = timer.run("parse and link", () => linkModules(context, moduleInputs, log));
+  const v = llvm.version;
+  checkProducers(request.inputs, { major: v.major, text: llvm.versionString, path: llvm.path });
+  using module = timer.run("parse and link", () => linkModules(context, request.inputs, log));
 
   const triple = chooseTriple(module.triple, options.target);
   log.debug(`target ${triple}, cpu ${options.cpu}, features '${options.cpuFeatures}'`);

@@ -7,7 +7,7 @@ import { helpText, parseCommandLine, parseExportSymbols } from "./cli.ts";
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
 import { readInputFile } from "./inputs.ts";
-import { linkToBytes } from "./linker.ts";
+import { collectModuleInputs, linkToBytes, newestProducerMajor } from "./linker.ts";
 import { fileSink, Logger, stderrSink } from "./log.ts";
 import type { CliOptions } from "./options.ts";
 import { expandResponseFiles } from "./response_file.ts";
@@ -36,10 +36,14 @@ function parseArguments(argv: string[]): CliOptions {
   return options;
 }
 
-async function loadLlvm(options: CliOptions, log: Logger, timer: PhaseTimer): Promise<Llvm> {
+async function loadLlvm(options: CliOptions, log: Logger, timer: PhaseTimer, preferMajor?: number): Promise<Llvm> {
   const start = performance.now();
-  const llvm = await Llvm.load({ explicitPath: options.llvmPath });
+  const llvm = await Llvm.load({ explicitPath: options.llvmPath, preferMajor });
   timer.add("load libLLVM", performance.now() - start);
+  const passedOver = llvm.attempts.filter((a) => a.outcome.startsWith("older than the input"));
+  if (passedOver.length > 0 && llvm.version.major >= (preferMajor ?? 0)) {
+    log.info(`inputs need LLVM ${preferMajor}: passed over ${passedOver.map((a) => a.path).join(", ")}`);
+  }
   log.info(`using libLLVM ${llvm.versionString} at ${llvm.path}`);
   llvm.onFatalError((reason) => {
     // LLVM exits the process right after this returns.
@@ -57,12 +61,14 @@ async function run(argv: string[]): Promise<number> {
   }
   const log = new Logger(options.logLevel ?? "warn", options.logFile ? fileSink(options.logFile) : stderrSink);
   const timer = new PhaseTimer();
-  const llvm = await loadLlvm(options, log, timer);
   if (options.version) {
+    const llvm = await loadLlvm(options, log, timer);
     print(1, `bpf-linker ${VERSION}\nLLVM ${llvm.versionString} (${llvm.path})\n`);
     return 0;
   }
-  const inputs = timer.run("read inputs", () => options.inputs.map(readInputFile));
+  // Inputs are read before libLLVM is chosen: their bitcode says which LLVM made them.
+  const inputs = timer.run("read inputs", () => collectModuleInputs(options.inputs.map(readInputFile), log));
+  const llvm = await loadLlvm(options, log, timer, newestProducerMajor(inputs));
   const bytes = linkToBytes(llvm, { inputs, options, outputName: options.output }, log, timer);
   timer.run("write", () => writeFileAtomically(options.output, bytes));
   if (options.time) print(2, timer.report());

@@ -4,7 +4,7 @@
 
 import { Llvm, type LoadOptions } from "../ffi/llvm.ts";
 import type { InputFile } from "./inputs.ts";
-import { linkToBytes } from "./linker.ts";
+import { collectModuleInputs, linkToBytes } from "./linker.ts";
 import { Logger, MemorySink } from "./log.ts";
 import { defaultLinkOptions, type LinkOptions, type LogLevel } from "./options.ts";
 import { PhaseTimer } from "./timing.ts";
@@ -62,15 +62,17 @@ export async function link(inputs: LinkInput[], options: LinkerOptions = {}): Pr
   const { llvmPath: _, logLevel, outputName, ...rest } = options;
   const linkOptions: LinkOptions = { ...defaultLinkOptions(), ...rest };
   const sink = new MemorySink();
+  const log = new Logger(logLevel ?? "warn", sink);
   const timer = new PhaseTimer();
   const files: InputFile[] = inputs.map((i) => ({
     path: i.name,
     bytes: typeof i.bytes === "string" ? new TextEncoder().encode(i.bytes) : i.bytes,
   }));
+  const modules = timer.run("read inputs", () => collectModuleInputs(files, log));
   const output = linkToBytes(
     llvm,
-    { inputs: files, options: linkOptions, outputName: outputName ?? "output" },
-    new Logger(logLevel ?? "warn", sink),
+    { inputs: modules, options: linkOptions, outputName: outputName ?? "output" },
+    log,
     timer,
   );
   return { output, log: sink.lines, phases: timer.phases };

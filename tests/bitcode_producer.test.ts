@@ -1,0 +1,605 @@
+// readBitcodeProducer on bitcode made at test time by clang-22/19, llvm-as-22/19, llvm-cat,
+// the Darwin wrapper, an embedded .llvmbc section and rustc, checked against what
+// llvm-bcanalyzer-22 prints; then hand-built bitstreams for the encodings real producers
+// do not use, and deterministic fuzzing (truncations, bit flips) for robustness.
+
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+
+import {
+  type BitcodeProducer,
+  parseLlvmVersion,
+  readBitcodeProducer,
+} from "../src/bitcode_producer.ts";
+
+// ---------------------------------------------------------------------------
+// Helpers: a scratch directory and the real tools
+
+const workDir = mkdtempSync(join(tmpdir(), "bpf-linker-producer-"));
+const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
+after(removeWorkDir);
+// Deno does not run node:test `after` hooks once a test was skipped; it does fire `unload`.
+globalThis.addEventListener?.("unload", removeWorkDir);
+
+const toolPresence = new Map<string, boolean>();
+
+function toolAvailable(tool: string): boolean {
+  if (!toolPresence.has(tool)) {
+    try {
+      execFileSync(tool, ["--version"], { stdio: "ignore" });
+      toolPresence.set(tool, true);
+    } catch {
+      toolPresence.set(tool, false);
+    }
+  }
+  return toolPresence.get(tool)!;
+}
+
+/** A test that needs real tools; skipped (loudly) when one is not installed. */
+function toolTest(name: string, tools: string[], body: () => void): void {
+  const missing = tools.filter((tool) => !toolAvailable(tool));
+  if (missing.length === 0) {
+    test(name, body);
+    return;
+  }
+  const reason = `${missing.join(", ")} not installed`;
+  console.error(`SKIP: ${name}: ${reason}`);
+  test(name, { skip: reason }, () => {});
+}
+
+function run(tool: string, args: string[]): string {
+  return execFileSync(tool, args, { cwd: workDir, stdio: ["ignore", "pipe", "pipe"] }).toString();
+}
+
+function readBytes(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(join(workDir, name)));
+}
+
+const C_SOURCE = "int add_one(int x) { return x + 1; }\n";
+// Old enough syntax for both llvm-as-19 and llvm-as-22.
+const IR_SOURCE = "define i32 @add_one(i32 %x) {\n  %r = add i32 %x, 1\n  ret i32 %r\n}\n";
+writeFileSync(join(workDir, "prog.c"), C_SOURCE);
+writeFileSync(join(workDir, "prog.ll"), IR_SOURCE);
+writeFileSync(join(workDir, "lib.rs"), "pub fn add_one(x: u32) -> u32 { x + 1 }\n");
+
+/** "22.1.8" from `clang-22 --version` ("Debian clang version 22.1.8 (...)"). */
+function clangVersion(clang: string): string {
+  const match = /clang version (\d+\.\d+\.\d+)/.exec(run(clang, ["--version"]));
+  assert.ok(match, `no version in ${clang} --version`);
+  return match[1];
+}
+
+/** The first IDENTIFICATION_BLOCK as llvm-bcanalyzer-22 dumps it: STRING ops as text, EPOCH. */
+function bcanalyzerIdentification(
+  file: string,
+): { producer: string; epoch?: number; words: number } {
+  const dump = run("llvm-bcanalyzer-22", ["-dump", file]);
+  const block = /<IDENTIFICATION_BLOCK_ID NumWords=(\d+)[^>]*>([\s\S]*?)<\/IDENTIFICATION_BLOCK_ID>/
+    .exec(dump);
+  assert.ok(block, `llvm-bcanalyzer-22 found no IDENTIFICATION_BLOCK in ${file}`);
+  const stringRecord = /<STRING\b([^/]*)\/>/.exec(block[2]);
+  assert.ok(stringRecord, "no STRING record");
+  const codes = [...stringRecord[1].matchAll(/op\d+=(\d+)/g)].map((m) => Number(m[1]));
+  const epochRecord = /<EPOCH\b[^/]*op0=(\d+)/.exec(block[2]);
+  return {
+    producer: String.fromCharCode(...codes),
+    epoch: epochRecord ? Number(epochRecord[1]) : undefined,
+    words: Number(block[1]),
+  };
+}
+
+/** Checks our reading of `file` against llvm-bcanalyzer-22 and returns it. */
+function checkAgainstBcanalyzer(file: string): BitcodeProducer {
+  const expected = bcanalyzerIdentification(file);
+  const got = readBitcodeProducer(readBytes(file));
+  assert.ok(got, `no producer read from ${file}`);
+  assert.equal(got.producer, expected.producer);
+  assert.equal(got.epoch, expected.epoch);
+  return got;
+}
+
+function versionTriple(version: string): { major: number; minor: number; patch: number } {
+  const [major, minor, patch] = version.split(".").map(Number);
+  return { major, minor, patch };
+}
+
+// ---------------------------------------------------------------------------
+// Real producers
+
+toolTest("clang-22 -target bpf -emit-llvm: producer is LLVM<clang version>", [
+  "clang-22",
+  "llvm-bcanalyzer-22",
+], () => {
+  run("clang-22", ["-target", "bpf", "-O2", "-emit-llvm", "-c", "prog.c", "-o", "c22.bc"]);
+  const version = clangVersion("clang-22");
+  const got = checkAgainstBcanalyzer("c22.bc");
+  assert.deepEqual(got, {
+    producer: `LLVM${version}`,
+    epoch: 0,
+    llvmVersion: versionTriple(version),
+  });
+  assert.equal(got.llvmVersion?.major, 22);
+});
+
+toolTest("clang-19 -target bpf -emit-llvm: producer is LLVM<clang version>", [
+  "clang-19",
+  "llvm-bcanalyzer-22",
+], () => {
+  run("clang-19", ["-target", "bpf", "-O2", "-emit-llvm", "-c", "prog.c", "-o", "c19.bc"]);
+  const version = clangVersion("clang-19");
+  const got = checkAgainstBcanalyzer("c19.bc");
+  assert.deepEqual(got, {
+    producer: `LLVM${version}`,
+    epoch: 0,
+    llvmVersion: versionTriple(version),
+  });
+  assert.equal(got.llvmVersion?.major, 19);
+});
+
+toolTest("llvm-as-22 and llvm-as-19: producer names each assembler's LLVM", [
+  "llvm-as-22",
+  "llvm-as-19",
+  "clang-22",
+  "clang-19",
+  "llvm-bcanalyzer-22",
+], () => {
+  run("llvm-as-22", ["prog.ll", "-o", "as22.bc"]);
+  run("llvm-as-19", ["prog.ll", "-o", "as19.bc"]);
+  assert.equal(checkAgainstBcanalyzer("as22.bc").producer, `LLVM${clangVersion("clang-22")}`);
+  assert.equal(checkAgainstBcanalyzer("as19.bc").producer, `LLVM${clangVersion("clang-19")}`);
+});
+
+toolTest("Darwin bitcode wrapper (0x0B17C0DE) from clang-22 -target x86_64-apple-macos", [
+  "clang-22",
+  "llvm-bcanalyzer-22",
+], () => {
+  run("clang-22", ["-target", "x86_64-apple-macos", "-emit-llvm", "-c", "prog.c", "-o", "mac.bc"]);
+  const bytes = readBytes("mac.bc");
+  assert.deepEqual([...bytes.subarray(0, 4)], [0xde, 0xc0, 0x17, 0x0b], "expected a wrapper");
+  const got = checkAgainstBcanalyzer("mac.bc");
+  assert.equal(got.producer, `LLVM${clangVersion("clang-22")}`);
+
+  // The raw stream the header points at reads the same.
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const offset = view.getUint32(8, true);
+  const size = view.getUint32(12, true);
+  assert.deepEqual(readBitcodeProducer(bytes.slice(offset, offset + size)), got);
+
+  // A header pointing outside the file, or at something that is not bitcode.
+  const badOffset = bytes.slice();
+  new DataView(badOffset.buffer).setUint32(8, bytes.length + 4, true);
+  assert.equal(readBitcodeProducer(badOffset), undefined);
+  const smallOffset = bytes.slice();
+  new DataView(smallOffset.buffer).setUint32(8, 4, true);
+  assert.equal(readBitcodeProducer(smallOffset), undefined);
+  const zeroSize = bytes.slice();
+  new DataView(zeroSize.buffer).setUint32(12, 0, true);
+  assert.equal(readBitcodeProducer(zeroSize), undefined);
+});
+
+toolTest(".llvmbc section of clang-22 -fembed-bitcode", [
+  "clang-22",
+  "llvm-objcopy-22",
+  "llvm-bcanalyzer-22",
+], () => {
+  run("clang-22", ["-target", "bpf", "-O2", "-fembed-bitcode", "-c", "prog.c", "-o", "embed.o"]);
+  run("llvm-objcopy-22", ["--dump-section", ".llvmbc=embed.bc", "embed.o", "embed.o.tmp"]);
+  const got = checkAgainstBcanalyzer("embed.bc");
+  assert.equal(got.producer, `LLVM${clangVersion("clang-22")}`);
+  // The ELF object itself is not bitcode.
+  assert.equal(readBitcodeProducer(readBytes("embed.o")), undefined);
+});
+
+/**
+ * rustc's producer is LLVM<its LLVM version>, plus "-rust-<release>-<channel>" when the
+ * LLVM is rust's own build (rustup); a distribution rustc on system LLVM has no suffix.
+ */
+function checkRustc(rustc: string, out: string): void {
+  run(rustc, ["--emit=llvm-bc", "--crate-type", "lib", "lib.rs", "-o", out]);
+  const got = checkAgainstBcanalyzer(out);
+  const llvm = /^LLVM version: (\d+\.\d+\.\d+)/m.exec(run(rustc, ["-vV"]));
+  assert.ok(llvm, `no LLVM version in ${rustc} -vV`);
+  assert.ok(got.producer.startsWith(`LLVM${llvm[1]}`), got.producer);
+  assert.match(got.producer, /^LLVM\d+\.\d+\.\d+(-rust-\d+\.\d+\.\d+-\w+)?$/);
+  assert.deepEqual(got.llvmVersion, versionTriple(llvm[1]));
+  assert.equal(got.epoch, 0);
+}
+
+toolTest("rustc --emit=llvm-bc (/usr/bin/rustc)", ["/usr/bin/rustc", "llvm-bcanalyzer-22"], () => {
+  checkRustc("/usr/bin/rustc", "rust.bc");
+});
+
+// rustup's rustc, when there is one, writes its STRING record unabbreviated (clang uses a
+// char6 array abbreviation) and with the "-rust-" suffix: another path through the reader.
+const RUSTUP_RUSTC = join(homedir(), ".cargo", "bin", "rustc");
+toolTest("rustc --emit=llvm-bc (rustup)", [RUSTUP_RUSTC, "llvm-bcanalyzer-22"], () => {
+  checkRustc(RUSTUP_RUSTC, "rustup.bc");
+});
+
+toolTest("llvm-cat -b: several modules in one file, the first module's producer wins", [
+  "clang-22",
+  "clang-19",
+  "llvm-cat-22",
+], () => {
+  run("clang-22", ["-target", "bpf", "-emit-llvm", "-c", "prog.c", "-o", "cat22.bc"]);
+  run("clang-19", ["-target", "bpf", "-emit-llvm", "-c", "prog.c", "-o", "cat19.bc"]);
+  run("llvm-cat-22", ["-b", "cat19.bc", "cat22.bc", "-o", "cat-19-22.bc"]);
+  run("llvm-cat-22", ["-b", "cat22.bc", "cat19.bc", "-o", "cat-22-19.bc"]);
+  assert.equal(readBitcodeProducer(readBytes("cat-19-22.bc"))?.llvmVersion?.major, 19);
+  assert.equal(readBitcodeProducer(readBytes("cat-22-19.bc"))?.llvmVersion?.major, 22);
+});
+
+toolTest(
+  "cost does not grow with the file: 64 MiB after the identification block",
+  ["clang-22"],
+  () => {
+    run("clang-22", ["-target", "bpf", "-emit-llvm", "-c", "prog.c", "-o", "big.bc"]);
+    const small = readBytes("big.bc");
+    const big = new Uint8Array(64 << 20);
+    big.set(small);
+    const start = performance.now();
+    for (let i = 0; i < 1000; i++) readBitcodeProducer(big);
+    const elapsed = performance.now() - start;
+    assert.equal(readBitcodeProducer(big)?.producer, readBitcodeProducer(small)?.producer);
+    assert.ok(elapsed < 500, `1000 reads of a 64 MiB file took ${elapsed.toFixed(0)} ms`);
+  },
+);
+
+// ---------------------------------------------------------------------------
+// Hand-built bitstreams: encodings and layouts real producers rarely emit
+
+/** A tiny bitstream writer: bits LSB-first, packed into little-endian words. */
+class BitWriter {
+  private bits: number[] = [];
+  private blocks: { lengthAt: number; width: number }[] = [];
+  width = 2;
+
+  constructor(magic = true) {
+    if (magic) { for (const byte of [0x42, 0x43, 0xc0, 0xde]) this.fixed(byte, 8); }
+  }
+
+  fixed(value: number, width: number): this {
+    for (let i = 0; i < width; i++) this.bits.push(Math.floor(value / 2 ** i) % 2);
+    return this;
+  }
+
+  vbr(value: number, width: number): this {
+    const payload = 2 ** (width - 1);
+    do {
+      const chunk = value % payload;
+      value = Math.floor(value / payload);
+      this.fixed(chunk + (value > 0 ? payload : 0), width);
+    } while (value > 0);
+    return this;
+  }
+
+  align32(): this {
+    while (this.bits.length % 32 !== 0) this.bits.push(0);
+    return this;
+  }
+
+  enter(blockId: number, width: number, lengthWords?: number): this {
+    this.fixed(1, this.width).vbr(blockId, 8).vbr(width, 4).align32();
+    this.blocks.push({ lengthAt: this.bits.length, width: this.width });
+    this.fixed(lengthWords ?? 0, 32);
+    this.width = width;
+    return this;
+  }
+
+  /** END_BLOCK; backpatches the length word unless `keepLength`. */
+  end(keepLength = false): this {
+    this.fixed(0, this.width).align32();
+    const block = this.blocks.pop()!;
+    if (!keepLength) {
+      const words = (this.bits.length - block.lengthAt - 32) / 32;
+      const saved = this.bits.splice(block.lengthAt, 32);
+      assert.equal(saved.length, 32);
+      const length: number[] = [];
+      for (let i = 0; i < 32; i++) length.push(Math.floor(words / 2 ** i) % 2);
+      this.bits.splice(block.lengthAt, 0, ...length);
+    }
+    this.width = block.width;
+    return this;
+  }
+
+  unabbrev(code: number, ops: number[]): this {
+    this.fixed(3, this.width).vbr(code, 6).vbr(ops.length, 6);
+    for (const op of ops) this.vbr(op, 6);
+    return this;
+  }
+
+  /** DEFINE_ABBREV with raw operand encodings: [literal, value] or [encoding, width?]. */
+  defineAbbrev(ops: ([true, number] | [false, number, number?])[]): this {
+    this.fixed(2, this.width).vbr(ops.length, 5);
+    for (const op of ops) {
+      if (op[0]) {
+        this.fixed(1, 1).vbr(op[1], 8);
+      } else {
+        this.fixed(0, 1).fixed(op[1], 3);
+        if (op[2] !== undefined) this.vbr(op[2], 5);
+      }
+    }
+    return this;
+  }
+
+  bytes(): Uint8Array {
+    const out = new Uint8Array(Math.ceil(this.bits.length / 8));
+    this.bits.forEach((bit, i) => (out[i >> 3] |= bit << (i & 7)));
+    return out;
+  }
+}
+
+const codes = (text: string) => [...text].map((c) => c.charCodeAt(0));
+const LIT = true;
+const FIXED = 1, VBR = 2, ARRAY = 3, CHAR6 = 4, BLOB = 5;
+
+test("unabbreviated STRING and EPOCH records", () => {
+  const w = new BitWriter().enter(13, 5);
+  w.unabbrev(1, codes("LLVM23.0.0git")).unabbrev(2, [0]).end();
+  assert.deepEqual(readBitcodeProducer(w.bytes()), {
+    producer: "LLVM23.0.0git",
+    epoch: 0,
+    llvmVersion: { major: 23, minor: 0, patch: 0 },
+  });
+});
+
+test("clang's layout: char6 array STRING, fixed EPOCH, then a MODULE_BLOCK", () => {
+  const w = new BitWriter().enter(13, 5);
+  w.defineAbbrev([[LIT, 1], [false, ARRAY], [false, CHAR6]]);
+  w.defineAbbrev([[LIT, 2], [false, VBR, 6]]);
+  w.fixed(4, 5).vbr(10, 6);
+  for (const c of "LLVM22.1.8") {
+    w.fixed("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._".indexOf(c), 6);
+  }
+  w.fixed(5, 5).vbr(7, 6).end();
+  w.enter(8, 3).unabbrev(1, [2]).end();
+  assert.deepEqual(readBitcodeProducer(w.bytes()), {
+    producer: "LLVM22.1.8",
+    epoch: 7,
+    llvmVersion: { major: 22, minor: 1, patch: 8 },
+  });
+});
+
+test("fixed-8 array and blob STRING encodings; the last STRING wins, like LLVM", () => {
+  const fixedArray = new BitWriter().enter(13, 4);
+  fixedArray.defineAbbrev([[false, FIXED, 3], [false, ARRAY], [false, FIXED, 8]]);
+  fixedArray.fixed(4, 4).fixed(1, 3).vbr(11, 6);
+  for (const c of codes("APPLE_1_150")) fixedArray.fixed(c, 8);
+  fixedArray.end();
+  assert.deepEqual(readBitcodeProducer(fixedArray.bytes()), { producer: "APPLE_1_150" });
+
+  const blob = new BitWriter().enter(13, 3);
+  blob.unabbrev(1, codes("first"));
+  blob.defineAbbrev([[LIT, 1], [false, BLOB]]);
+  const utf8 = new TextEncoder().encode("LLVM 19.1.7 ünïcode");
+  blob.fixed(4, 3).vbr(utf8.length, 6).align32();
+  for (const byte of utf8) blob.fixed(byte, 8);
+  blob.align32().end();
+  assert.deepEqual(readBitcodeProducer(blob.bytes()), {
+    producer: "LLVM 19.1.7 ünïcode",
+    llvmVersion: { major: 19, minor: 1, patch: 7 },
+  });
+});
+
+test("blocks before the identification block are skipped by length; nested blocks too", () => {
+  const w = new BitWriter();
+  w.enter(0, 2).unabbrev(1, [13]).end(); // a top-level BLOCKINFO
+  w.enter(99, 4).unabbrev(7, [1, 2, 3]).end(); // an unknown block
+  w.enter(13, 5).enter(42, 3).unabbrev(1, codes("not me")).end();
+  w.unabbrev(1, codes("LLVM22.1.8")).end();
+  assert.equal(readBitcodeProducer(w.bytes())?.producer, "LLVM22.1.8");
+});
+
+test("no identification block before the first module: undefined, not the second's", () => {
+  const w = new BitWriter();
+  w.enter(8, 3).unabbrev(1, [2]).end();
+  w.enter(13, 5).unabbrev(1, codes("LLVM22.1.8")).end();
+  w.enter(8, 3).unabbrev(1, [2]).end();
+  assert.equal(readBitcodeProducer(w.bytes()), undefined);
+});
+
+test("malformed identification blocks read as undefined", () => {
+  const cases: [string, (w: BitWriter) => void][] = [
+    ["no STRING record", (w) => w.enter(13, 5).unabbrev(2, [0]).end()],
+    ["undefined abbreviation id", (w) => w.enter(13, 5).fixed(9, 5).end()],
+    ["length word past the end", (w) => w.enter(13, 5, 1000).unabbrev(1, codes("LLVM")).end(true)],
+    ["length word too short", (w) => w.enter(13, 5, 1).unabbrev(1, codes("LLVM22.1.8")).end(true)],
+    ["abbreviation width 0", (w) => w.enter(13, 0)],
+    ["abbreviation width 33", (w) => w.enter(13, 33).end()],
+    ["VBR width 1", (w) => w.enter(13, 5).defineAbbrev([[LIT, 1], [false, VBR, 1]]).end()],
+    ["fixed width 33", (w) => w.enter(13, 5).defineAbbrev([[LIT, 1], [false, FIXED, 33]]).end()],
+    ["unknown encoding 6", (w) => w.enter(13, 5).defineAbbrev([[LIT, 1], [false, 6, 1]]).end()],
+    ["empty abbreviation", (w) => w.enter(13, 5).defineAbbrev([]).end()],
+    ["array first", (w) => w.enter(13, 5).defineAbbrev([[false, ARRAY], [false, CHAR6]]).end()],
+    [
+      "array of literals",
+      (w) => w.enter(13, 5).defineAbbrev([[LIT, 1], [false, ARRAY], [LIT, 0]]).end(),
+    ],
+    [
+      "array of zero-width fields",
+      (w) => w.enter(13, 5).defineAbbrev([[LIT, 1], [false, ARRAY], [false, FIXED, 0]]).end(),
+    ],
+    [
+      "array not second to last",
+      (w) =>
+        w.enter(13, 5).defineAbbrev([[LIT, 1], [false, ARRAY], [false, CHAR6], [LIT, 0]]).end(),
+    ],
+    [
+      "blob not last",
+      (w) => w.enter(13, 5).defineAbbrev([[LIT, 1], [false, BLOB], [LIT, 0]]).end(),
+    ],
+    ["VBR longer than 64 bits", (w) => {
+      w.enter(13, 5).fixed(3, 5).vbr(1, 6).vbr(1, 6);
+      for (let i = 0; i < 14; i++) w.fixed(0x3f, 6);
+      w.fixed(0, 6).end();
+    }],
+    ["a top-level record", (w) => w.unabbrev(1, codes("LLVM22.1.8"))],
+    ["a top-level END_BLOCK", (w) => w.fixed(0, 2).align32()],
+  ];
+  for (const [name, build] of cases) {
+    const w = new BitWriter();
+    build(w);
+    assert.equal(readBitcodeProducer(w.bytes()), undefined, name);
+  }
+});
+
+test("inputs that are not bitcode read as undefined", () => {
+  const inputs: Uint8Array[] = [
+    new Uint8Array(0),
+    new Uint8Array([0x42, 0x43, 0xc0]),
+    new Uint8Array([0x42, 0x43, 0xc0, 0xde]), // magic only: no blocks
+    new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]),
+    new TextEncoder().encode("; ModuleID = 'x'\ndefine void @f() { ret void }\n"),
+    new Uint8Array([0xde, 0xc0, 0x17, 0x0b, 0, 0, 0, 0]), // wrapper magic, header cut short
+    new Uint8Array(4096),
+  ];
+  for (const bytes of inputs) assert.equal(readBitcodeProducer(bytes), undefined);
+});
+
+test("parseLlvmVersion", () => {
+  const cases: [string, [number, number, number] | undefined][] = [
+    ["LLVM22.1.8", [22, 1, 8]],
+    ["LLVM19.1.7", [19, 1, 7]],
+    ["LLVM19.1.7-rust-1.85.0-stable", [19, 1, 7]],
+    ["LLVM22.1.8-rust-1.96.0-stable", [22, 1, 8]],
+    ["LLVM 19.1.7", [19, 1, 7]],
+    ["LLVM3.8.0svn", [3, 8, 0]],
+    ["LLVM22.0.0git", [22, 0, 0]],
+    ["LLVM18", [18, 0, 0]],
+    ["LLVM18.1", [18, 1, 0]],
+    ["APPLE_1_1500.3.9.4_0", undefined],
+    ["rustc version 1.85.0", undefined],
+    ["", undefined],
+    ["LLVM", undefined],
+    ["LLVMx", undefined],
+    ["LLVM1.2.3.4", undefined],
+    ["LLVM12345678901.0.0", undefined],
+  ];
+  for (const [producer, expected] of cases) {
+    const got = parseLlvmVersion(producer);
+    const want = expected && { major: expected[0], minor: expected[1], patch: expected[2] };
+    assert.deepEqual(got, want, producer);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Fuzzing: truncations and bit flips of real bitcode never throw, never hang
+
+/** Deterministic PRNG (mulberry32): the same mutations every run. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function check(bytes: Uint8Array, what: string): BitcodeProducer | undefined {
+  let result: BitcodeProducer | undefined;
+  try {
+    result = readBitcodeProducer(bytes);
+  } catch (error) {
+    assert.fail(`${what}: threw ${error}`);
+  }
+  if (result !== undefined) {
+    assert.equal(typeof result.producer, "string", what);
+    if (result.epoch !== undefined) assert.ok(Number.isFinite(result.epoch), what);
+  }
+  return result;
+}
+
+toolTest("truncations: undefined until the identification block is complete, then exact", [
+  "clang-22",
+  "llvm-bcanalyzer-22",
+], () => {
+  run("clang-22", ["-target", "bpf", "-O2", "-emit-llvm", "-c", "prog.c", "-o", "trunc.bc"]);
+  const bytes = readBytes("trunc.bc");
+  const full = readBitcodeProducer(bytes);
+  assert.ok(full);
+  // magic (4) + ENTER_SUBBLOCK header aligned to a word (4) + length word (4) + the block.
+  const blockEnd = 12 + 4 * bcanalyzerIdentification("trunc.bc").words;
+  const start = performance.now();
+  for (let length = 0; length <= bytes.length; length++) {
+    const got = check(bytes.subarray(0, length), `truncated to ${length}`);
+    if (length < blockEnd) assert.equal(got, undefined, `truncated to ${length}`);
+    else assert.deepEqual(got, full, `truncated to ${length}`);
+  }
+  const elapsed = performance.now() - start;
+  assert.ok(elapsed < 1000, `${bytes.length} truncations took ${elapsed.toFixed(0)} ms`);
+});
+
+toolTest("fuzz: thousands of bit flips and overwrites of real bitcode", [
+  "clang-22",
+  "/usr/bin/rustc",
+], () => {
+  run("clang-22", ["-target", "bpf", "-O2", "-emit-llvm", "-c", "prog.c", "-o", "fuzz.bc"]);
+  run("clang-22", [
+    "-target",
+    "x86_64-apple-macos",
+    "-emit-llvm",
+    "-c",
+    "prog.c",
+    "-o",
+    "fuzzmac.bc",
+  ]);
+  run("/usr/bin/rustc", ["--emit=llvm-bc", "--crate-type", "lib", "lib.rs", "-o", "fuzzrust.bc"]);
+  const seeds = [readBytes("fuzz.bc"), readBytes("fuzzmac.bc"), readBytes("fuzzrust.bc")];
+  const random = prng(0x5eed);
+  const pick = (n: number) => Math.floor(random() * n);
+  let iterations = 0;
+  let survived = 0;
+  const start = performance.now();
+  for (const original of seeds) {
+    // The header and identification block live in the first ~100 bytes: aim most flips there.
+    const hot = Math.min(original.length, 128);
+    for (let i = 0; i < 3000; i++) {
+      const bytes = original.slice();
+      const flips = 1 + pick(3);
+      for (let f = 0; f < flips; f++) {
+        const at = i % 4 === 0 ? pick(original.length) : pick(hot);
+        bytes[at] ^= 1 << pick(8);
+      }
+      if (check(bytes, `seed ${seeds.indexOf(original)} flips #${i}`)) survived++;
+      iterations++;
+    }
+    // Random bytes after an intact prefix, and random truncation on top.
+    for (let i = 0; i < 1000; i++) {
+      const keep = pick(hot);
+      const bytes = original.slice(0, keep + pick(original.length - keep + 1));
+      for (let j = keep; j < bytes.length && j < keep + 64; j++) bytes[j] = pick(256);
+      check(bytes, `seed ${seeds.indexOf(original)} overwrite #${i}`);
+      iterations++;
+    }
+  }
+  const elapsed = performance.now() - start;
+  assert.ok(iterations >= 12000);
+  // Flips outside the identification block leave it readable: many inputs must survive.
+  assert.ok(survived > 1000, `only ${survived} mutated inputs still had a producer`);
+  assert.ok(elapsed < 1000, `${iterations} fuzzed reads took ${elapsed.toFixed(0)} ms`);
+});
+
+test("fuzz: random streams behind a valid magic", () => {
+  const random = prng(42);
+  const start = performance.now();
+  for (let i = 0; i < 5000; i++) {
+    const bytes = new Uint8Array(4 + Math.floor(random() * 200));
+    bytes.set([0x42, 0x43, 0xc0, 0xde]);
+    for (let j = 4; j < bytes.length; j++) bytes[j] = Math.floor(random() * 256);
+    // Often start with a plausible ENTER_SUBBLOCK of block 13 so the reader goes deeper.
+    if (i % 2 === 0 && bytes.length >= 12) {
+      bytes[4] = 0x35; // abbrev id 1, block id 13 (vbr8, low bits)
+      bytes[5] = (bytes[5] & 0xc0) | 0x14; // rest of block id, width 5
+      const words = Math.floor((bytes.length - 12) / 4);
+      new DataView(bytes.buffer).setUint32(8, words, true);
+    }
+    check(bytes, `random stream #${i}`);
+  }
+  const elapsed = performance.now() - start;
+  assert.ok(elapsed < 1000, `5000 random streams took ${elapsed.toFixed(0)} ms`);
+});
