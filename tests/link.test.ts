@@ -1,0 +1,92 @@
+// Linking across LLVM versions: bitcode producers, discovery preference, and
+// LLVM 19 as well as 22 linking objects the kernel loads.
+
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { collectModuleInputs, newestProducerMajor } from "../src/linker.ts";
+import { Logger, MemorySink } from "../src/log.ts";
+import { compileC, loadAndRun, needsBpf, run, runLinker, tempDir, tool } from "./support/tools.ts";
+import { readFileSync } from "node:fs";
+
+const dir = tempDir();
+/** XDP test runs need at least an Ethernet header's worth of bytes. */
+const packet = (first: number) => Uint8Array.from({ length: 64 }, (_, i) => (i === 0 ? first : 0));
+const PROGRAM = `
+#define SEC(n) __attribute__((section(n), used))
+struct xdp_md { unsigned data, data_end; };
+int pick(unsigned char first);
+SEC("xdp") int prog(struct xdp_md *ctx) {
+  unsigned char *data = (unsigned char *)(long)ctx->data;
+  if (data + 1 > (unsigned char *)(long)ctx->data_end) return 0;
+  return pick(data[0]);
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+const LIBRARY = `__attribute__((noinline)) int pick(unsigned char first) { return first > 100 ? 1 : 2; }\n`;
+
+function clang19(name: string, source: string): string {
+  compileC(dir, `${name}19`, source); // writes the .c file
+  const out = join(dir, `${name}19.bc`);
+  tool("clang-19", ["-target", "bpf", "-O2", "-emit-llvm", "-c", join(dir, `${name}19.c`), "-o", out]);
+  return out;
+}
+
+const prog22 = compileC(dir, "prog22", PROGRAM);
+const lib22 = compileC(dir, "lib22", LIBRARY);
+const prog19 = clang19("prog", PROGRAM);
+const lib19 = clang19("lib", LIBRARY);
+
+test("newestProducerMajor reads the producers of clang-19 and clang-22 bitcode", () => {
+  const log = new Logger("off", new MemorySink());
+  const inputs = (paths: string[]) =>
+    collectModuleInputs(paths.map((p) => ({ path: p, bytes: readFileSync(p) })), log);
+  assert.equal(newestProducerMajor(inputs([prog19, lib19])), 19);
+  assert.equal(newestProducerMajor(inputs([prog19, lib22])), 22);
+});
+
+test("bitcode newer than the chosen libLLVM is one clear error naming both versions, no output", () => {
+  const out = join(dir, "mismatch.o");
+  const r = runLinker(["--llvm", "/usr/lib/llvm-19", "--export", "prog", prog22, lib22, "-o", out]);
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^error: .*prog22\.bc: bitcode produced by LLVM 22\.\d+\.\d+ .*libLLVM 19\.\d+\.\d+/);
+  assert.equal(existsSync(out), false);
+});
+
+test("with LLVM 19 preferred by LLVM_PREFIX, LLVM 22 bitcode makes discovery pick 22 and say so", () => {
+  const out = join(dir, "picked22.o");
+  const r = run("env", [
+    "LLVM_PREFIX=/usr/lib/llvm-19",
+    ...linkerArgv(["--log-level", "info", "--export", "prog", prog22, lib22, "-o", out]),
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /passed over .*llvm-19/);
+  assert.match(r.stderr, /using libLLVM 22\./);
+  assert.ok(existsSync(out));
+});
+
+function linkerArgv(args: string[]): string[] {
+  const main = join(import.meta.dirname ?? ".", "..", "src", "main.ts");
+  return "Bun" in globalThis
+    ? [process.execPath, main, ...args]
+    : [process.execPath, "run", "--allow-ffi", "--allow-read", "--allow-write", "--allow-env", main, ...args];
+}
+
+test("LLVM 19 links clang-19 bitcode into an object the kernel loads and runs", needsBpf(), () => {
+  const out = join(dir, "llvm19.o");
+  const r = runLinker(["--llvm", "/usr/lib/llvm-19", "--export", "prog", prog19, lib19, "-o", out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(loadAndRun(out, "prog", packet(200)), 1);
+  assert.equal(loadAndRun(out, "prog", packet(7)), 2);
+});
+
+test("LLVM 22 links the same program from clang-22 bitcode; the kernel gives the same answers", needsBpf(), () => {
+  const out = join(dir, "llvm22.o");
+  const r = runLinker(["--llvm", "/usr/lib/x86_64-linux-gnu/libLLVM.so.22.1", "--export", "prog", prog22, lib22, "-o", out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(loadAndRun(out, "prog", packet(200)), 1);
+  assert.equal(loadAndRun(out, "prog", packet(7)), 2);
+});
