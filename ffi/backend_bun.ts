@@ -28,6 +28,8 @@ export const bunBackend: FfiBackend = {
     for (const [name, def] of Object.entries(symbols)) {
       if (!def.optional) table[name] = toBun(def);
     }
+    // Bun refuses an empty table; a required symbol that always exists stands in.
+    if (Object.keys(table).length === 0) table.LLVMGetVersion = { args: ["ptr", "ptr", "ptr"], returns: "void" };
     const lib = dlopen(path, table);
     const raws: Record<string, (...args: unknown[]) => unknown> = { ...lib.symbols } as never;
     const extras: { close(): void }[] = [];

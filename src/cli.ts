@@ -128,6 +128,11 @@ const OPTIONS: readonly OptionDef[] = [
     set: (s) => (s.options.btf = true),
   },
   {
+    names: ["--whole-archive"],
+    help: "Link every archive member, not only those that define a symbol still undefined",
+    set: (s) => (s.options.wholeArchive = true),
+  },
+  {
     names: ["--allow-bpf-trap"],
     help: "Do not pass --bpf-disable-trap-unreachable to LLVM",
     set: (s) => (s.options.allowBpfTrap = true),

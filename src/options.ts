@@ -39,6 +39,8 @@ export interface LinkOptions {
   dumpModule?: string;
   /** An LLVM error diagnostic fails the link (default true). */
   fatalErrors: boolean;
+  /** Link every archive member instead of only those that resolve undefined symbols. */
+  wholeArchive: boolean;
 }
 
 export function defaultLinkOptions(): LinkOptions {
@@ -58,6 +60,7 @@ export function defaultLinkOptions(): LinkOptions {
     llvmArgs: [],
     dumpModule: undefined,
     fatalErrors: true,
+    wholeArchive: false,
   };
 }
 
