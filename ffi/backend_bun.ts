@@ -28,10 +28,9 @@ export const bunBackend: FfiBackend = {
     for (const [name, def] of Object.entries(symbols)) {
       if (!def.optional) table[name] = toBun(def);
     }
-    // Bun refuses an empty table; a required symbol that always exists stands in.
-    if (Object.keys(table).length === 0) table.LLVMGetVersion = { args: ["ptr", "ptr", "ptr"], returns: "void" };
-    const lib = dlopen(path, table);
-    const raws: Record<string, (...args: unknown[]) => unknown> = { ...lib.symbols } as never;
+    // Bun refuses an empty table (all symbols optional): then only the probes below run.
+    const lib = Object.keys(table).length > 0 ? dlopen(path, table) : undefined;
+    const raws: Record<string, (...args: unknown[]) => unknown> = { ...lib?.symbols } as never;
     const extras: { close(): void }[] = [];
     // Bun's dlopen fails as a whole on a missing symbol: probe optional ones alone.
     for (const [name, def] of Object.entries(symbols)) {
@@ -57,7 +56,7 @@ export const bunBackend: FfiBackend = {
       symbols: bound,
       close: () => {
         for (const extra of extras) extra.close();
-        lib.close();
+        lib?.close();
       },
     };
   },
