@@ -13,6 +13,11 @@ export interface Diagnostic {
   message: string;
 }
 
+/** Fold a multi-line LLVM message into one line. */
+export function oneLine(text: string): string {
+  return text.trim().split(/\s*\n\s*/).join("; ");
+}
+
 export class Context implements Disposable {
   readonly llvm: Llvm;
   #ptr: Pointer | null;
@@ -39,7 +44,8 @@ export class Context implements Disposable {
     const api = this.llvm.api;
     return {
       severity: SEVERITIES[api.LLVMGetDiagInfoSeverity(info)] ?? "error",
-      message: this.llvm.takeMessage(api.LLVMGetDiagInfoDescription(info)),
+      // LLVM ends descriptions with a newline and may span lines: one line each.
+      message: oneLine(this.llvm.takeMessage(api.LLVMGetDiagInfoDescription(info))),
     };
   }
 

@@ -138,6 +138,60 @@ export const LLVM_SYMBOLS = {
   LLVMCreatePassBuilderOptions: { parameters: [], result: "ptr" },
   LLVMDisposePassBuilderOptions: { parameters: ["ptr"], result: "void" },
   LLVMRunPasses: { parameters: ["ptr", "buf", "ptr", "ptr"], result: "ptr" },
+
+  // --- Metadata and debug info (BTF sanitizer)
+  // Metadata handles (LLVMMetadataRef, and the LLVMValueRef of a MetadataAsValue)
+  // are declared "u64": the sanitizer keys hundreds of thousands of nodes by
+  // address, and a plain number is what both runtimes pass and return fastest.
+  // A pointer and a 64-bit integer travel in the same register on every 64-bit
+  // ABI we run on (x86-64 SysV, AArch64 AAPCS64). Only ffi/metadata.ts uses them.
+  LLVMGetModuleContext: { parameters: ["ptr"], result: "ptr" },
+  LLVMPrintValueToString: { parameters: ["u64"], result: "ptr" },
+  LLVMMetadataAsValue: { parameters: ["ptr", "u64"], result: "u64" },
+  LLVMValueAsMetadata: { parameters: ["u64"], result: "u64" },
+  LLVMGetMetadataKind: { parameters: ["u64"], result: "u32" },
+  LLVMIsAMDNode: { parameters: ["u64"], result: "u64" },
+  LLVMGetMDNodeNumOperands: { parameters: ["u64"], result: "u32" },
+  LLVMGetMDNodeOperands: { parameters: ["u64", "buf"], result: "void" },
+  LLVMReplaceMDNodeOperandWith: { parameters: ["u64", "u32", "u64"], result: "void" },
+  LLVMGetMDString: { parameters: ["u64", "buf"], result: "ptr" },
+  LLVMMDStringInContext2: { parameters: ["ptr", "buf", "u64"], result: "u64" },
+  LLVMMDNodeInContext2: { parameters: ["ptr", "buf", "u64"], result: "u64" },
+  // Attachments of a global object or instruction: an LLVMValueMetadataEntry array.
+  LLVMGlobalCopyAllMetadata: { parameters: ["ptr", "buf"], result: "u64" },
+  LLVMInstructionGetAllMetadataOtherThanDebugLoc: { parameters: ["ptr", "buf"], result: "u64" },
+  LLVMValueMetadataEntriesGetMetadata: { parameters: ["u64", "u32"], result: "u64" },
+  LLVMDisposeValueMetadataEntries: { parameters: ["u64"], result: "void" },
+  LLVMInstructionGetDebugLoc: { parameters: ["ptr"], result: "u64" },
+  LLVMGetNumOperands: { parameters: ["ptr"], result: "i32" },
+  LLVMGetOperand: { parameters: ["ptr", "u32"], result: "u64" },
+  LLVMGetSubprogram: { parameters: ["ptr"], result: "u64" },
+  LLVMSetSubprogram: { parameters: ["ptr", "u64"], result: "void" },
+  LLVMGetDINodeTag: { parameters: ["u64"], result: "u32" },
+  LLVMDITypeGetName: { parameters: ["u64", "buf"], result: "ptr" },
+  LLVMDITypeGetOffsetInBits: { parameters: ["u64"], result: "u64" },
+  LLVMDITypeGetFlags: { parameters: ["u64"], result: "u32" },
+  LLVMDISubprogramGetLine: { parameters: ["u64"], result: "u32" },
+  LLVMCreateDIBuilder: { parameters: ["ptr"], result: "ptr" },
+  LLVMDisposeDIBuilder: { parameters: ["ptr"], result: "void" },
+  LLVMDIBuilderFinalize: { parameters: ["ptr"], result: "void" },
+  LLVMDIBuilderFinalizeSubprogram: { parameters: ["ptr", "u64"], result: "void" },
+  // (builder, scope, name, nameLen, linkageName, linkageNameLen, file, line, type,
+  //  isLocalToUnit, isDefinition, scopeLine, flags, isOptimized)
+  LLVMDIBuilderCreateFunction: {
+    parameters: ["ptr", "u64", "buf", "u64", "buf", "u64", "u64", "u32", "u64", "i32", "i32", "u32", "i32", "i32"],
+    result: "u64",
+  },
+  // Debug records (the non-instruction dbg.value/dbg.declare of LLVM 19+) can be
+  // walked since 20 but only read since 22; older versions convert the module to
+  // debug intrinsics while the sanitizer reads it.
+  LLVMIsNewDbgInfoFormat: { parameters: ["ptr"], result: "i32" },
+  LLVMSetIsNewDbgInfoFormat: { parameters: ["ptr", "i32"], result: "void" },
+  LLVMGetFirstDbgRecord: { parameters: ["ptr"], result: "u64", since: 20 },
+  LLVMGetNextDbgRecord: { parameters: ["u64"], result: "u64", since: 20 },
+  LLVMDbgRecordGetDebugLoc: { parameters: ["u64"], result: "u64", since: 22 },
+  LLVMDbgRecordGetKind: { parameters: ["u64"], result: "u32", since: 22 },
+  LLVMDbgVariableRecordGetVariable: { parameters: ["u64"], result: "u64", since: 22 },
 } as const satisfies Record<string, SymbolDef>;
 
 export type LlvmSymbolName = keyof typeof LLVM_SYMBOLS;

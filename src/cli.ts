@@ -129,7 +129,7 @@ const OPTIONS: readonly OptionDef[] = [
   },
   {
     names: ["--whole-archive"],
-    help: "Link every archive member, not only those that define a symbol still undefined",
+    help: "Link every archive member, needed or not",
     set: (s) => (s.options.wholeArchive = true),
   },
   {

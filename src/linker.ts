@@ -3,6 +3,7 @@
 
 import { Context, type Diagnostic } from "../ffi/context.ts";
 import type { Llvm } from "../ffi/llvm.ts";
+import { emptiedEnumsWarning, sanitizeDebugInfo } from "./btf/sanitize.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
 import { LlvmError, UsageError } from "./errors.ts";
 import { exportedSymbols, internalize, optimize } from "./exports.ts";
@@ -110,8 +111,11 @@ export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer
   module.setDataLayout(machine);
 
   if (options.btf) {
-    // BTF is emitted by the BPF backend from the debug info we keep.
-    log.debug("keeping debug info for BTF");
+    // BTF is emitted by the BPF backend from the debug info we keep, once the
+    // sanitizer has made it C-shaped (SPEC 5).
+    const report = timer.run("sanitize", () => sanitizeDebugInfo(llvm, module, exportedSymbols(options), log));
+    const warning = emptiedEnumsWarning(report);
+    if (warning) log.warn(warning);
   } else {
     timer.run("strip debug info", () => module.stripDebugInfo());
   }

@@ -2,6 +2,7 @@
 // The bpf-linker command. The only place that turns errors into exit codes.
 
 import { readFileSync, writeSync } from "node:fs";
+import { oneLine } from "../ffi/context.ts";
 import { Llvm, LlvmNotFound } from "../ffi/llvm.ts";
 import { helpText, parseCommandLine, parseExportSymbols } from "./cli.ts";
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
@@ -46,9 +47,11 @@ async function loadLlvm(options: CliOptions, log: Logger, timer: PhaseTimer, pre
   }
   log.info(`using libLLVM ${llvm.versionString} at ${llvm.path}`);
   llvm.onFatalError((reason) => {
-    // LLVM exits the process right after this returns.
+    // After the handler returns LLVM exits, or aborts (a crash report) for
+    // codegen errors: end the process here with the status of an error.
     removePendingOutputs();
-    print(2, `error: LLVM fatal error: ${reason}\n`);
+    print(2, `error: LLVM fatal error: ${oneLine(reason)}\n`);
+    process.exit(1);
   });
   return llvm;
 }

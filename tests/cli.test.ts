@@ -47,6 +47,7 @@ test("defaults: only output and one input given", () => {
     llvmArgs: [],
     dumpModule: undefined,
     fatalErrors: true,
+    wholeArchive: false,
     output: "out.o",
     inputs: ["in.o"],
     exportSymbolsFiles: [],
@@ -533,6 +534,7 @@ test("a rustc command line through a response file (@file)", () => {
 
 /** Every spelling SPEC 3.1 names, plus ours. */
 const ALL_SPELLINGS = [
+  "--whole-archive",
   "-o",
   "--output",
   "--emit",

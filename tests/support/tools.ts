@@ -141,3 +141,87 @@ export function verifierAccepts(obj: string): { ok: boolean; log: string } {
 }
 
 export { existsSync, readFileSync };
+
+// ---- the single executable and the example program (tests/dist.test.ts,
+// tests/container.test.ts, tests/mod.test.ts)
+
+/**
+ * Run a command with exactly the environment `env`, nothing inherited. Goes
+ * through `env -i`: Deno's node:child_process merges an `env` option into the
+ * parent's environment instead of replacing it.
+ */
+export function runWithEnv(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env: Record<string, string>; timeout?: number },
+) {
+  const assignments = Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
+  const r = spawnSync("/usr/bin/env", ["-i", ...assignments, command, ...args], {
+    cwd: options.cwd,
+    encoding: "utf8",
+    maxBuffer: 1 << 28,
+    timeout: options.timeout,
+  });
+  return { status: r.status ?? -1, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+/** The environment of a minimal shell: PATH only. */
+export const MINIMAL_ENV: Record<string, string> = { PATH: "/usr/bin:/bin" };
+
+let builtExe: string | undefined;
+
+/**
+ * Build dist/bpf-linker with scripts/build (once per process) and return a
+ * private copy of it, alone in an otherwise empty temporary directory. The
+ * build and the copy happen under a lock, so the Deno and Bun runs of the
+ * suite (or two suites) never build over each other or copy a half-written file.
+ */
+export function builtExecutable(): string {
+  if (builtExe) return builtExe;
+  const dir = tempDir("bpfl-exe-");
+  const copy = join(dir, "bpf-linker");
+  const lock = join(tmpdir(), "bpf-linker-build.lock");
+  const r = run("flock", [lock, "sh", "-c", 'bash scripts/build && cp dist/bpf-linker "$1"', "sh", copy], {
+    cwd: repoRoot,
+  });
+  if (r.status !== 0 || !existsSync(copy)) {
+    throw new Error(`scripts/build failed (${r.status}):\n${r.stderr}`);
+  }
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  builtExe = copy;
+  return copy;
+}
+
+/** examples/xdp compiled like its Makefile does: two bitcode files and libcsum.a. */
+export interface XdpExample {
+  main: string;
+  classify: string;
+  /** libcsum.a: checksum.bc and unused.bc. */
+  lib: string;
+  /** The inputs in link order. */
+  inputs: string[];
+}
+
+/** Compile examples/xdp into `dir` with `clang` (clang-22 or clang-19). */
+export function compileXdpExample(dir: string, clang = CLANG): XdpExample {
+  const src = join(repoRoot, "examples", "xdp");
+  const bc = (name: string) => {
+    const out = join(dir, `${name}.bc`);
+    tool(clang, ["-target", "bpf", "-O2", "-g", "-emit-llvm", "-c", join(src, `${name}.c`), "-o", out]);
+    return out;
+  };
+  const main = bc("main");
+  const classify = bc("classify");
+  const lib = makeArchive(dir, "libcsum.a", [bc("checksum"), bc("unused")]);
+  return { main, classify, lib, inputs: [main, classify, lib] };
+}
+
+/** 64-byte packets for examples/xdp: the first 16 bytes sum to 136 (XDP_PASS, 2) or 126 (XDP_DROP, 1). */
+export function xdpPacket(kind: "pass" | "drop"): Uint8Array {
+  const p = new Uint8Array(64);
+  for (let i = 0; i < 16; i++) p[i] = i + 1;
+  if (kind === "drop") p[15] = 6;
+  return p;
+}
+export const XDP_PASS = 2;
+export const XDP_DROP = 1;

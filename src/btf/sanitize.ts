@@ -1,0 +1,259 @@
+// The BTF debug-info sanitizer (SPEC 5). The kernel's BTF is C-shaped and
+// Rust's debug info is not; before optimization the linked module's debug info
+// is rewritten so the BPF backend emits BTF the kernel accepts:
+// - every function that is not exported gets a subprogram local to its unit
+//   (BTF linkage=static: verified in its callers' context, not on its own);
+// - struct/union members are sorted by offset (the kernel wants them in order,
+//   Rust reorders fields), data-carrying enums lose their variants (BTF cannot
+//   describe them), pointer types lose their names and every other type and
+//   function name is made a C identifier (sanitizeTypeName).
+//
+// One walk over the metadata graph does the rewriting: it starts at every
+// global variable's and function's attachments and every instruction's debug
+// location, attachments and debug records, visits each node once (a Set of
+// node ids) and rewrites nodes in place.
+
+import type { Llvm } from "../../ffi/llvm.ts";
+import {
+  DI_FLAG_FWD_DECL,
+  DebugMetadata,
+  DwTag,
+  hasOperands,
+  MetadataKind,
+  type MDRef,
+  NO_MD,
+  Operand,
+} from "../../ffi/metadata.ts";
+import type { Module } from "../../ffi/module.ts";
+import { LlvmError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { sanitizeTypeName } from "./names.ts";
+
+export interface SanitizeReport {
+  /**
+   * The data-carrying enums whose variants were removed, by path as the debug
+   * info names them (`netdep::Verdict`, `core::option::Option<u32>`); sorted, unique.
+   */
+  emptiedEnums: string[];
+  /** Functions that got a new, local-to-unit subprogram. */
+  staticFunctions: number;
+  /** Metadata nodes visited. */
+  nodes: number;
+  /** Names changed (sanitized or removed). */
+  renamed: number;
+  /** Composite types whose members were reordered. */
+  reordered: number;
+}
+
+/** Crates of the Rust sysroot: their enums are summarized, not listed, in the warning. */
+const SYSROOT_CRATES = new Set(["core", "alloc", "std", "compiler_builtins", "proc_macro", "panic_abort"]);
+
+/**
+ * The one warning about enums whose variants were dropped, or undefined when
+ * there were none. Enums of the program's own crates are named; those of the
+ * Rust sysroot (mostly Option/Result instances in code the optimizer drops)
+ * are only counted, the debug log lists them.
+ */
+export function emptiedEnumsWarning(report: SanitizeReport): string | undefined {
+  if (report.emptiedEnums.length === 0) return undefined;
+  const own = report.emptiedEnums.filter((path) => !SYSROOT_CRATES.has(path.split("::")[0]));
+  const sysroot = report.emptiedEnums.length - own.length;
+  const parts: string[] = [];
+  if (own.length > 0) parts.push(own.join(", "));
+  if (sysroot > 0) {
+    parts.push(`${own.length > 0 ? "and " : ""}${sysroot} of the Rust standard library (listed with --log-level debug)`);
+  }
+  return `BTF cannot describe enums that carry data; their variants were removed from the debug info: ${parts.join(" ")}`;
+}
+
+/**
+ * Sanitize `module`'s debug info for BTF, in place. `exported` names the
+ * functions that keep global linkage in BTF.
+ */
+export function sanitizeDebugInfo(
+  _llvm: Llvm,
+  module: Module,
+  exported: Set<string>,
+  log: Logger,
+): SanitizeReport {
+  using md = new DebugMetadata(module);
+  if (md.recordAccess === "unreadable") {
+    log.warn(
+      `LLVM ${md.llvm.versionString} cannot show debug records through its C API; variable locations are not rewritten`,
+    );
+  } else {
+    log.debug(`BTF sanitizer: reading debug variables as ${md.recordAccess}`);
+  }
+  const report: SanitizeReport = { emptiedEnums: [], staticFunctions: 0, nodes: 0, renamed: 0, reordered: 0 };
+  const functions = md.functions();
+
+  // 1. Linkage: old subprogram -> its local-to-unit replacement.
+  const replacements = new Map<MDRef, MDRef>();
+  for (const fn of functions) {
+    if (fn.isDeclaration) continue;
+    const sp = fn.subprogram;
+    if (sp === NO_MD) continue;
+    const name = fn.name;
+    if (exported.has(name)) continue;
+    const done = replacements.get(sp);
+    if (done !== undefined) {
+      fn.subprogram = done;
+      continue;
+    }
+    const flags = md.subprogramFlags(sp);
+    // Already static (e.g. Rust generics instantiated in this crate): nothing to change.
+    if (flags.localToUnit && flags.definition) continue;
+    const fresh = md.createStaticSubprogram(sp, flags);
+    fn.subprogram = fresh;
+    replacements.set(sp, fresh);
+    report.staticFunctions++;
+    log.trace(`BTF: ${name} is static`);
+  }
+
+  // 2. The walk. Old subprograms are never visited (every reference to one is
+  // rewritten to its replacement first), so an operand already in `visited`
+  // needs no replacement lookup.
+  const elementsOperand = md.compositeElementsOperand;
+  const emptied = new Set<string>();
+  const visited = new Set<number>();
+  const stack: MDRef[] = [];
+  const push = (ref: MDRef) => {
+    if (ref === NO_MD || visited.has(ref)) return;
+    const replacement = replacements.get(ref);
+    if (replacement !== undefined) {
+      ref = replacement;
+      if (visited.has(ref)) return;
+    }
+    visited.add(ref);
+    stack.push(ref);
+  };
+
+  /** Replace operand 2 (the name) with its sanitized form, or remove it. */
+  const rename = (node: MDRef, ops: MDRef[], remove: boolean) => {
+    if (ops.length <= Operand.typeName) return;
+    const nameRef = ops[Operand.typeName];
+    if (nameRef === NO_MD) return;
+    if (remove) {
+      md.replaceOperand(node, Operand.typeName, NO_MD);
+      ops[Operand.typeName] = NO_MD;
+      report.renamed++;
+      return;
+    }
+    const name = md.string(nameRef);
+    const clean = sanitizeTypeName(name);
+    if (clean === name) return;
+    const cleanRef = md.mdString(clean);
+    md.replaceOperand(node, Operand.typeName, cleanRef);
+    ops[Operand.typeName] = cleanRef;
+    report.renamed++;
+  };
+
+  /** `crate::module::Name` from the namespaces around a type (read before renaming). */
+  const qualifiedName = (node: MDRef, ops: MDRef[]): string => {
+    const parts = [md.string(ops[Operand.typeName]) || "(anonymous)"];
+    let scope = ops.length > 1 ? ops[1] : NO_MD;
+    // Types nest in namespaces (Rust modules, functions) and other types.
+    for (let depth = 0; scope !== NO_MD && depth < 64; depth++) {
+      const kind = md.kind(scope);
+      if (kind !== MetadataKind.DINamespace && kind !== MetadataKind.DICompositeType) break;
+      const scopeOps = md.operands(scope);
+      const name = scopeOps.length > 2 ? md.string(scopeOps[2]) : "";
+      if (name) parts.push(name);
+      scope = scopeOps.length > 1 ? scopeOps[1] : NO_MD;
+    }
+    return parts.reverse().join("::");
+  };
+
+  /** Struct/union: drop a data-carrying enum's variants, or sort members by offset. */
+  const fixMembers = (node: MDRef, ops: MDRef[]) => {
+    if (md.typeFlags(node) & DI_FLAG_FWD_DECL) return;
+    const elements = elementsOperand < ops.length ? ops[elementsOperand] : NO_MD;
+    if (elements === NO_MD) return;
+    if (md.kind(elements) !== MetadataKind.MDTuple) {
+      throw new LlvmError(`unexpected DICompositeType layout in LLVM ${md.llvm.versionString}: elements are not operand ${elementsOperand}`);
+    }
+    const items = md.operands(elements);
+    const members: { ref: MDRef; offset: number; index: number }[] = [];
+    let sorted = true;
+    let last = -Infinity;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (item === NO_MD) continue;
+      const kind = md.kind(item);
+      if (kind === MetadataKind.DICompositeType && md.tag(item) === DwTag.variantPart) {
+        const empty = md.tuple([]);
+        md.replaceOperand(node, elementsOperand, empty);
+        ops[elementsOperand] = empty;
+        emptied.add(qualifiedName(node, ops));
+        return;
+      }
+      // Non-type elements (never seen from rustc or clang for C) keep their place at the end.
+      const offset = kind === MetadataKind.DIDerivedType ? md.offsetInBits(item) : Infinity;
+      if (offset < last) sorted = false;
+      last = offset;
+      members.push({ ref: item, offset, index: i });
+    }
+    if (sorted) return;
+    members.sort((a, b) => a.offset - b.offset || a.index - b.index);
+    const tuple = md.tuple(members.map((m) => m.ref));
+    md.replaceOperand(node, elementsOperand, tuple);
+    ops[elementsOperand] = tuple;
+    report.reordered++;
+  };
+
+  for (const ref of md.globalVariableAttachments()) push(ref);
+  for (const fn of functions) {
+    for (const ref of fn.attachments()) push(ref);
+    if (!fn.isDeclaration) fn.forEachBodyMetadata(push);
+  }
+
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    report.nodes++;
+    const kind = md.kind(node);
+    if (!hasOperands(kind)) continue;
+    const ops = md.operands(node);
+    switch (kind) {
+      case MetadataKind.DICompositeType: {
+        const tag = md.tag(node);
+        if (tag === DwTag.structureType || tag === DwTag.unionType || tag === DwTag.classType) {
+          fixMembers(node, ops);
+        }
+        rename(node, ops, false);
+        break;
+      }
+      case MetadataKind.DIDerivedType:
+        rename(node, ops, md.tag(node) === DwTag.pointerType);
+        break;
+      case MetadataKind.DIBasicType:
+      case MetadataKind.DIStringType:
+      case MetadataKind.DISubrangeType:
+      case MetadataKind.DIFixedPointType:
+      case MetadataKind.DISubprogram:
+        rename(node, ops, false);
+        break;
+    }
+    for (let i = 0; i < ops.length; i++) {
+      let op = ops[i];
+      if (op === NO_MD || visited.has(op)) continue;
+      const replacement = replacements.get(op);
+      if (replacement !== undefined) {
+        md.replaceOperand(node, i, replacement);
+        op = replacement;
+        if (visited.has(op)) continue;
+      }
+      visited.add(op);
+      stack.push(op);
+    }
+  }
+
+  report.emptiedEnums = [...emptied].sort();
+  if (report.emptiedEnums.length > 0) {
+    log.debug(`BTF sanitizer: variants removed from ${report.emptiedEnums.join(", ")}`);
+  }
+  log.debug(
+    `BTF sanitizer: ${report.nodes} metadata nodes, ${report.staticFunctions} functions made static, ` +
+      `${report.renamed} names changed, ${report.reordered} member lists sorted, ${report.emptiedEnums.length} enums emptied`,
+  );
+  return report;
+}

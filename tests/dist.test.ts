@@ -1,0 +1,238 @@
+// The single executable (dist/bpf-linker from `bun build --compile`, SPEC 6) as
+// a user gets it: copied alone into an empty directory and run with nothing in
+// the environment but PATH. It must link what the script entry links, byte for
+// byte, into objects the kernel loads and runs; choose LLVM 19 on request; and
+// fail like the script entry. Also: the libLLVM of a rustup toolchain.
+
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { after, test } from "node:test";
+import { listCandidates } from "../ffi/discover.ts";
+import {
+  builtExecutable,
+  compileXdpExample,
+  LLVM_BIN,
+  loadAndRun,
+  MINIMAL_ENV,
+  needsBpf,
+  runLinker,
+  runWithEnv,
+  tempDir,
+  tool,
+  XDP_DROP,
+  XDP_PASS,
+  xdpPacket,
+} from "./support/tools.ts";
+
+const dir = tempDir("bpfl-dist-");
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const exe = builtExecutable();
+const ex22 = compileXdpExample(join(dir, mkdir("x22")));
+const ex19 = compileXdpExample(join(dir, mkdir("x19")), "clang-19");
+
+function mkdir(name: string): string {
+  tool("mkdir", ["-p", join(dir, name)]);
+  return name;
+}
+
+/** The executable, run from the scratch directory with PATH as its whole environment. */
+function runExe(args: string[]) {
+  return runWithEnv(exe, args, { cwd: dir, env: MINIMAL_ENV });
+}
+
+/** Link with the executable and with the script entry; both must succeed. Returns both outputs. */
+function linkBoth(name: string, args: string[]): { exeOut: string; scriptOut: string } {
+  const exeOut = join(dir, `${name}.exe.out`);
+  const scriptOut = join(dir, `${name}.script.out`);
+  const a = runExe([...args, "-o", exeOut]);
+  assert.equal(a.status, 0, `executable failed (${a.status}, signal ${a.signal}):\n${a.stderr}`);
+  assert.equal(a.stderr, "", "a clean link prints nothing");
+  const b = runLinker([...args, "-o", scriptOut], { cwd: dir });
+  assert.equal(b.status, 0, `script entry failed:\n${b.stderr}`);
+  return { exeOut, scriptOut };
+}
+
+function assertSameBytes(a: string, b: string) {
+  const x = readFileSync(a);
+  const y = readFileSync(b);
+  assert.ok(x.length > 0, `${a} is empty`);
+  assert.ok(Buffer.compare(x, y) === 0, `${basename(a)} (${x.length} bytes) differs from ${basename(b)} (${y.length} bytes)`);
+}
+
+// ------------------------------------------------------------------ the file itself
+
+test("the executable stands alone: one file in an empty directory, needing only glibc", () => {
+  assert.deepEqual(readdirSync(dirname(exe)), ["bpf-linker"]);
+  const size = statSync(exe).size;
+  process.stderr.write(`dist: dist/bpf-linker is ${(size / 2 ** 20).toFixed(1)} MiB\n`);
+  const dynamic = tool(join(LLVM_BIN, "llvm-readelf"), ["-d", "-W", exe]);
+  const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
+  const glibc = /^(libc|libm|libpthread|libdl|librt|ld-linux-[\w-]+)\.so\.\d+$/;
+  assert.deepEqual(needed.filter((n) => !glibc.test(n)), [], `needs more than glibc: ${needed.join(", ")}`);
+  // Nothing in it refers to the source tree or node_modules it was built from.
+  const text = readFileSync(exe).toString("latin1");
+  assert.equal(text.includes("/work/main/node_modules"), false);
+});
+
+test("--version in a bare environment names the libLLVM path and version, like the script entry", () => {
+  const r = runExe(["--version"]);
+  assert.equal(r.status, 0, r.stderr);
+  const m = /^bpf-linker \S+\nLLVM (\d+)\.\d+\.\d+ \((\/[^)]*libLLVM[^)]*)\)\n$/.exec(r.stdout);
+  assert.ok(m, `unexpected --version output: ${JSON.stringify(r.stdout)}`);
+  assert.ok(Number(m[1]) >= 19);
+  assert.ok(existsSync(m[2]), `${m[2]} does not exist`);
+  assert.equal(runExe(["-V"]).stdout, r.stdout);
+  assert.equal(runLinker(["--version"]).stdout, r.stdout, "the script entry finds the same libLLVM");
+});
+
+test("--help works from the executable and matches the script entry", () => {
+  const r = runExe(["--help"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /--output/);
+  assert.equal(runLinker(["--help"]).stdout, r.stdout);
+});
+
+// ------------------------------------------------------------------ linking
+
+test("links examples/xdp (two bitcode files + a bitcode archive) byte-identical to the script entry", () => {
+  for (const emit of ["obj", "asm", "llvm-ir", "llvm-bc"]) {
+    const { exeOut, scriptOut } = linkBoth(`xdp-${emit}`, ["--emit", emit, "--export", "xdp_filter", ...ex22.inputs]);
+    assertSameBytes(exeOut, scriptOut);
+  }
+});
+
+test("the kernel loads and runs the executable's object", needsBpf(), () => {
+  const { exeOut } = linkBoth("xdp-kernel", ["--export", "xdp_filter", ...ex22.inputs]);
+  assert.equal(loadAndRun(exeOut, "xdp_filter", xdpPacket("pass")), XDP_PASS);
+  assert.equal(loadAndRun(exeOut, "xdp_filter", xdpPacket("drop")), XDP_DROP);
+});
+
+test("--llvm /usr/lib/llvm-19: --version names LLVM 19 and clang-19 inputs link like the script entry", () => {
+  const v = runExe(["--llvm", "/usr/lib/llvm-19", "-V"]);
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, /\nLLVM 19\.\d+\.\d+ \(\/usr\/lib\/llvm-19\/lib\/libLLVM[^)]*\)\n$/);
+  const { exeOut, scriptOut } = linkBoth("xdp19", ["--llvm", "/usr/lib/llvm-19", "--export", "xdp_filter", ...ex19.inputs]);
+  assertSameBytes(exeOut, scriptOut);
+});
+
+test("the kernel loads and runs the executable's LLVM 19 object", needsBpf(), () => {
+  const { exeOut } = linkBoth("xdp19-kernel", ["--llvm", "/usr/lib/llvm-19", "--export", "xdp_filter", ...ex19.inputs]);
+  assert.equal(loadAndRun(exeOut, "xdp_filter", xdpPacket("pass")), XDP_PASS);
+  assert.equal(loadAndRun(exeOut, "xdp_filter", xdpPacket("drop")), XDP_DROP);
+});
+
+// ------------------------------------------------------------------ errors
+
+test("errors: one `error:` line, exit 1, no output, the same message as the script entry", () => {
+  const garbage = join(dir, "garbage.bin");
+  writeFileSync(garbage, "this is neither bitcode nor IR nor an archive\n");
+  const badArchive = join(dir, "bad.a");
+  writeFileSync(badArchive, "!<arch>\nshort");
+  const cases: [string, string[], RegExp][] = [
+    ["missing input", [join(dir, "nope.bc")], /nope\.bc/],
+    ["unknown option", ["--frobnicate", ex22.main], /frobnicate/],
+    ["no inputs", [], /no input/],
+    ["unrecognized input", [garbage], /garbage\.bin/],
+    ["truncated archive", [badArchive], /bad\.a/],
+    ["bitcode newer than --llvm", ["--llvm", "/usr/lib/llvm-19", ...ex22.inputs], /LLVM 22\.\d+\.\d+.*LLVM 19\.\d+\.\d+/],
+    ["no libLLVM at --llvm", ["--llvm", "/nonexistent/llvm", ex22.main], /\/nonexistent\/llvm/],
+    ["bad --emit", ["--emit", "exe", ex22.main], /exe/],
+  ];
+  for (const [what, args, pattern] of cases) {
+    const out = join(dir, `err-${what.replaceAll(" ", "-")}.o`);
+    const a = runExe([...args, "-o", out]);
+    assert.equal(a.status, 1, `${what}: exit ${a.status}, stderr:\n${a.stderr}`);
+    const lines = a.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, `${what}: more than one line:\n${a.stderr}`);
+    assert.match(lines[0], /^error: /, what);
+    assert.match(lines[0], pattern, what);
+    assert.equal(a.stdout, "", what);
+    assert.equal(existsSync(out), false, `${what}: output left behind`);
+    const b = runLinker([...args, "-o", out], { cwd: dir });
+    assert.equal(b.stderr, a.stderr, `${what}: the script entry says something else`);
+    assert.equal(b.status, 1, what);
+  }
+  // No output option at all.
+  const r = runExe([ex22.main]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^error: .*output.*\n$/);
+});
+
+// ------------------------------------------------------------------ rustup's libLLVM
+
+const rustupHome = process.env.RUSTUP_HOME ?? join(process.env.HOME ?? "/root", ".rustup");
+
+/** libLLVM.so.N-rust-* files of the installed rustup toolchains. */
+function rustupLibraries(): string[] {
+  const toolchains = join(rustupHome, "toolchains");
+  if (!existsSync(toolchains)) return [];
+  return readdirSync(toolchains).flatMap((t) => {
+    const lib = join(toolchains, t, "lib");
+    return existsSync(lib) ? readdirSync(lib).filter((n) => /^libLLVM\.so\.\d+.*-rust-/.test(n)).map((n) => join(lib, n)) : [];
+  }).sort();
+}
+
+const rustLibs = rustupLibraries();
+function needsRustup(): { skip?: string } {
+  if (rustLibs.length > 0) return {};
+  const reason = `no rustup toolchain with a libLLVM under ${rustupHome}/toolchains ` +
+    "(rustup downloads toolchains from the Rust project's servers, which this machine cannot reach; " +
+    "Debian 12 has no rustup package and its rustc uses the system libLLVM 14)";
+  process.stderr.write(`SKIP: rustup libLLVM: ${reason}\n`);
+  return { skip: reason };
+}
+
+test("discovery lists each rustup toolchain's libLLVM as a 'rust toolchain' candidate", needsRustup(), () => {
+  const home = dirname(rustupHome);
+  const env = rustupHome === join(home, ".rustup") ? { PATH: "", HOME: home } : { PATH: "", RUSTUP_HOME: rustupHome };
+  const candidates = listCandidates(env);
+  for (const lib of rustLibs) {
+    const found = candidates.find((c) => c.path === lib);
+    assert.ok(found, `${lib} not among the candidates:\n${candidates.map((c) => c.path).join("\n")}`);
+    assert.equal(found.source, "rust toolchain");
+    assert.equal(found.nameVersion?.[0], Number(/libLLVM\.so\.(\d+)/.exec(lib)![1]));
+  }
+});
+
+test("--llvm <rustup libLLVM> links examples/xdp (executable and script entry alike)", needsRustup(), () => {
+  for (const lib of rustLibs) {
+    const v = runExe(["--llvm", lib, "-V"]);
+    assert.equal(v.status, 0, v.stderr);
+    assert.ok(v.stdout.includes(`(${lib})`), v.stdout);
+    const major = Number(/\nLLVM (\d+)\./.exec(v.stdout)![1]);
+    const inputs = major >= 22 ? ex22.inputs : ex19.inputs;
+    const { exeOut, scriptOut } = linkBoth(`rust-${basename(dirname(dirname(lib)))}`, [
+      "--llvm",
+      lib,
+      "--export",
+      "xdp_filter",
+      ...inputs,
+    ]);
+    assertSameBytes(exeOut, scriptOut);
+  }
+});
+
+test("the kernel runs an object linked by rustup's libLLVM", { ...needsBpf(), ...needsRustup() }, () => {
+  const lib = rustLibs[rustLibs.length - 1];
+  const out = join(dir, "rust-kernel.o");
+  const r = runExe(["--llvm", lib, "--export", "xdp_filter", ...ex22.inputs, "-o", out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(loadAndRun(out, "xdp_filter", xdpPacket("pass")), XDP_PASS);
+  assert.equal(loadAndRun(out, "xdp_filter", xdpPacket("drop")), XDP_DROP);
+});
+
+test("--llvm <rustup toolchain dir> takes the library, and the linker script beside it is refused", needsRustup(), () => {
+  const lib = rustLibs[0];
+  const toolchain = dirname(dirname(lib));
+  const v = runExe(["--llvm", toolchain, "-V"]);
+  assert.equal(v.status, 0, v.stderr);
+  assert.ok(v.stdout.includes(`(${lib})`), `expected ${lib}:\n${v.stdout}`);
+  const script = readdirSync(dirname(lib)).find((n) => /^libLLVM-\d+-rust-.*\.so$/.test(n));
+  if (script) {
+    const r = runExe(["--llvm", join(dirname(lib), script), "-V"]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^error: .*linker script.*\n$/);
+  }
+});
