@@ -90,7 +90,9 @@ function traceWrap(symbols: Record<string, (...args: unknown[]) => unknown>) {
 
 function firstLine(e: unknown): string {
   // Deno prefixes dlopen errors with "Failed to register symbol X: Could not obtain...".
-  return String((e as Error)?.message ?? e).split("\n")[0].replace(/^Failed to register symbol \w+: /, "");
+  return String((e as Error)?.message ?? e).split("\n")[0]
+    .replace(/^Failed to register symbol \w+: /, "")
+    .replace(/^(Could not open library: )+/, "");
 }
 
 const VERSION_ONLY: Record<string, SymbolDef> = { LLVMGetVersion: LLVM_SYMBOLS.LLVMGetVersion };

@@ -6,7 +6,7 @@ import { Llvm, type LoadOptions } from "../ffi/llvm.ts";
 import type { InputFile } from "./inputs.ts";
 import { collectModuleInputs, linkToBytes } from "./linker.ts";
 import { Logger, MemorySink } from "./log.ts";
-import { defaultLinkOptions, type LinkOptions, type LogLevel } from "./options.ts";
+import { type LinkOptions, type LogLevel, resolveLinkOptions } from "./options.ts";
 import { PhaseTimer } from "./timing.ts";
 
 export * from "./errors.ts";
@@ -60,7 +60,7 @@ export async function llvmInfo(): Promise<{ path: string; version: string }> {
 export async function link(inputs: LinkInput[], options: LinkerOptions = {}): Promise<LinkResult> {
   const llvm = await loadLlvm({ explicitPath: options.llvmPath });
   const { llvmPath: _, logLevel, outputName, ...rest } = options;
-  const linkOptions: LinkOptions = { ...defaultLinkOptions(), ...rest };
+  const linkOptions: LinkOptions = resolveLinkOptions(rest);
   const sink = new MemorySink();
   const log = new Logger(logLevel ?? "warn", sink);
   const timer = new PhaseTimer();

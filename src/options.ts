@@ -1,5 +1,7 @@
 // The options of one link, shared by the CLI (src/cli.ts) and the library API (src/mod.ts).
 
+import { UsageError } from "./errors.ts";
+
 export const EMIT_KINDS = ["obj", "asm", "llvm-ir", "llvm-bc"] as const;
 export type EmitKind = (typeof EMIT_KINDS)[number];
 
@@ -82,4 +84,24 @@ export interface CliOptions extends LinkOptions {
   time: boolean;
   help: boolean;
   version: boolean;
+}
+
+function checkChoice(name: string, value: string, choices: readonly string[]): void {
+  if (!choices.includes(value)) {
+    throw new UsageError(`invalid value '${value}' for '${name}' (expected one of: ${choices.join(", ")})`);
+  }
+}
+
+/**
+ * Complete and check options given through the library API with the rules of
+ * the command line (the CLI parser checks as it parses): unknown values are a
+ * UsageError, and optimization level 0 means 1.
+ */
+export function resolveLinkOptions(given: Partial<LinkOptions>): LinkOptions {
+  const options: LinkOptions = { ...defaultLinkOptions(), ...given };
+  checkChoice("emit", options.emit, EMIT_KINDS);
+  checkChoice("cpu", options.cpu, CPU_NAMES);
+  if ((options.optLevel as string) === "0") options.optLevel = "1";
+  checkChoice("optLevel", options.optLevel, ["0", ...OPT_LEVELS]);
+  return options;
 }

@@ -26,7 +26,11 @@ import {
   xdpPacket,
 } from "./support/tools.ts";
 
-type Setup = { root: string; work: string; skip?: undefined } | { root?: undefined; work?: undefined; skip: string };
+type Setup = { root: string; work: string; skip?: undefined } | {
+  root?: undefined;
+  work?: undefined;
+  skip: string;
+};
 
 /** Where the executable and inputs go inside the root (per process: runs may overlap). */
 const WORK = `/work/bpfl-${process.pid}-${Date.now().toString(36)}`;
@@ -56,12 +60,17 @@ function prepare(): Setup {
   for (const tool of ["/usr/sbin/chroot", "/usr/bin/unshare", "/usr/bin/flock"]) {
     if (!existsSync(tool)) return { skip: `${tool} is missing` };
   }
-  process.stderr.write("container: scripts/container-root (cached; the first run on a machine debootstraps, ~1-5 min)\n");
+  process.stderr.write(
+    "container: scripts/container-root (cached; the first run on a machine debootstraps, ~1-5 min)\n",
+  );
   const made = run("bash", [join(repoRoot, "scripts", "container-root")]);
   const root = made.stdout.trim().split("\n").pop() ?? "";
   if (made.status !== 0 || !root || !existsSync(root)) {
     const why = made.stderr.trim().split("\n").slice(-3).join(" | ");
-    return { skip: `the Debian trixie root could not be made (scripts/container-root exit ${made.status}): ${why}` };
+    return {
+      skip:
+        `the Debian trixie root could not be made (scripts/container-root exit ${made.status}): ${why}`,
+    };
   }
   const work = join(root, WORK);
   mkdirSync(work, { recursive: true });
@@ -100,18 +109,31 @@ function linker(args: string[]) {
   return inRoot(ROOT, [`${WORK}/bpf-linker`, ...args]);
 }
 
-test("the root is minimal: its only libLLVM is 21, and it has no clang, llvm tools, deno, bun or node", needsRoot(), () => {
-  const libs = ["usr/lib", "usr/lib/x86_64-linux-gnu", "usr/lib/aarch64-linux-gnu"]
-    .flatMap((d) => (existsSync(join(ROOT, d)) ? readdirSync(join(ROOT, d)) : []))
-    .filter((n) => n.startsWith("libLLVM"));
-  assert.ok(libs.length > 0);
-  for (const lib of libs) assert.match(lib, /^libLLVM(-21\.so|\.so\.21(\.\d+)*)$/, `unexpected ${lib}`);
-  assert.equal(existsSync(join(ROOT, "usr/lib/llvm-19")) || existsSync(join(ROOT, "usr/lib/llvm-22")), false);
-  for (const tool of ["clang", "llvm-config", "deno", "bun", "node"]) {
-    assert.equal(existsSync(join(ROOT, "usr/bin", tool)), false, `${tool} in the root`);
-  }
-  assert.match(readFileSync(join(ROOT, "etc/os-release"), "utf8"), /VERSION_CODENAME=trixie/);
-});
+test(
+  "the root is minimal: its only libLLVM is 21, and it has no clang, llvm tools, deno, bun or node",
+  needsRoot(),
+  () => {
+    const libs = ["usr/lib", "usr/lib/x86_64-linux-gnu", "usr/lib/aarch64-linux-gnu"]
+      .flatMap((d) => (existsSync(join(ROOT, d)) ? readdirSync(join(ROOT, d)) : []))
+      .filter((n) => n.startsWith("libLLVM"));
+    assert.ok(libs.length > 0);
+    for (const lib of libs) {
+      assert.match(
+        lib,
+        /^libLLVM(-21\.so|\.so\.21(\.\d+)*)$/,
+        `unexpected ${lib}`,
+      );
+    }
+    assert.equal(
+      existsSync(join(ROOT, "usr/lib/llvm-19")) || existsSync(join(ROOT, "usr/lib/llvm-22")),
+      false,
+    );
+    for (const tool of ["clang", "llvm-config", "deno", "bun", "node"]) {
+      assert.equal(existsSync(join(ROOT, "usr/bin", tool)), false, `${tool} in the root`);
+    }
+    assert.match(readFileSync(join(ROOT, "etc/os-release"), "utf8"), /VERSION_CODENAME=trixie/);
+  },
+);
 
 test("chroot <root> bpf-linker -V finds the root's LLVM 21", needsRoot(), () => {
   const r = linker(["-V"]);
@@ -120,13 +142,17 @@ test("chroot <root> bpf-linker -V finds the root's LLVM 21", needsRoot(), () => 
   process.stderr.write(`container: ${r.stdout.trim().replace("\n", ", ")}\n`);
 });
 
-test("in the root, LLVM 21 links clang-19 bitcode (made on the host) into a BPF object", needsRoot(), () => {
-  const r = linker(["--export", "xdp_filter", ...inputs19!, "-o", `${WORK}/xdp19.o`]);
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stderr, "");
-  const sections = sectionNames(join(HOST_WORK, "xdp19.o"));
-  assert.ok(sections.includes("xdp"), sections.join(" "));
-});
+test(
+  "in the root, LLVM 21 links clang-19 bitcode (made on the host) into a BPF object",
+  needsRoot(),
+  () => {
+    const r = linker(["--export", "xdp_filter", ...inputs19!, "-o", `${WORK}/xdp19.o`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    const sections = sectionNames(join(HOST_WORK, "xdp19.o"));
+    assert.ok(sections.includes("xdp"), sections.join(" "));
+  },
+);
 
 test("the host kernel loads and runs the object linked in the root", both(), () => {
   const r = linker(["--export", "xdp_filter", ...inputs19!, "-o", `${WORK}/xdp19-kernel.o`]);
@@ -136,18 +162,24 @@ test("the host kernel loads and runs the object linked in the root", both(), () 
   assert.equal(loadAndRun(obj, "xdp_filter", xdpPacket("drop")), XDP_DROP);
 });
 
-test("in the root, clang-22 bitcode is one clear error naming LLVM 22 and 21, no output", needsRoot(), () => {
-  const out = `${WORK}/xdp22.o`;
-  const r = linker(["--export", "xdp_filter", ...inputs22!, "-o", out]);
-  assert.equal(r.status, 1, r.stderr);
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^error: .*main\.bc: .*LLVM 22\.\d+\.\d+.*LLVM 21\.\d+\.\d+/);
-  assert.equal(existsSync(join(HOST_WORK, "xdp22.o")), false);
-});
+test(
+  "in the root, clang-22 bitcode is one clear error naming LLVM 22 and 21, no output",
+  needsRoot(),
+  () => {
+    const out = `${WORK}/xdp22.o`;
+    const r = linker(["--export", "xdp_filter", ...inputs22!, "-o", out]);
+    assert.equal(r.status, 1, r.stderr);
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /^error: .*main\.bc: .*LLVM 22\.\d+\.\d+.*LLVM 21\.\d+\.\d+/);
+    assert.equal(existsSync(join(HOST_WORK, "xdp22.o")), false);
+  },
+);
 
 test("nothing stays mounted in the root", needsRoot(), () => {
   linker(["-V"]);
-  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").filter((l) => l.split(" ")[1]?.startsWith(ROOT + "/"));
+  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").filter((l) =>
+    l.split(" ")[1]?.startsWith(ROOT + "/")
+  );
   assert.deepEqual(mounts, []);
 });

@@ -58,7 +58,10 @@ function assertSameBytes(a: string, b: string) {
   const x = readFileSync(a);
   const y = readFileSync(b);
   assert.ok(x.length > 0, `${a} is empty`);
-  assert.ok(Buffer.compare(x, y) === 0, `${basename(a)} (${x.length} bytes) differs from ${basename(b)} (${y.length} bytes)`);
+  assert.ok(
+    Buffer.compare(x, y) === 0,
+    `${basename(a)} (${x.length} bytes) differs from ${basename(b)} (${y.length} bytes)`,
+  );
 }
 
 // ------------------------------------------------------------------ the file itself
@@ -68,9 +71,15 @@ test("the executable stands alone: one file in an empty directory, needing only 
   const size = statSync(exe).size;
   process.stderr.write(`dist: dist/bpf-linker is ${(size / 2 ** 20).toFixed(1)} MiB\n`);
   const dynamic = tool(join(LLVM_BIN, "llvm-readelf"), ["-d", "-W", exe]);
-  const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
+  const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) =>
+    m[1]
+  );
   const glibc = /^(libc|libm|libpthread|libdl|librt|ld-linux-[\w-]+)\.so\.\d+$/;
-  assert.deepEqual(needed.filter((n) => !glibc.test(n)), [], `needs more than glibc: ${needed.join(", ")}`);
+  assert.deepEqual(
+    needed.filter((n) => !glibc.test(n)),
+    [],
+    `needs more than glibc: ${needed.join(", ")}`,
+  );
   // Nothing in it refers to the source tree or node_modules it was built from.
   const text = readFileSync(exe).toString("latin1");
   assert.equal(text.includes("/work/main/node_modules"), false);
@@ -84,7 +93,11 @@ test("--version in a bare environment names the libLLVM path and version, like t
   assert.ok(Number(m[1]) >= 19);
   assert.ok(existsSync(m[2]), `${m[2]} does not exist`);
   assert.equal(runExe(["-V"]).stdout, r.stdout);
-  assert.equal(runLinker(["--version"]).stdout, r.stdout, "the script entry finds the same libLLVM");
+  assert.equal(
+    runLinker(["--version"]).stdout,
+    r.stdout,
+    "the script entry finds the same libLLVM",
+  );
 });
 
 test("--help works from the executable and matches the script entry", () => {
@@ -98,7 +111,13 @@ test("--help works from the executable and matches the script entry", () => {
 
 test("links examples/xdp (two bitcode files + a bitcode archive) byte-identical to the script entry", () => {
   for (const emit of ["obj", "asm", "llvm-ir", "llvm-bc"]) {
-    const { exeOut, scriptOut } = linkBoth(`xdp-${emit}`, ["--emit", emit, "--export", "xdp_filter", ...ex22.inputs]);
+    const { exeOut, scriptOut } = linkBoth(`xdp-${emit}`, [
+      "--emit",
+      emit,
+      "--export",
+      "xdp_filter",
+      ...ex22.inputs,
+    ]);
     assertSameBytes(exeOut, scriptOut);
   }
 });
@@ -113,14 +132,50 @@ test("--llvm /usr/lib/llvm-19: --version names LLVM 19 and clang-19 inputs link 
   const v = runExe(["--llvm", "/usr/lib/llvm-19", "-V"]);
   assert.equal(v.status, 0, v.stderr);
   assert.match(v.stdout, /\nLLVM 19\.\d+\.\d+ \(\/usr\/lib\/llvm-19\/lib\/libLLVM[^)]*\)\n$/);
-  const { exeOut, scriptOut } = linkBoth("xdp19", ["--llvm", "/usr/lib/llvm-19", "--export", "xdp_filter", ...ex19.inputs]);
+  const { exeOut, scriptOut } = linkBoth("xdp19", [
+    "--llvm",
+    "/usr/lib/llvm-19",
+    "--export",
+    "xdp_filter",
+    ...ex19.inputs,
+  ]);
   assertSameBytes(exeOut, scriptOut);
 });
 
 test("the kernel loads and runs the executable's LLVM 19 object", needsBpf(), () => {
-  const { exeOut } = linkBoth("xdp19-kernel", ["--llvm", "/usr/lib/llvm-19", "--export", "xdp_filter", ...ex19.inputs]);
+  const { exeOut } = linkBoth("xdp19-kernel", [
+    "--llvm",
+    "/usr/lib/llvm-19",
+    "--export",
+    "xdp_filter",
+    ...ex19.inputs,
+  ]);
   assert.equal(loadAndRun(exeOut, "xdp_filter", xdpPacket("pass")), XDP_PASS);
   assert.equal(loadAndRun(exeOut, "xdp_filter", xdpPacket("drop")), XDP_DROP);
+});
+
+test("BPF_LINKER_LLVM in the environment chooses the libLLVM", () => {
+  const r = runWithEnv(exe, ["-V"], {
+    cwd: dir,
+    env: { ...MINIMAL_ENV, BPF_LINKER_LLVM: "/usr/lib/llvm-19" },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\nLLVM 19\.\d+\.\d+ \(\/usr\/lib\/llvm-19\//);
+});
+
+test("invoked by name from PATH through a symlink (as rustc runs it), with a response file", () => {
+  const bin = join(dir, mkdir("bin"));
+  tool("ln", ["-sf", exe, join(bin, "bpf-linker")]);
+  const rsp = join(dir, "args.rsp");
+  writeFileSync(rsp, `--export xdp_filter\n${ex22.inputs.map((p) => `"${p}"`).join("\n")}\n`);
+  const out = join(dir, "via-path.o");
+  const r = runWithEnv("bpf-linker", [`@${rsp}`, "-o", out], {
+    cwd: dir,
+    env: { PATH: `${bin}:/usr/bin:/bin` },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const { scriptOut } = linkBoth("via-path-ref", ["--export", "xdp_filter", ...ex22.inputs]);
+  assertSameBytes(out, scriptOut);
 });
 
 // ------------------------------------------------------------------ errors
@@ -136,9 +191,14 @@ test("errors: one `error:` line, exit 1, no output, the same message as the scri
     ["no inputs", [], /no input/],
     ["unrecognized input", [garbage], /garbage\.bin/],
     ["truncated archive", [badArchive], /bad\.a/],
-    ["bitcode newer than --llvm", ["--llvm", "/usr/lib/llvm-19", ...ex22.inputs], /LLVM 22\.\d+\.\d+.*LLVM 19\.\d+\.\d+/],
+    [
+      "bitcode newer than --llvm",
+      ["--llvm", "/usr/lib/llvm-19", ...ex22.inputs],
+      /LLVM 22\.\d+\.\d+.*LLVM 19\.\d+\.\d+/,
+    ],
     ["no libLLVM at --llvm", ["--llvm", "/nonexistent/llvm", ex22.main], /\/nonexistent\/llvm/],
     ["bad --emit", ["--emit", "exe", ex22.main], /exe/],
+    ["not a libLLVM at --llvm", ["--llvm", "/bin/true", ex22.main], /\/bin\/true/],
   ];
   for (const [what, args, pattern] of cases) {
     const out = join(dir, `err-${what.replaceAll(" ", "-")}.o`);
@@ -151,13 +211,45 @@ test("errors: one `error:` line, exit 1, no output, the same message as the scri
     assert.equal(a.stdout, "", what);
     assert.equal(existsSync(out), false, `${what}: output left behind`);
     const b = runLinker([...args, "-o", out], { cwd: dir });
-    assert.equal(b.stderr, a.stderr, `${what}: the script entry says something else`);
+    if (what === "not a libLLVM at --llvm") {
+      // dlopen's failure is worded by the runtime (Bun's, in the executable).
+      assert.match(
+        b.stderr,
+        /^error: no usable libLLVM .*\/bin\/true.*position-independent executable\n$/,
+      );
+    } else {
+      assert.equal(b.stderr, a.stderr, `${what}: the script entry says something else`);
+    }
     assert.equal(b.status, 1, what);
   }
+  // An output directory that does not exist.
+  const w = runExe([
+    "--export",
+    "xdp_filter",
+    ...ex22.inputs,
+    "-o",
+    join(dir, "no", "such", "dir", "x.o"),
+  ]);
+  assert.equal(w.status, 1);
+  assert.match(w.stderr, /^error: .*x\.o: cannot write output.*\n$/);
   // No output option at all.
   const r = runExe([ex22.main]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^error: .*output.*\n$/);
+});
+
+test("a library dlopen refuses is reported without a repeated prefix (script entry)", () => {
+  const r = runLinker(["--llvm", "/bin/true", "-V"]);
+  assert.equal(r.status, 1);
+  assert.match(
+    r.stderr,
+    /^error: no usable libLLVM .*: cannot be loaded: .*position-independent executable\n$/,
+  );
+  assert.doesNotMatch(
+    r.stderr,
+    /(Could not open library: ){2}/,
+    "the runtime's prefix appears twice",
+  );
 });
 
 // ------------------------------------------------------------------ rustup's libLLVM
@@ -170,7 +262,9 @@ function rustupLibraries(): string[] {
   if (!existsSync(toolchains)) return [];
   return readdirSync(toolchains).flatMap((t) => {
     const lib = join(toolchains, t, "lib");
-    return existsSync(lib) ? readdirSync(lib).filter((n) => /^libLLVM\.so\.\d+.*-rust-/.test(n)).map((n) => join(lib, n)) : [];
+    return existsSync(lib)
+      ? readdirSync(lib).filter((n) => /^libLLVM\.so\.\d+.*-rust-/.test(n)).map((n) => join(lib, n))
+      : [];
   }).sort();
 }
 
@@ -184,55 +278,76 @@ function needsRustup(): { skip?: string } {
   return { skip: reason };
 }
 
-test("discovery lists each rustup toolchain's libLLVM as a 'rust toolchain' candidate", needsRustup(), () => {
-  const home = dirname(rustupHome);
-  const env = rustupHome === join(home, ".rustup") ? { PATH: "", HOME: home } : { PATH: "", RUSTUP_HOME: rustupHome };
-  const candidates = listCandidates(env);
-  for (const lib of rustLibs) {
-    const found = candidates.find((c) => c.path === lib);
-    assert.ok(found, `${lib} not among the candidates:\n${candidates.map((c) => c.path).join("\n")}`);
-    assert.equal(found.source, "rust toolchain");
-    assert.equal(found.nameVersion?.[0], Number(/libLLVM\.so\.(\d+)/.exec(lib)![1]));
-  }
-});
+test(
+  "discovery lists each rustup toolchain's libLLVM as a 'rust toolchain' candidate",
+  needsRustup(),
+  () => {
+    const home = dirname(rustupHome);
+    const env = rustupHome === join(home, ".rustup")
+      ? { PATH: "", HOME: home }
+      : { PATH: "", RUSTUP_HOME: rustupHome };
+    const candidates = listCandidates(env);
+    for (const lib of rustLibs) {
+      const found = candidates.find((c) => c.path === lib);
+      assert.ok(
+        found,
+        `${lib} not among the candidates:\n${candidates.map((c) => c.path).join("\n")}`,
+      );
+      assert.equal(found.source, "rust toolchain");
+      assert.equal(found.nameVersion?.[0], Number(/libLLVM\.so\.(\d+)/.exec(lib)![1]));
+    }
+  },
+);
 
-test("--llvm <rustup libLLVM> links examples/xdp (executable and script entry alike)", needsRustup(), () => {
-  for (const lib of rustLibs) {
-    const v = runExe(["--llvm", lib, "-V"]);
+test(
+  "--llvm <rustup libLLVM> links examples/xdp (executable and script entry alike)",
+  needsRustup(),
+  () => {
+    for (const lib of rustLibs) {
+      const v = runExe(["--llvm", lib, "-V"]);
+      assert.equal(v.status, 0, v.stderr);
+      assert.ok(v.stdout.includes(`(${lib})`), v.stdout);
+      const major = Number(/\nLLVM (\d+)\./.exec(v.stdout)![1]);
+      const inputs = major >= 22 ? ex22.inputs : ex19.inputs;
+      const { exeOut, scriptOut } = linkBoth(`rust-${basename(dirname(dirname(lib)))}`, [
+        "--llvm",
+        lib,
+        "--export",
+        "xdp_filter",
+        ...inputs,
+      ]);
+      assertSameBytes(exeOut, scriptOut);
+    }
+  },
+);
+
+test(
+  "the kernel runs an object linked by rustup's libLLVM",
+  { ...needsBpf(), ...needsRustup() },
+  () => {
+    const lib = rustLibs[rustLibs.length - 1];
+    const out = join(dir, "rust-kernel.o");
+    const r = runExe(["--llvm", lib, "--export", "xdp_filter", ...ex22.inputs, "-o", out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(loadAndRun(out, "xdp_filter", xdpPacket("pass")), XDP_PASS);
+    assert.equal(loadAndRun(out, "xdp_filter", xdpPacket("drop")), XDP_DROP);
+  },
+);
+
+test(
+  "--llvm <rustup toolchain dir> takes the library, and the linker script beside it is refused",
+  needsRustup(),
+  () => {
+    const lib = rustLibs[0];
+    const toolchain = dirname(dirname(lib));
+    const v = runExe(["--llvm", toolchain, "-V"]);
     assert.equal(v.status, 0, v.stderr);
-    assert.ok(v.stdout.includes(`(${lib})`), v.stdout);
-    const major = Number(/\nLLVM (\d+)\./.exec(v.stdout)![1]);
-    const inputs = major >= 22 ? ex22.inputs : ex19.inputs;
-    const { exeOut, scriptOut } = linkBoth(`rust-${basename(dirname(dirname(lib)))}`, [
-      "--llvm",
-      lib,
-      "--export",
-      "xdp_filter",
-      ...inputs,
-    ]);
-    assertSameBytes(exeOut, scriptOut);
-  }
-});
-
-test("the kernel runs an object linked by rustup's libLLVM", { ...needsBpf(), ...needsRustup() }, () => {
-  const lib = rustLibs[rustLibs.length - 1];
-  const out = join(dir, "rust-kernel.o");
-  const r = runExe(["--llvm", lib, "--export", "xdp_filter", ...ex22.inputs, "-o", out]);
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(loadAndRun(out, "xdp_filter", xdpPacket("pass")), XDP_PASS);
-  assert.equal(loadAndRun(out, "xdp_filter", xdpPacket("drop")), XDP_DROP);
-});
-
-test("--llvm <rustup toolchain dir> takes the library, and the linker script beside it is refused", needsRustup(), () => {
-  const lib = rustLibs[0];
-  const toolchain = dirname(dirname(lib));
-  const v = runExe(["--llvm", toolchain, "-V"]);
-  assert.equal(v.status, 0, v.stderr);
-  assert.ok(v.stdout.includes(`(${lib})`), `expected ${lib}:\n${v.stdout}`);
-  const script = readdirSync(dirname(lib)).find((n) => /^libLLVM-\d+-rust-.*\.so$/.test(n));
-  if (script) {
-    const r = runExe(["--llvm", join(dirname(lib), script), "-V"]);
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /^error: .*linker script.*\n$/);
-  }
-});
+    assert.ok(v.stdout.includes(`(${lib})`), `expected ${lib}:\n${v.stdout}`);
+    const script = readdirSync(dirname(lib)).find((n) => /^libLLVM-\d+-rust-.*\.so$/.test(n));
+    if (script) {
+      const r = runExe(["--llvm", join(dirname(lib), script), "-V"]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^error: .*linker script.*\n$/);
+    }
+  },
+);

@@ -187,7 +187,10 @@ export function builtExecutable(): string {
   if (r.status !== 0 || !existsSync(copy)) {
     throw new Error(`scripts/build failed (${r.status}):\n${r.stderr}`);
   }
-  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  // Bun runs "exit" handlers at the end of `bun test`; `deno test` only dispatches "unload".
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  process.on("exit", remove);
+  globalThis.addEventListener?.("unload", remove);
   builtExe = copy;
   return copy;
 }
@@ -225,3 +228,82 @@ export function xdpPacket(kind: "pass" | "drop"): Uint8Array {
 }
 export const XDP_PASS = 2;
 export const XDP_DROP = 1;
+
+// ---- Rust for BPF and BTF (tests/rust.test.ts, tests/btf/sanitize.test.ts)
+
+/**
+ * The bpfel sysroot from scripts/build-sysroot (built once, then cached under
+ * .cache/sysroot), or why there is none: only a machine that cannot install
+ * rustc-web gets a skip reason.
+ */
+export function rustSysroot(): { root?: string; skip?: string } {
+  const r = run("bash", [join(repoRoot, "scripts", "build-sysroot"), "--target", "bpfel-unknown-none"]);
+  if (r.status !== 0) {
+    if (/installing rustc-web needs root|apt-get is not available|Unable to locate package|E: /.test(r.stderr)) {
+      return { skip: `rustc-web cannot be installed: ${r.stderr.trim().split("\n").pop()}` };
+    }
+    throw new Error(`scripts/build-sysroot failed (${r.status}):\n${r.stderr}`);
+  }
+  return { root: r.stdout.trim().split("\n").pop() };
+}
+
+/** scripts/bpf-linker (Bun) or scripts/bpf-linker-deno, matching the runtime running the tests. */
+export function linkerWrapper(): string {
+  return join(repoRoot, "scripts", isBun ? "bpf-linker" : "bpf-linker-deno");
+}
+
+/** `bpftool btf dump file obj` (raw format). */
+export function btfDump(obj: string): string {
+  return tool("bpftool", ["btf", "dump", "file", obj]);
+}
+
+/** One type of a raw `bpftool btf dump`: `[id] KIND 'name' ...` and its indented member lines. */
+export interface BtfType {
+  id: number;
+  kind: string;
+  name: string;
+  line: string;
+  members: string[];
+}
+
+export function parseBtfDump(text: string): BtfType[] {
+  const out: BtfType[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^\[(\d+)\] (\S+) '([^']*)'(.*)$/.exec(line);
+    if (m) out.push({ id: Number(m[1]), kind: m[2], name: m[3], line, members: [] });
+    else if (/^\s/.test(line) && out.length > 0 && line.trim()) out[out.length - 1].members.push(line.trim());
+  }
+  return out;
+}
+
+/** The number of CO-RE relocation records in an object's .BTF.ext section (0 when there is none). */
+export function btfExtCoreRelocs(obj: string): number {
+  const dir = tempDir("bpfl-btfext-");
+  try {
+    const out = join(dir, "btf.ext");
+    const r = run(join(LLVM_BIN, "llvm-objcopy"), ["--dump-section", `.BTF.ext=${out}`, obj, join(dir, "copy.o")]);
+    if (r.status !== 0 || !existsSync(out)) return 0;
+    const bytes = readFileSync(out);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (view.getUint16(0, true) !== 0xeb9f) throw new Error(".BTF.ext: bad magic");
+    const hdrLen = view.getUint32(4, true);
+    if (hdrLen < 32) return 0;
+    const coreOff = view.getUint32(24, true);
+    const coreLen = view.getUint32(28, true);
+    // core_relo section: u32 record size, then per ELF section: u32 sec_name_off, u32 count, records.
+    let at = hdrLen + coreOff;
+    const end = at + coreLen;
+    if (coreLen === 0) return 0;
+    const recordSize = view.getUint32(at, true);
+    at += 4;
+    let count = 0;
+    while (at < end) {
+      const n = view.getUint32(at + 4, true);
+      count += n;
+      at += 8 + n * recordSize;
+    }
+    return count;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
