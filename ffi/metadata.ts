@@ -186,6 +186,70 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const TWO_32 = 4294967296;
 
+// ---- cloning subprograms through LLVM's printer and parser
+
+const CLONES_LIST = "bpf_linker.static_subprograms";
+const CLONE_FIRST_ID = 100;
+/**
+ * A scratch module whose debug info verifies: a compile unit, and nodes of the
+ * kinds the printed subprogram fields need (placeholders, replaced right after).
+ */
+const CLONE_MODULE_HEADER = [
+  "!llvm.dbg.cu = !{!0}",
+  "!llvm.module.flags = !{!1}",
+  "!0 = distinct !DICompileUnit(language: DW_LANG_C99, file: !2, emissionKind: FullDebug)",
+  '!1 = !{i32 2, !"Debug Info Version", i32 3}',
+  '!2 = !DIFile(filename: "bpf-linker", directory: "")',
+  "!3 = !DISubroutineType(types: !4)",
+  "!4 = !{}",
+  '!5 = !DISubprogram(name: "declaration", scope: !2, file: !2, type: !3, spFlags: 0)',
+  '!6 = !DIBasicType(name: "placeholder", size: 8, encoding: DW_ATE_unsigned)',
+  "",
+].join("\n");
+
+/** The placeholder for each reference field of a printed DISubprogram. */
+const PLACEHOLDER: Readonly<Record<string, string>> = {
+  scope: "!2",
+  file: "!2",
+  type: "!3",
+  unit: "!0",
+  declaration: "!5",
+  containingType: "!6",
+  templateParams: "!4",
+  retainedNodes: "!4",
+  thrownTypes: "!4",
+  annotations: "!4",
+};
+
+/**
+ * `<0x...> = distinct !DISubprogram(...)` as LLVM prints it without a module ->
+ * the node's text with placeholders for references and the LocalToUnit and
+ * Definition SP flags. String literals (LLVM escapes `"` inside them) are left alone.
+ */
+export function staticSubprogramText(printed: string): string {
+  const start = printed.indexOf("distinct !DISubprogram(");
+  if (start < 0) throw new LlvmFailure(`not a subprogram definition: ${printed.slice(0, 80)}`);
+  const node = printed.slice(start).trimEnd();
+  let sawSpFlags = false;
+  const rewritten = node.split(/("[^"]*")/).map((part, i) => {
+    if (i % 2 === 1) return part; // a string literal
+    return part
+      .replace(
+        /(\w+): <0x[0-9a-f]+>/g,
+        (_m, field: string) => `${field}: ${PLACEHOLDER[field] ?? "!4"}`,
+      )
+      .replace(/\bspFlags: ([A-Za-z0-9_| ]+?)(?=[,)])/, (_m, flags: string) => {
+        sawSpFlags = true;
+        const set = new Set(flags.split("|").map((f) => f.trim()).filter((f) => f && f !== "0"));
+        set.add("DISPFlagLocalToUnit");
+        set.add("DISPFlagDefinition");
+        return `spFlags: ${[...set].join(" | ")}`;
+      });
+  }).join("");
+  if (sawSpFlags) return rewritten;
+  return rewritten.replace(/\)$/, ", spFlags: DISPFlagLocalToUnit | DISPFlagDefinition)");
+}
+
 /** LLVMDbgRecordKind: Label, Declare, Value, Assign. */
 const DBG_RECORD_LABEL = 0;
 
@@ -333,7 +397,8 @@ export class DebugMetadata implements Disposable {
 
   /** The DWARF tag of a DINode. */
   tag(ref: MDRef): number {
-    return this.api.LLVMGetDINodeTag(this.api.LLVMValueAsMetadata(ref));
+    // uint16_t in C: the upper bits of the register are not defined.
+    return this.api.LLVMGetDINodeTag(this.api.LLVMValueAsMetadata(ref)) & 0xffff;
   }
 
   /** DIType only. */
@@ -420,6 +485,62 @@ export class DebugMetadata implements Disposable {
   }
 
   /**
+   * Clone each subprogram of `olds` as a definition local to its unit (BTF
+   * linkage=static), exactly otherwise: LLVM prints the node, the text gets
+   * `DISPFlagLocalToUnit`, and LLVM's parser makes the new distinct node, so
+   * every field the C API cannot set survives (scope line, flags, virtuality,
+   * LLVM 21+ key instructions, ...). The printed operand references become
+   * placeholders of the right kind in a scratch module of the same context;
+   * after parsing, the clone gets `old`'s operands back one by one, and the
+   * retained nodes (variables, labels) move from `old` to the clone.
+   * Operands elsewhere that point to an old subprogram are the caller's to
+   * rewrite. Throws LlvmFailure when LLVM does not take the text back.
+   */
+  cloneAsStatic(olds: readonly MDRef[]): MDRef[] {
+    if (olds.length === 0) return [];
+    const lines = olds.map((old, i) =>
+      `!${CLONE_FIRST_ID + i} = ${staticSubprogramText(this.describe(old))}`
+    );
+    const text = `${CLONE_MODULE_HEADER}!${CLONES_LIST} = !{${
+      olds.map((_, i) => `!${CLONE_FIRST_ID + i}`).join(", ")
+    }}\n${lines.join("\n")}\n`;
+    using scratch = this.#module.context.parseIr(encoder.encode(text), "bpf-linker-subprograms");
+    const name = encoder.encode(`${CLONES_LIST}\0`);
+    const count = this.api.LLVMGetNamedMetadataNumOperands(scratch.handle, name);
+    if (count !== olds.length) {
+      throw new LlvmFailure(`cloned ${count} subprograms of ${olds.length}`);
+    }
+    const table = new Uint32Array(count * 2);
+    this.api.LLVMGetNamedMetadataOperands(scratch.handle, name, new Uint8Array(table.buffer));
+    const clones: MDRef[] = [];
+    for (let i = 0; i < count; i++) {
+      clones.push((table[2 * i + 1] * TWO_32 + table[2 * i]) as MDRef);
+    }
+    olds.forEach((old, i) => {
+      const oldOps = this.operands(old);
+      const cloneOps = this.operands(clones[i]);
+      if (oldOps.length !== cloneOps.length) {
+        throw new LlvmFailure(
+          `the clone of a subprogram has ${cloneOps.length} operands, not ${oldOps.length}`,
+        );
+      }
+      for (let k = 0; k < oldOps.length; k++) {
+        if (cloneOps[k] !== oldOps[k]) this.replaceOperand(clones[i], k, oldOps[k]);
+      }
+    });
+    // Only now that every clone is complete: the variables move to the clones.
+    // (LLVM asserts if two subprograms list them.)
+    olds.forEach((old) => {
+      const retained = this.operands(old)[Operand.subprogramRetainedNodes] ?? NO_MD;
+      if (retained !== NO_MD) {
+        this.replaceOperand(old, Operand.subprogramRetainedNodes, this.tuple([]));
+      }
+    });
+    // The scratch module goes; the clones, distinct nodes, belong to the context.
+    return clones;
+  }
+
+  /**
    * A new distinct DISubprogram with `old`'s name, linkage name, scope, file,
    * line, type, scope line, flags, unit and declaration, but local to the unit
    * and a definition (BTF: linkage=static). The retained nodes (variables,
@@ -481,7 +602,11 @@ export class DebugMetadata implements Disposable {
   functions(): DebugFunction[] {
     const api = this.api;
     const out: DebugFunction[] = [];
-    for (let f = api.LLVMGetFirstFunction(this.#module.handle); f !== null; f = api.LLVMGetNextFunction(f)) {
+    for (
+      let f = api.LLVMGetFirstFunction(this.#module.handle);
+      f !== null;
+      f = api.LLVMGetNextFunction(f)
+    ) {
       out.push(new DebugFunction(this, this.llvm, f));
     }
     return out;
@@ -491,7 +616,11 @@ export class DebugMetadata implements Disposable {
   globalVariableAttachments(): MDRef[] {
     const api = this.api;
     const out: MDRef[] = [];
-    for (let g = api.LLVMGetFirstGlobal(this.#module.handle); g !== null; g = api.LLVMGetNextGlobal(g)) {
+    for (
+      let g = api.LLVMGetFirstGlobal(this.#module.handle);
+      g !== null;
+      g = api.LLVMGetNextGlobal(g)
+    ) {
       for (const ref of this.attachmentsOf(g, false)) out.push(ref);
     }
     return out;
@@ -507,7 +636,9 @@ export class DebugMetadata implements Disposable {
     if (entries === 0) return [];
     try {
       const out = new Array<MDRef>(count);
-      for (let i = 0; i < count; i++) out[i] = this.refOf(api.LLVMValueMetadataEntriesGetMetadata(entries, i));
+      for (let i = 0; i < count; i++) {
+        out[i] = this.refOf(api.LLVMValueMetadataEntriesGetMetadata(entries, i));
+      }
       return out;
     } finally {
       api.LLVMDisposeValueMetadataEntries(entries);
@@ -535,7 +666,9 @@ export class DebugMetadata implements Disposable {
           const entries = api.LLVMInstructionGetAllMetadataOtherThanDebugLoc(i, this.#length);
           if (entries !== 0) {
             const count = this.#length32[0];
-            for (let k = 0; k < count; k++) visit(this.refOf(api.LLVMValueMetadataEntriesGetMetadata(entries, k)));
+            for (let k = 0; k < count; k++) {
+              visit(this.refOf(api.LLVMValueMetadataEntriesGetMetadata(entries, k)));
+            }
             api.LLVMDisposeValueMetadataEntries(entries);
           }
         }

@@ -145,7 +145,6 @@ export const LLVM_SYMBOLS = {
   // address, and a plain number is what both runtimes pass and return fastest.
   // A pointer and a 64-bit integer travel in the same register on every 64-bit
   // ABI we run on (x86-64 SysV, AArch64 AAPCS64). Only ffi/metadata.ts uses them.
-  LLVMGetModuleContext: { parameters: ["ptr"], result: "ptr" },
   LLVMPrintValueToString: { parameters: ["u64"], result: "ptr" },
   LLVMMetadataAsValue: { parameters: ["ptr", "u64"], result: "u64" },
   LLVMValueAsMetadata: { parameters: ["u64"], result: "u64" },
@@ -157,6 +156,9 @@ export const LLVM_SYMBOLS = {
   LLVMGetMDString: { parameters: ["u64", "buf"], result: "ptr" },
   LLVMMDStringInContext2: { parameters: ["ptr", "buf", "u64"], result: "u64" },
   LLVMMDNodeInContext2: { parameters: ["ptr", "buf", "u64"], result: "u64" },
+  // Operands of a named metadata list (as MetadataAsValue values).
+  LLVMGetNamedMetadataNumOperands: { parameters: ["ptr", "buf"], result: "u32" },
+  LLVMGetNamedMetadataOperands: { parameters: ["ptr", "buf", "buf"], result: "void" },
   // Attachments of a global object or instruction: an LLVMValueMetadataEntry array.
   LLVMGlobalCopyAllMetadata: { parameters: ["ptr", "buf"], result: "u64" },
   LLVMInstructionGetAllMetadataOtherThanDebugLoc: { parameters: ["ptr", "buf"], result: "u64" },

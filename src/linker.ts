@@ -7,8 +7,10 @@ import { emptiedEnumsWarning, sanitizeDebugInfo } from "./btf/sanitize.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
 import { LlvmError, UsageError } from "./errors.ts";
 import { exportedSymbols, internalize, optimize } from "./exports.ts";
-import { type InputFile, type ModuleInput, modulesOf } from "./inputs.ts";
+import { describeInput, type InputFile, type ModuleInput, modulesOf } from "./inputs.ts";
+import { readBitcodeSymbols } from "./bitcode_symbols.ts";
 import { checkProducers, linkModules, newestProducerMajor } from "./link.ts";
+import { type MemberSelection, selectModules } from "./member_selection.ts";
 import { llvmCommandLine } from "./llvm_options.ts";
 import type { Logger } from "./log.ts";
 import type { LinkOptions } from "./options.ts";
@@ -91,9 +93,37 @@ function reportDiagnostic(d: Diagnostic, log: Logger, fatalErrors: boolean): boo
 }
 
 /** Link `request.inputs` into the bytes of the requested output kind. */
+/** What a link produced, and what it decided on the way (for reports). */
+export interface LinkOutcome {
+  bytes: Uint8Array;
+  selection: MemberSelection;
+  exported: Set<string>;
+}
+
+/** Choose the modules to link: inputs, plus the archive members they need. */
+export function selectInputs(inputs: ModuleInput[], exported: Set<string>, wholeArchive: boolean, log: Logger) {
+  const selection = selectModules(inputs, exported, (input) => readBitcodeSymbols(input.bytes), wholeArchive);
+  for (const { input, reason } of selection.selected) {
+    if (reason.kind === "undefined-symbol") {
+      log.debug(`loading ${describeInput(input)} for '${reason.symbol}' (referenced by ${reason.referencedBy})`);
+    } else if (input.member !== undefined) {
+      log.debug(`loading ${describeInput(input)} (${reason.kind})`);
+    }
+  }
+  for (const input of selection.skipped) log.debug(`not loading ${describeInput(input)}: nothing needs it`);
+  return selection;
+}
+
 export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): Uint8Array {
+  return link(llvm, request, log, timer).bytes;
+}
+
+export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): LinkOutcome {
   const { options } = request;
   applyLlvmOptions(llvm, options, log);
+  const exported = exportedSymbols(options);
+  const selection = timer.run("select members", () => selectInputs(request.inputs, exported, options.wholeArchive, log));
+  const inputs = selection.selected.map((s) => s.input);
 
   const failures: string[] = [];
   using context = new Context(llvm, (d) => {
@@ -101,8 +131,8 @@ export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer
   });
 
   const v = llvm.version;
-  checkProducers(request.inputs, { major: v.major, text: llvm.versionString, path: llvm.path });
-  using module = timer.run("parse and link", () => linkModules(context, request.inputs, log));
+  checkProducers(inputs, { major: v.major, text: llvm.versionString, path: llvm.path });
+  using module = timer.run("parse and link", () => linkModules(context, inputs, log));
 
   const triple = chooseTriple(module.triple, options.target);
   log.debug(`target ${triple}, cpu ${options.cpu}, features '${options.cpuFeatures}'`);
@@ -113,14 +143,13 @@ export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer
   if (options.btf) {
     // BTF is emitted by the BPF backend from the debug info we keep, once the
     // sanitizer has made it C-shaped (SPEC 5).
-    const report = timer.run("sanitize", () => sanitizeDebugInfo(llvm, module, exportedSymbols(options), log));
+    const report = timer.run("sanitize", () => sanitizeDebugInfo(llvm, module, exported, log));
     const warning = emptiedEnumsWarning(report);
     if (warning) log.warn(warning);
   } else {
     timer.run("strip debug info", () => module.stripDebugInfo());
   }
 
-  const exported = exportedSymbols(options);
   timer.run("internalize", () => internalize(llvm, module, exported, options, log));
   timer.run("optimize", () => optimize(module, machine, options.optLevel));
 
@@ -134,5 +163,5 @@ export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer
   if (failures.length > 0) {
     throw new LlvmError(failures.length === 1 ? failures[0] : `${failures[0]} (and ${failures.length - 1} more LLVM errors)`);
   }
-  return bytes;
+  return { bytes, selection, exported };
 }

@@ -15,14 +15,16 @@
 
 import type { Llvm } from "../../ffi/llvm.ts";
 import {
-  DI_FLAG_FWD_DECL,
+  type DebugFunction,
   DebugMetadata,
+  DI_FLAG_FWD_DECL,
   DwTag,
   hasOperands,
-  MetadataKind,
   type MDRef,
+  MetadataKind,
   NO_MD,
   Operand,
+  type SubprogramFlags,
 } from "../../ffi/metadata.ts";
 import type { Module } from "../../ffi/module.ts";
 import { LlvmError } from "../errors.ts";
@@ -45,8 +47,28 @@ export interface SanitizeReport {
   reordered: number;
 }
 
+/** A base type name as C spells them: words of identifier characters. */
+const C_BASE_TYPE_NAME = /^[A-Za-z0-9_]+( [A-Za-z0-9_]+)*$/;
+
+export interface SanitizeOptions {
+  /**
+   * How the local-to-unit subprograms are made: "clone" (default) copies each
+   * old one through LLVM's printer and parser; "dibuilder" rebuilds it with
+   * LLVMDIBuilderCreateFunction, the fallback, which loses what the C API
+   * cannot set (LLVM 21+ key instructions). For tests.
+   */
+  subprograms?: "clone" | "dibuilder";
+}
+
 /** Crates of the Rust sysroot: their enums are summarized, not listed, in the warning. */
-const SYSROOT_CRATES = new Set(["core", "alloc", "std", "compiler_builtins", "proc_macro", "panic_abort"]);
+const SYSROOT_CRATES = new Set([
+  "core",
+  "alloc",
+  "std",
+  "compiler_builtins",
+  "proc_macro",
+  "panic_abort",
+]);
 
 /**
  * The one warning about enums whose variants were dropped, or undefined when
@@ -61,9 +83,15 @@ export function emptiedEnumsWarning(report: SanitizeReport): string | undefined 
   const parts: string[] = [];
   if (own.length > 0) parts.push(own.join(", "));
   if (sysroot > 0) {
-    parts.push(`${own.length > 0 ? "and " : ""}${sysroot} of the Rust standard library (listed with --log-level debug)`);
+    parts.push(
+      `${
+        own.length > 0 ? "and " : ""
+      }${sysroot} of the Rust standard library (listed with --log-level debug)`,
+    );
   }
-  return `BTF cannot describe enums that carry data; their variants were removed from the debug info: ${parts.join(" ")}`;
+  return `BTF cannot describe enums that carry data; their variants were removed from the debug info: ${
+    parts.join(" ")
+  }`;
 }
 
 /**
@@ -75,39 +103,74 @@ export function sanitizeDebugInfo(
   module: Module,
   exported: Set<string>,
   log: Logger,
+  options: SanitizeOptions = {},
 ): SanitizeReport {
   using md = new DebugMetadata(module);
   if (md.recordAccess === "unreadable") {
-    log.warn(
-      `LLVM ${md.llvm.versionString} cannot show debug records through its C API; variable locations are not rewritten`,
+    // LLVM 20 and 21: records can be walked but not read, and the module cannot
+    // be shown as intrinsics any more. Variables are still reached through the
+    // subprograms' retained nodes and most locations through instructions; a
+    // record location no instruction shares keeps pointing at the old
+    // subprogram, which costs DWARF variable info, not BTF.
+    log.debug(
+      `BTF sanitizer: LLVM ${md.llvm.versionString} cannot read debug records through its C API; ` +
+        "locations only debug records use are not rewritten",
     );
   } else {
     log.debug(`BTF sanitizer: reading debug variables as ${md.recordAccess}`);
   }
-  const report: SanitizeReport = { emptiedEnums: [], staticFunctions: 0, nodes: 0, renamed: 0, reordered: 0 };
+  const report: SanitizeReport = {
+    emptiedEnums: [],
+    staticFunctions: 0,
+    nodes: 0,
+    renamed: 0,
+    reordered: 0,
+  };
   const functions = md.functions();
 
   // 1. Linkage: old subprogram -> its local-to-unit replacement.
   const replacements = new Map<MDRef, MDRef>();
+  const pending: { fn: DebugFunction; sp: MDRef; flags: SubprogramFlags }[] = [];
+  const shared: { fn: DebugFunction; sp: MDRef }[] = [];
+  const seen = new Set<MDRef>();
   for (const fn of functions) {
     if (fn.isDeclaration) continue;
     const sp = fn.subprogram;
-    if (sp === NO_MD) continue;
-    const name = fn.name;
-    if (exported.has(name)) continue;
-    const done = replacements.get(sp);
-    if (done !== undefined) {
-      fn.subprogram = done;
+    if (sp === NO_MD || exported.has(fn.name)) continue;
+    if (seen.has(sp)) {
+      // Two functions with one subprogram (invalid, but keep them together).
+      shared.push({ fn, sp });
       continue;
     }
+    seen.add(sp);
     const flags = md.subprogramFlags(sp);
     // Already static (e.g. Rust generics instantiated in this crate): nothing to change.
     if (flags.localToUnit && flags.definition) continue;
-    const fresh = md.createStaticSubprogram(sp, flags);
-    fn.subprogram = fresh;
-    replacements.set(sp, fresh);
+    pending.push({ fn, sp, flags });
+  }
+  let clones: MDRef[];
+  try {
+    if (options.subprograms === "dibuilder") throw new Error("DIBuilder requested");
+    clones = md.cloneAsStatic(pending.map((p) => p.sp));
+  } catch (e) {
+    // LLVM did not take its own text back: build the subprograms with a DIBuilder
+    // instead (fields the C API cannot set, like key instructions, are lost).
+    log.debug(
+      `BTF sanitizer: cloning subprograms through IR text failed (${
+        (e as Error).message
+      }); using DIBuilder`,
+    );
+    clones = pending.map((p) => md.createStaticSubprogram(p.sp, p.flags));
+  }
+  pending.forEach(({ fn, sp }, i) => {
+    fn.subprogram = clones[i];
+    replacements.set(sp, clones[i]);
     report.staticFunctions++;
-    log.trace(`BTF: ${name} is static`);
+    log.trace(`BTF: ${fn.name} is static`);
+  });
+  for (const { fn, sp } of shared) {
+    const replacement = replacements.get(sp);
+    if (replacement !== undefined) fn.subprogram = replacement;
   }
 
   // 2. The walk. Old subprograms are never visited (every reference to one is
@@ -128,8 +191,13 @@ export function sanitizeDebugInfo(
     stack.push(ref);
   };
 
-  /** Replace operand 2 (the name) with its sanitized form, or remove it. */
-  const rename = (node: MDRef, ops: MDRef[], remove: boolean) => {
+  /**
+   * Replace operand 2 (the name) with its sanitized form, or remove it.
+   * `keepSpaces`: base types keep C's multi-word names (`unsigned int`, which
+   * BTF and the kernel accept for INT) and are only escaped when they hold
+   * anything else, like Rust's `()` and `!`.
+   */
+  const rename = (node: MDRef, ops: MDRef[], remove: boolean, keepSpaces = false) => {
     if (ops.length <= Operand.typeName) return;
     const nameRef = ops[Operand.typeName];
     if (nameRef === NO_MD) return;
@@ -140,6 +208,7 @@ export function sanitizeDebugInfo(
       return;
     }
     const name = md.string(nameRef);
+    if (keepSpaces && C_BASE_TYPE_NAME.test(name)) return;
     const clean = sanitizeTypeName(name);
     if (clean === name) return;
     const cleanRef = md.mdString(clean);
@@ -149,7 +218,7 @@ export function sanitizeDebugInfo(
   };
 
   /** `crate::module::Name` from the namespaces around a type (read before renaming). */
-  const qualifiedName = (node: MDRef, ops: MDRef[]): string => {
+  const qualifiedName = (ops: MDRef[]): string => {
     const parts = [md.string(ops[Operand.typeName]) || "(anonymous)"];
     let scope = ops.length > 1 ? ops[1] : NO_MD;
     // Types nest in namespaces (Rust modules, functions) and other types.
@@ -170,7 +239,9 @@ export function sanitizeDebugInfo(
     const elements = elementsOperand < ops.length ? ops[elementsOperand] : NO_MD;
     if (elements === NO_MD) return;
     if (md.kind(elements) !== MetadataKind.MDTuple) {
-      throw new LlvmError(`unexpected DICompositeType layout in LLVM ${md.llvm.versionString}: elements are not operand ${elementsOperand}`);
+      throw new LlvmError(
+        `unexpected DICompositeType layout in LLVM ${md.llvm.versionString}: elements are not operand ${elementsOperand}`,
+      );
     }
     const items = md.operands(elements);
     const members: { ref: MDRef; offset: number; index: number }[] = [];
@@ -184,7 +255,7 @@ export function sanitizeDebugInfo(
         const empty = md.tuple([]);
         md.replaceOperand(node, elementsOperand, empty);
         ops[elementsOperand] = empty;
-        emptied.add(qualifiedName(node, ops));
+        emptied.add(qualifiedName(ops));
         return;
       }
       // Non-type elements (never seen from rustc or clang for C) keep their place at the end.
@@ -201,6 +272,9 @@ export function sanitizeDebugInfo(
     report.reordered++;
   };
 
+  // Roots. Aliases carry no metadata (their aliasee is a function or global
+  // walked anyway); function parameters neither (their variables are in the
+  // subprograms' retained nodes and in debug records).
   for (const ref of md.globalVariableAttachments()) push(ref);
   for (const fn of functions) {
     for (const ref of fn.attachments()) push(ref);
@@ -226,6 +300,8 @@ export function sanitizeDebugInfo(
         rename(node, ops, md.tag(node) === DwTag.pointerType);
         break;
       case MetadataKind.DIBasicType:
+        rename(node, ops, false, true);
+        break;
       case MetadataKind.DIStringType:
       case MetadataKind.DISubrangeType:
       case MetadataKind.DIFixedPointType:

@@ -1,0 +1,283 @@
+// The symbols a bitcode module defines and references, read from its module-level records
+// with the bitstream reader in bitstream.ts: no LLVM. The linker uses this to load archive
+// members lazily (classic `ld` semantics: only members that define a symbol that is still
+// undefined), without parsing every member with LLVM first.
+//
+// What is read (bitcode of LLVM >= 5, MODULE_CODE_VERSION 2, names in a string table):
+//   - the first MODULE_BLOCK's own records: VERSION, ASM, GLOBALVAR, FUNCTION, ALIAS,
+//     ALIAS_OLD and IFUNC. Its sub-blocks (types, constants, metadata, function bodies...)
+//     are skipped by their length words, so the cost grows with the number of globals, not
+//     with the size of the code. BLOCKINFO is read (it is small), though module-level
+//     records never use its abbreviations: LLVM applies BLOCKINFO only to blocks entered
+//     after it, and writes it inside the module block (LLVM skips a top-level one).
+//   - the first STRTAB_BLOCK after that module (a file with several modules, from
+//     `llvm-cat -b`, shares one string table written after all of them).
+//
+// Record layouts (BitcodeWriter.cpp writeModuleInfo, identical in LLVM 19 through 22 for
+// the fields read here; checked with llvm-bcanalyzer-19/-22 in the tests):
+//   GLOBALVAR: [strtab_offset, strtab_size, type, isconst|explicit|addrspace, initid,
+//               linkage, ...]                          initid 0 = declaration
+//   FUNCTION:  [strtab_offset, strtab_size, type, callingconv, isproto, linkage, ...]
+//   ALIAS:     [strtab_offset, strtab_size, type, addrspace, aliasee, linkage, ...]
+//   ALIAS_OLD: [strtab_offset, strtab_size, type, aliasee, linkage, ...]
+//   IFUNC:     [strtab_offset, strtab_size, type, addrspace, resolver, linkage, ...]
+//
+// Names are returned as in the IR (what LLVM's linker matches on), not mangled for the
+// object format: `llvm-nm` prints Mach-O names with the "_" global prefix, this does not.
+// Names starting with "llvm." (intrinsics, llvm.used, llvm.global_ctors...) are LLVM's own
+// and never symbols, as in llvm-nm; unnamed globals cannot be referenced from another
+// module and are left out too.
+
+import {
+  type BitRecord,
+  bitcodeStream,
+  BitstreamReader,
+  BLOCKINFO_BLOCK_ID,
+  type BlockHeader,
+  MalformedBitstream,
+} from "./bitstream.ts";
+
+export interface BitcodeSymbols {
+  /**
+   * Names of non-local definitions (functions with bodies, global variables with
+   * initializers, common symbols, aliases, ifuncs) — linkage not internal/private.
+   */
+  defined: string[];
+  /**
+   * Names of declarations (functions without bodies, external globals without
+   * initializer, extern_weak), and available_externally definitions, which never satisfy
+   * a reference from another module.
+   */
+  undefined: string[];
+  /** The module has a global named llvm.used or llvm.compiler.used. */
+  hasUsedList: boolean;
+  /** The module has module-level inline asm (MODULE_CODE_ASM, non-empty). */
+  hasModuleAsm: boolean;
+}
+
+const MODULE_BLOCK_ID = 8;
+const STRTAB_BLOCK_ID = 23;
+
+const MODULE_CODE_VERSION = 1;
+const MODULE_CODE_ASM = 4;
+const MODULE_CODE_GLOBALVAR = 7;
+const MODULE_CODE_FUNCTION = 8;
+const MODULE_CODE_ALIAS_OLD = 9;
+const MODULE_CODE_ALIAS = 14;
+const MODULE_CODE_IFUNC = 18; // not 15: that is the unused METADATA_VALUES
+const STRTAB_BLOB = 1;
+
+/** Relative value ids and names in the string table: LLVM 5 and later. */
+const STRTAB_MODULE_VERSION = 2;
+
+// Encoded linkages (BitcodeReader.cpp getDecodedLinkage). Values not listed — 0 external,
+// 1/16 weak_any, 4/18 linkonce_any, 5/6 old dllimport/dllexport (now external), 8 common,
+// 10/17 weak_odr, 11/19 linkonce_odr, 15 old linkonce_odr_autohide (now external), and any
+// unknown value, which LLVM also reads as external — are ordinary non-local linkages.
+const LINKAGE_APPENDING = 2;
+const LINKAGE_INTERNAL = 3;
+const LINKAGE_EXTERN_WEAK = 7;
+const LINKAGE_PRIVATE = 9;
+const LINKAGE_AVAILABLE_EXTERNALLY = 12;
+const LINKAGE_OLD_LINKER_PRIVATE = 13;
+const LINKAGE_OLD_LINKER_PRIVATE_WEAK = 14;
+
+const DEFINED = 0;
+const UNDEFINED = 1;
+/** Local or appending: no symbol for other modules. */
+const NOT_A_SYMBOL = 2;
+type Kind = typeof DEFINED | typeof UNDEFINED | typeof NOT_A_SYMBOL;
+
+function classify(linkage: number, isDeclaration: boolean): Kind {
+  switch (linkage) {
+    case LINKAGE_APPENDING:
+    case LINKAGE_INTERNAL:
+    case LINKAGE_PRIVATE:
+    case LINKAGE_OLD_LINKER_PRIVATE:
+    case LINKAGE_OLD_LINKER_PRIVATE_WEAK:
+      return NOT_A_SYMBOL;
+    case LINKAGE_EXTERN_WEAK:
+    case LINKAGE_AVAILABLE_EXTERNALLY:
+      return UNDEFINED;
+    default:
+      return isDeclaration ? UNDEFINED : DEFINED;
+  }
+}
+
+/** A name still to be looked up in the string table, once it is found. */
+interface PendingName {
+  offset: number;
+  size: number;
+  kind: Kind;
+  isGlobalVar: boolean;
+}
+
+interface ModuleRecords {
+  names: PendingName[];
+  hasModuleAsm: boolean;
+}
+
+/** Where a symbol record keeps its linkage; -1 for records that are not symbols. */
+function linkageIndex(code: number): number {
+  switch (code) {
+    case MODULE_CODE_GLOBALVAR:
+    case MODULE_CODE_FUNCTION:
+    case MODULE_CODE_ALIAS:
+    case MODULE_CODE_IFUNC:
+      return 5;
+    case MODULE_CODE_ALIAS_OLD:
+      return 4;
+    default:
+      return -1;
+  }
+}
+
+/**
+ * The module block's own records (header just read). `undefined` when the module is not
+ * one this reader understands (no VERSION 2 before the first global).
+ */
+function readModuleBlock(reader: BitstreamReader, header: BlockHeader): ModuleRecords | undefined {
+  const names: PendingName[] = [];
+  let hasModuleAsm = false;
+  let version: number | undefined;
+  reader.enterBlock(header);
+  for (;;) {
+    const entry = reader.next();
+    if (entry.kind === "end") break;
+    if (entry.kind === "block") {
+      if (entry.header.blockId === BLOCKINFO_BLOCK_ID) reader.readBlockInfo(entry.header);
+      else reader.skipBlock(entry.header);
+      continue;
+    }
+    const record: BitRecord = entry.record;
+    const ops = record.ops;
+    if (record.code === MODULE_CODE_VERSION) {
+      if (ops.length < 1) return undefined;
+      version = ops[0];
+      if (version !== STRTAB_MODULE_VERSION) return undefined;
+      continue;
+    }
+    if (record.code === MODULE_CODE_ASM) {
+      // A char array (LLVM writes it unabbreviated); a blob would do as well.
+      if (ops.length > 0 || (record.blob && record.blob.length > 0)) hasModuleAsm = true;
+      continue;
+    }
+    const linkageAt = linkageIndex(record.code);
+    if (linkageAt < 0) continue;
+    // Without VERSION 2 first, names are not (offset, size) pairs.
+    if (version !== STRTAB_MODULE_VERSION) return undefined;
+    if (ops.length <= linkageAt) return undefined;
+    // GLOBALVAR: initid (index 4) 0 is a declaration; FUNCTION: isproto (index 4) non-zero.
+    let isDeclaration = false;
+    if (record.code === MODULE_CODE_GLOBALVAR) isDeclaration = ops[4] === 0;
+    else if (record.code === MODULE_CODE_FUNCTION) isDeclaration = ops[4] !== 0;
+    names.push({
+      offset: ops[0],
+      size: ops[1],
+      kind: classify(ops[linkageAt], isDeclaration),
+      isGlobalVar: record.code === MODULE_CODE_GLOBALVAR,
+    });
+  }
+  // A module with no VERSION record at all is version 0 (absolute ids, names in the VST).
+  if (version !== STRTAB_MODULE_VERSION) return undefined;
+  return { names, hasModuleAsm };
+}
+
+/** The STRTAB_BLOB of a string table block (header just read); the last one wins. */
+function readStrtabBlock(reader: BitstreamReader, header: BlockHeader): Uint8Array | undefined {
+  let strtab: Uint8Array | undefined;
+  reader.enterBlock(header);
+  for (;;) {
+    const entry = reader.next();
+    if (entry.kind === "end") return strtab;
+    if (entry.kind === "block") {
+      reader.skipBlock(entry.header);
+      continue;
+    }
+    if (entry.record.code === STRTAB_BLOB && entry.record.blob) strtab = entry.record.blob;
+  }
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * Looks names up in the string table. When the table is all ASCII (nearly always), it is
+ * decoded once and names are substrings of it; otherwise each name is decoded as UTF-8.
+ */
+function nameReader(strtab: Uint8Array): (offset: number, size: number) => string {
+  let ascii = true;
+  for (let i = 0; i < strtab.length; i++) {
+    if (strtab[i] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    const text = utf8.decode(strtab);
+    return (offset, size) => text.substring(offset, offset + size);
+  }
+  return (offset, size) => utf8.decode(strtab.subarray(offset, offset + size));
+}
+
+function resolveNames(
+  module: ModuleRecords,
+  strtab: Uint8Array | undefined,
+): BitcodeSymbols | undefined {
+  // Valid IR has one global per name, so no de-duplication is needed.
+  const defined: string[] = [];
+  const undefinedNames: string[] = [];
+  let hasUsedList = false;
+  const nameAt = strtab && nameReader(strtab);
+  for (const name of module.names) {
+    if (name.size === 0) continue; // unnamed: nothing outside the module can refer to it
+    if (!nameAt || name.offset + name.size > strtab!.length) return undefined;
+    const text = nameAt(name.offset, name.size);
+    if (text.startsWith("llvm.")) {
+      if (name.isGlobalVar && (text === "llvm.used" || text === "llvm.compiler.used")) {
+        hasUsedList = true;
+      }
+      continue;
+    }
+    if (name.kind === DEFINED) defined.push(text);
+    else if (name.kind === UNDEFINED) undefinedNames.push(text);
+  }
+  return { defined, undefined: undefinedNames, hasUsedList, hasModuleAsm: module.hasModuleAsm };
+}
+
+/**
+ * Read the module-level records of the first module in `bytes` (raw bitcode or the
+ * 0x0B17C0DE wrapper). `undefined` when the bitcode cannot be understood (not bitcode,
+ * bitcode older than LLVM 5, malformed or truncated): the caller then loads the member
+ * conservatively. Never throws; time and memory are bounded by the input's size.
+ */
+export function readBitcodeSymbols(bytes: Uint8Array): BitcodeSymbols | undefined {
+  const stream = bitcodeStream(bytes);
+  if (!stream) return undefined;
+  const reader = new BitstreamReader(stream);
+  try {
+    let module: ModuleRecords | undefined;
+    // Top level holds only blocks; each iteration consumes ≥ 46 bits, so this ends.
+    for (;;) {
+      const block = reader.nextTopLevelBlock();
+      if (!block) break; // end of stream without a string table
+      if (!module) {
+        if (block.blockId === MODULE_BLOCK_ID) {
+          module = readModuleBlock(reader, block);
+          if (!module) return undefined;
+        } else {
+          reader.skipBlock(block); // IDENTIFICATION, or anything else
+        }
+        continue;
+      }
+      if (block.blockId === STRTAB_BLOCK_ID) {
+        return resolveNames(module, readStrtabBlock(reader, block));
+      }
+      reader.skipBlock(block); // SYMTAB, later modules and their identification blocks
+    }
+    // No string table: fine only when no record needed a name from it.
+    return module ? resolveNames(module, undefined) : undefined;
+  } catch (error) {
+    if (error instanceof MalformedBitstream) return undefined;
+    throw error; // a bug in this reader, not bad input: let tests see it
+  }
+}

@@ -1,0 +1,410 @@
+// rustc drives the linker (SPEC 3.2): Debian's rustc 1.96 (LLVM 22) builds
+// aya-style crates for bpfel-unknown-none against the sysroot from
+// scripts/build-sysroot, with `-C linker=scripts/bpf-linker` (Bun) or
+// scripts/bpf-linker-deno (Deno), whichever runtime runs this file. A `bin` and
+// a `cdylib` crate use an rlib dependency (tests/fixtures/rust/crates); each is
+// linked with and without `-C debuginfo=2 -C link-arg=--btf`. The kernel
+// verifies and runs every program; bpftool reads the BTF.
+
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import {
+  btfDump,
+  disassemble,
+  linkerWrapper,
+  loadAndRun,
+  needsBpf,
+  parseBtfDump,
+  repoRoot,
+  run,
+  rustSysroot,
+  sectionNames,
+  symbols,
+  tempDir,
+} from "./support/tools.ts";
+
+const CRATES = join(repoRoot, "tests", "fixtures", "rust", "crates");
+const TARGET = "bpfel-unknown-none";
+
+const sysroot = rustSysroot();
+if (sysroot.skip) process.stderr.write(`SKIP: Rust tests: ${sysroot.skip}\n`);
+/** Options for the tests that need rustc: skipped (loudly, above) without a sysroot. */
+const needsRust = (): { skip?: string } => (sysroot.skip ? { skip: sysroot.skip } : {});
+/** Kernel tests need rustc too. */
+const needsRustAndBpf = (): {
+  skip?: string;
+} => (sysroot.skip ? { skip: sysroot.skip } : needsBpf());
+
+const dir = tempDir("bpfl-rust-");
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function rustc(args: string[]): { stderr: string; ms: number } {
+  const start = performance.now();
+  const r = run("/usr/bin/rustc", [
+    "--edition",
+    "2021",
+    "--target",
+    TARGET,
+    "--sysroot",
+    sysroot.root!,
+    "-C",
+    "panic=abort",
+    "-C",
+    "opt-level=3",
+    ...args,
+  ]);
+  const ms = performance.now() - start;
+  if (r.status !== 0) throw new Error(`rustc ${args.join(" ")} failed (${r.status}):\n${r.stderr}`);
+  return { stderr: r.stderr, ms };
+}
+
+const deps = new Map<boolean, string>();
+/** Build the netdep rlib (once per debug-info setting); returns its directory. */
+function dependency(debug: boolean): string {
+  let out = deps.get(debug);
+  if (out) return out;
+  out = join(dir, debug ? "deps-debug" : "deps");
+  mkdirSync(out, { recursive: true });
+  rustc([
+    ...(debug ? ["-C", "debuginfo=2"] : []),
+    "--crate-type",
+    "rlib",
+    "--crate-name",
+    "netdep",
+    "--out-dir",
+    out,
+    join(CRATES, "netdep", "src", "lib.rs"),
+  ]);
+  deps.set(debug, out);
+  return out;
+}
+
+type CrateKind = "bin" | "cdylib";
+interface Variant {
+  btf?: boolean;
+  ignoreInlineNever?: boolean;
+}
+interface Built {
+  obj: string;
+  /** rustc's stderr: the linker's messages (shown with -W linker-messages). */
+  stderr: string;
+  ms: number;
+}
+
+let recorder: string | undefined;
+/**
+ * A linker for -C linker= that records what rustc passes (argv to `<output>.argv`,
+ * the --export-symbols file to `<output>.symbols`: rustc deletes it after the
+ * link), then runs the real one.
+ */
+function recordingLinker(): string {
+  if (recorder) return recorder;
+  recorder = join(dir, "bpf-linker");
+  writeFileSync(
+    recorder,
+    `#!/bin/sh
+out=; prev=; symbols=
+for a in "$@"; do
+  [ "$prev" = -o ] && out=$a
+  [ "$prev" = --export-symbols ] && symbols=$a
+  prev=$a
+done
+printf '%s\\n' "$@" > "$out.argv"
+[ -z "$symbols" ] || cp "$symbols" "$out.symbols"
+exec '${linkerWrapper()}' "$@"
+`,
+  );
+  chmodSync(recorder, 0o755);
+  return recorder;
+}
+
+const built = new Map<string, Built>();
+/** Compile and link one crate through rustc, once per variant. */
+function program(kind: CrateKind, variant: Variant = {}): Built {
+  const key = `${kind}-${variant.btf ? "btf" : "plain"}${
+    variant.ignoreInlineNever ? "-inline" : ""
+  }`;
+  const done = built.get(key);
+  if (done) return done;
+  const deps = dependency(!!variant.btf);
+  const name = kind === "bin" ? "xdp_bin" : "xdp_cdylib";
+  const source = join(CRATES, name, "src", kind === "bin" ? "main.rs" : "lib.rs");
+  const obj = join(dir, `${key}.o`);
+  const { stderr, ms } = rustc([
+    ...(variant.btf ? ["-C", "debuginfo=2", "-C", "link-arg=--btf"] : []),
+    ...(variant.ignoreInlineNever ? ["-C", "link-arg=--ignore-inline-never"] : []),
+    "-C",
+    `linker=${recordingLinker()}`,
+    // Show what the linker prints (rustc hides it on success otherwise).
+    "-W",
+    "linker-messages",
+    "--crate-type",
+    kind,
+    "--crate-name",
+    name,
+    "-L",
+    deps,
+    "--extern",
+    `netdep=${join(deps, "libnetdep.rlib")}`,
+    "-o",
+    obj,
+    source,
+  ]);
+  const result = { obj, stderr, ms };
+  built.set(key, result);
+  return result;
+}
+
+// ------------------------------------------------- what the programs compute (as in Rust)
+
+const u32 = (x: number) => x >>> 0;
+
+function header(p: Uint8Array) {
+  return {
+    kind: p[0],
+    port: (p[1] << 8) | p[2],
+    length: u32(p[3] | (p[4] << 8) | (p[5] << 16) | (p[6] << 24)),
+    flags: p[7],
+  };
+}
+
+/** netdep::code(&netdep::classify(&header)) */
+function code(p: Uint8Array): number {
+  const h = header(p);
+  if (h.kind === 0) return 0;
+  if ((h.flags & 1) === 1) return (h.port % 7) + 100;
+  return (h.length & 0xff) + 2;
+}
+
+function weigh(p: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < 8; i++) sum = u32(sum + p[i] * (i + 1));
+  return sum;
+}
+
+function fold(items: number[], seed: number): number {
+  let total = seed;
+  for (const item of items) total = u32(Math.imul(total, 31) + item);
+  return total;
+}
+
+/** What `prog` in xdp_bin returns. */
+function expectedBin(p: Uint8Array): number {
+  const h = header(p);
+  const small = fold([p[0], p[1], p[2], p[3]], 7);
+  const wide = fold([h.port, h.kind, h.flags, 1], 3);
+  const mix = u32(Math.imul(small, 3) ^ wide);
+  return u32(code(p) + weigh(p) + (mix & 0xffff));
+}
+
+/** What `xdp_count` in xdp_cdylib returns. */
+function expectedCdylib(p: Uint8Array): number {
+  const scale = u32(Math.imul(weigh(p), (p[7] & 3) + 1));
+  return u32(code(p) * 2 + scale + 4);
+}
+
+/** 64-byte packets that take each branch of classify(): Pass, Drop, Abort. */
+const PACKETS: Record<string, Uint8Array> = {
+  pass: packet([5, 1, 2, 0x10, 0, 0, 0, 2]),
+  drop: packet([9, 0x12, 0x34, 0xff, 0xee, 0, 1, 3]),
+  abort: packet([0, 200, 100, 50, 25, 12, 6, 0xfe]),
+};
+
+function packet(head: number[]): Uint8Array {
+  const p = new Uint8Array(64);
+  p.set(head);
+  for (let i = head.length; i < p.length; i++) p[i] = (i * 7) & 0xff;
+  return p;
+}
+
+const PROGRAMS = {
+  bin: { section: "xdp", name: "prog", expected: expectedBin },
+  cdylib: { section: "xdp", name: "xdp_count", expected: expectedCdylib },
+} as const;
+
+// ------------------------------------------------------------------------ checks
+
+const MEMORY_BUILTINS = new Set(["memcpy", "memmove", "memset", "memcmp", "bcmp"]);
+
+function checkObject(kind: CrateKind, obj: string, btf: boolean) {
+  const { section, name } = PROGRAMS[kind];
+  const syms = symbols(obj);
+  assert.equal(syms.get(name)?.bind, "GLOBAL", `${name} is a global symbol`);
+  assert.equal(syms.get(name)?.type, "FUNC");
+  const sections = sectionNames(obj);
+  assert.ok(sections.includes(section), `section ${section} in ${sections.join(" ")}`);
+  assert.equal(sections.includes(".BTF"), btf, btf ? "BTF emitted" : "no BTF without --btf");
+}
+
+function checkBtf(kind: CrateKind, obj: string) {
+  const types = parseBtfDump(btfDump(obj));
+  assert.ok(types.length > 10, "BTF has types");
+  // Sanitized names: C identifiers only (section names of DATASECs start with a
+  // dot; bpftool shows an empty name as (anon)).
+  const identifier = /^([A-Za-z0-9_]*|\(anon\))$/;
+  for (const t of types) {
+    if (t.kind === "DATASEC") continue;
+    assert.match(t.name, identifier, `name of ${t.line}`);
+    for (const member of t.members) {
+      const m = /^'([^']*)'/.exec(member);
+      if (m) assert.match(m[1], identifier, `member of ${t.line}: ${member}`);
+    }
+  }
+  // Linkage: the program is global; the memory builtins are exported too; everything else is static.
+  const funcs = types.filter((t) => t.kind === "FUNC");
+  const linkage = new Map(funcs.map((f) => [f.name, /linkage=(\w+)/.exec(f.line)?.[1]]));
+  assert.equal(linkage.get(PROGRAMS[kind].name), "global");
+  for (const [fn, l] of linkage) {
+    if (fn === PROGRAMS[kind].name || MEMORY_BUILTINS.has(fn)) continue;
+    assert.equal(l, "static", `FUNC ${fn} is static`);
+  }
+  // The #[inline(never)] helpers are functions in BTF, generics with sanitized names.
+  for (
+    const fn of [
+      "fill",
+      "classify",
+      "code",
+      "weigh",
+      "fold_3C_u16_3E_",
+      kind === "bin" ? "mix" : "scale",
+    ]
+  ) {
+    assert.ok(linkage.has(fn), `FUNC ${fn} in ${[...linkage.keys()].join(" ")}`);
+  }
+  if (kind === "bin") assert.ok(linkage.has("fold_3C_u8_3E_"));
+  // Members in offset order everywhere; Header's fields as rustc laid them out.
+  for (const t of types.filter((t) => t.kind === "STRUCT" || t.kind === "UNION")) {
+    const offsets = t.members.map((m) => Number(/bits_offset=(\d+)/.exec(m)?.[1] ?? NaN));
+    for (let i = 1; i < offsets.length; i++) {
+      assert.ok(offsets[i - 1] <= offsets[i], `member order of ${t.line}`);
+    }
+  }
+  const headerType = types.find((t) => t.kind === "STRUCT" && t.name === "Header");
+  assert.ok(headerType, "STRUCT Header");
+  assert.deepEqual(headerType.members.map((m) => /^'(\w+)'/.exec(m)?.[1]), [
+    "length",
+    "port",
+    "kind",
+    "flags",
+  ]);
+  // MaybeUninit<Header> is a union; the generic struct's name is escaped.
+  const union = types.find((t) => t.kind === "UNION" && t.name.startsWith("MaybeUninit_3C_"));
+  assert.ok(union, "UNION MaybeUninit<...>");
+  assert.equal(union.name, "MaybeUninit_3C_netdep_3A__3A_Header_3E_");
+  assert.ok(types.some((t) => t.kind === "STRUCT" && t.name === "Tally_3C_u32_3E_"));
+  // The data-carrying enum is a struct without members.
+  const verdict = types.find((t) => t.name === "Verdict");
+  assert.ok(verdict, "Verdict in BTF");
+  assert.equal(verdict.kind, "STRUCT");
+  assert.equal(verdict.members.length, 0);
+  assert.match(verdict.line, /vlen=0/);
+  // Pointers are anonymous.
+  for (const t of types.filter((t) => t.kind === "PTR")) assert.equal(t.name, "(anon)");
+}
+
+function runPackets(kind: CrateKind, obj: string) {
+  const { name, expected } = PROGRAMS[kind];
+  for (const [label, p] of Object.entries(PACKETS)) {
+    assert.equal(loadAndRun(obj, name, p), expected(p), `${kind} on the ${label} packet`);
+  }
+}
+
+// ------------------------------------------------------------------------- tests
+
+test("the expected values of the test programs differ per packet", () => {
+  const bin = Object.values(PACKETS).map(expectedBin);
+  const cdylib = Object.values(PACKETS).map(expectedCdylib);
+  assert.equal(new Set(bin).size, 3);
+  assert.equal(new Set(cdylib).size, 3);
+  assert.equal(expectedBin(PACKETS.pass), 27269);
+  assert.equal(expectedCdylib(PACKETS.pass), 319);
+});
+
+for (const kind of ["bin", "cdylib"] as const) {
+  test(`rustc links a ${kind} crate with an rlib dependency`, needsRust(), () => {
+    const { obj, stderr } = program(kind);
+    checkObject(kind, obj, false);
+    // No enum warning without --btf.
+    assert.doesNotMatch(stderr, /enums that carry data/);
+  });
+
+  test(`rustc links a ${kind} crate with -C debuginfo=2 --btf: sanitized BTF`, needsRust(), () => {
+    const { obj, stderr, ms } = program(kind, { btf: true });
+    process.stderr.write(`rustc + --btf link of the ${kind} crate: ${ms.toFixed(0)} ms\n`);
+    checkObject(kind, obj, true);
+    checkBtf(kind, obj);
+    // One warning names the emptied enum of our crate and counts the sysroot's.
+    const warnings = stderr.split("\n").filter((l) => l.includes("enums that carry data"));
+    assert.equal(warnings.length, 1, stderr);
+    assert.match(warnings[0], /netdep::Verdict/);
+    assert.match(warnings[0], /\d+ of the Rust standard library/);
+  });
+
+  test(`the kernel loads and runs the ${kind} crate (no BTF)`, needsRustAndBpf(), () => {
+    runPackets(kind, program(kind).obj);
+  });
+
+  test(`the kernel loads and runs the ${kind} crate with its BTF`, needsRustAndBpf(), () => {
+    runPackets(kind, program(kind, { btf: true }).obj);
+  });
+}
+
+test("rustc passes what SPEC 3.2 says (bin, -C debuginfo=2 --btf)", needsRust(), () => {
+  const { obj } = program("bin", { btf: true });
+  const argv = readFileSync(`${obj}.argv`, "utf8").trimEnd().split("\n");
+  const after = (flag: string) => argv[argv.indexOf(flag) + 1];
+  assert.ok(argv.includes("--export-symbols"), argv.join(" "));
+  assert.equal(readFileSync(`${obj}.symbols`, "utf8").trim(), "prog");
+  assert.ok(argv.some((a) => a.endsWith("/symbols.o")));
+  assert.ok(argv.some((a) => /\.xdp_bin\.[0-9a-f]+-cgu\.0\.rcgu\.o$/.test(a)), argv.join(" "));
+  for (const lib of ["libnetdep.rlib", "libcore.rlib", "libcompiler_builtins.rlib"]) {
+    assert.ok(argv.some((a) => a.endsWith(`/${lib}`)), `${lib} in ${argv.join(" ")}`);
+  }
+  assert.ok(argv.includes("-L"));
+  assert.equal(after("--cpu"), "generic");
+  assert.equal(after("-o"), obj);
+  assert.ok(argv.includes("-O3"));
+  assert.ok(argv.includes("--debug"));
+  assert.ok(argv.includes("--btf"));
+  // rustc 1.96 passes --debug whatever -C debuginfo and -C strip say; --btf only comes from -C link-arg.
+  const plain = readFileSync(`${program("bin").obj}.argv`, "utf8").split("\n");
+  assert.ok(plain.includes("--debug"));
+  assert.ok(!plain.includes("--btf"));
+});
+
+/** Names of the functions llvm-objdump shows, and whether any `call` is left. */
+function disassembly(obj: string) {
+  const text = disassemble(obj);
+  const functions = [...text.matchAll(/^[0-9a-f]+ <([^>]+)>:$/gm)].map((m) => m[1]);
+  return { functions, calls: /\bcall\b/.test(text), text };
+}
+
+test("#[inline(never)] functions stay calls by default", needsRust(), () => {
+  const { functions, calls, text } = disassembly(program("bin").obj);
+  assert.ok(calls, text);
+  assert.ok(functions.some((f) => f.includes("3mix")), `mix is a function: ${functions.join(" ")}`);
+  assert.ok(
+    functions.some((f) => f.includes("5weigh")),
+    `netdep::weigh is a function: ${functions.join(" ")}`,
+  );
+});
+
+test("-C link-arg=--ignore-inline-never inlines #[inline(never)] functions", needsRust(), () => {
+  const { obj } = program("bin", { ignoreInlineNever: true });
+  const { functions, calls, text } = disassembly(obj);
+  assert.ok(!functions.some((f) => f.includes("3mix")), `mix is gone: ${functions.join(" ")}`);
+  assert.ok(
+    !functions.some((f) => f.includes("5weigh")),
+    `netdep::weigh is gone: ${functions.join(" ")}`,
+  );
+  assert.ok(functions.includes("prog"));
+  // Nothing calls anything any more.
+  assert.equal(calls, false, text);
+});
+
+test("the kernel runs the program linked with --ignore-inline-never", needsRustAndBpf(), () => {
+  runPackets("bin", program("bin", { ignoreInlineNever: true }).obj);
+});
