@@ -61,7 +61,9 @@ export function modulesOf(input: InputFile, log: Logger): ModuleInput[] {
     case "elf": {
       const bitcode = extractElfBitcode(input.bytes, { file });
       if (bitcode) return [{ file, format: "bitcode", bytes: bitcode }];
-      log.warn(`${file}: ELF object without embedded bitcode (.llvmbc), skipped`);
+      // rustc adds a native symbols.o to every link; it is expected to carry no bitcode.
+      const note = isRustcSymbolsObject(file) ? log.info.bind(log) : log.warn.bind(log);
+      note(`${file}: ELF object without embedded bitcode (.llvmbc), skipped`);
       return [];
     }
     case "macho":
@@ -74,6 +76,14 @@ export function modulesOf(input: InputFile, log: Logger): ModuleInput[] {
     default:
       throw new InputError(UNKNOWN_FORMAT, { file });
   }
+}
+
+function isRustMetadata(member: string): boolean {
+  return member.endsWith(".rmeta");
+}
+
+function isRustcSymbolsObject(path: string): boolean {
+  return /(^|\/)symbols\.o$/.test(path);
 }
 
 function archiveModules(input: InputFile, log: Logger): ModuleInput[] {
@@ -92,6 +102,8 @@ function archiveModules(input: InputFile, log: Logger): ModuleInput[] {
       case "elf": {
         const bitcode = extractElfBitcode(member.data, { file, member: member.name });
         if (bitcode) out.push({ file, member: member.name, format: "bitcode", bytes: bitcode });
+        // rustc's crate metadata is an ELF object on BPF targets: expected, not worth a warning.
+        else if (isRustMetadata(member.name)) log.info(`${where}: Rust crate metadata, skipped`);
         else log.warn(`${where}: ELF object without embedded bitcode (.llvmbc), skipped`);
         break;
       }

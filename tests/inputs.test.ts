@@ -1,0 +1,49 @@
+// src/inputs.ts: what each kind of input contributes, and what is skipped how loudly.
+
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { modulesOf } from "../src/inputs.ts";
+import { Logger, MemorySink } from "../src/log.ts";
+import { compileC, makeArchive, tempDir, tool } from "./support/tools.ts";
+
+const dir = tempDir();
+const bitcode = compileC(dir, "prog", "int prog(void) { return 1; }\n");
+writeFileSync(join(dir, "native.c"), "int native(void) { return 2; }\n");
+tool("gcc", ["-c", join(dir, "native.c"), "-o", join(dir, "native.o")]);
+tool("gcc", ["-c", join(dir, "native.c"), "-o", join(dir, "symbols.o")]);
+tool("gcc", ["-c", join(dir, "native.c"), "-o", join(dir, "lib.rmeta")]);
+
+function collect(path: string) {
+  const sink = new MemorySink();
+  const modules = modulesOf({ path, bytes: readFileSync(path) }, new Logger("info", sink));
+  return { modules, warnings: sink.lines.filter((l) => l.startsWith("warning:")), infos: sink.lines };
+}
+
+test("a native ELF object without bitcode is skipped with a warning naming it", () => {
+  const { modules, warnings } = collect(join(dir, "native.o"));
+  assert.equal(modules.length, 0);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /native\.o: ELF object without embedded bitcode/);
+});
+
+test("rustc's symbols.o and an ELF lib.rmeta member are skipped quietly (info only)", () => {
+  const symbols = collect(join(dir, "symbols.o"));
+  assert.deepEqual(symbols.warnings, []);
+  assert.match(symbols.infos.join("\n"), /symbols\.o: ELF object without embedded bitcode/);
+  const rlib = makeArchive(dir, "libdep.rlib", [join(dir, "lib.rmeta"), bitcode]);
+  const fromRlib = collect(rlib);
+  assert.deepEqual(fromRlib.warnings, []);
+  assert.equal(fromRlib.modules.length, 1);
+  assert.equal(fromRlib.modules[0].member, "prog.bc");
+  assert.match(fromRlib.infos.join("\n"), /libdep\.rlib\(lib\.rmeta\): Rust crate metadata, skipped/);
+});
+
+test("a native ELF member other than lib.rmeta is warned about, naming archive and member", () => {
+  const archive = makeArchive(dir, "libmixed.a", [join(dir, "native.o"), bitcode]);
+  const { modules, warnings } = collect(archive);
+  assert.equal(modules.length, 1);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /libmixed\.a\(native\.o\): ELF object without embedded bitcode/);
+});
