@@ -216,6 +216,16 @@ export class Llvm {
     }
   }
 
+  /** Copy an LLVM memory buffer's bytes into JS and dispose the buffer, exactly once. */
+  takeMemoryBuffer(buffer: Pointer): Uint8Array {
+    const api = this.api;
+    try {
+      return this.ffi.copyBytes(api.LLVMGetBufferStart(buffer)!, api.LLVMGetBufferSize(buffer));
+    } finally {
+      api.LLVMDisposeMemoryBuffer(buffer);
+    }
+  }
+
   /** Read a string LLVM owns (not freed). */
   borrowString(p: Pointer | null): string {
     return p === null ? "" : this.ffi.readCString(p);

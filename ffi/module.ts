@@ -198,11 +198,7 @@ export class Module implements Disposable {
     const api = this.#llvm.api;
     const buffer = api.LLVMWriteBitcodeToMemoryBuffer(this.handle);
     if (buffer === null) throw new LlvmFailure("writing bitcode failed");
-    try {
-      return this.#llvm.ffi.copyBytes(api.LLVMGetBufferStart(buffer)!, api.LLVMGetBufferSize(buffer));
-    } finally {
-      api.LLVMDisposeMemoryBuffer(buffer);
-    }
+    return this.#llvm.takeMemoryBuffer(buffer);
   }
 
   [Symbol.dispose](): void {

@@ -57,12 +57,7 @@ export class TargetMachine implements Disposable {
     if (failed) {
       throw new LlvmFailure(this.#llvm.takeMessage(this.#llvm.ffi.readPointer(message)) || "code generation failed");
     }
-    const buffer = this.#llvm.ffi.readPointer(out)!;
-    try {
-      return this.#llvm.ffi.copyBytes(api.LLVMGetBufferStart(buffer)!, api.LLVMGetBufferSize(buffer));
-    } finally {
-      api.LLVMDisposeMemoryBuffer(buffer);
-    }
+    return this.#llvm.takeMemoryBuffer(this.#llvm.ffi.readPointer(out)!);
   }
 
   [Symbol.dispose](): void {
