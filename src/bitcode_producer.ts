@@ -10,10 +10,10 @@
 // itself lives in bitstream.ts.
 
 import {
-  type BitRecord,
   bitcodeStream,
-  type BlockHeader,
+  type BitRecord,
   BitstreamReader,
+  type BlockHeader,
   MalformedBitstream,
 } from "./bitstream.ts";
 

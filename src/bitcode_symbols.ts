@@ -29,11 +29,11 @@
 // module and are left out too.
 
 import {
-  type BitRecord,
   bitcodeStream,
+  type BitRecord,
   BitstreamReader,
-  BLOCKINFO_BLOCK_ID,
   type BlockHeader,
+  BLOCKINFO_BLOCK_ID,
   MalformedBitstream,
 } from "./bitstream.ts";
 

@@ -125,8 +125,8 @@ export class BitCursor {
     const offset = pos & 7;
     if (index + 5 > bytes.length) return this.slowFixed(pos, width);
     // The 32 bits starting at the byte, shifted down to the first wanted bit.
-    const low = ((bytes[index] | (bytes[index + 1] << 8) | (bytes[index + 2] << 16) |
-      (bytes[index + 3] << 24)) >>> offset);
+    const low = (bytes[index] | (bytes[index + 1] << 8) | (bytes[index + 2] << 16) |
+      (bytes[index + 3] << 24)) >>> offset;
     const lowBits = 32 - offset;
     if (width <= lowBits) {
       return width === 32 ? low : low & (POW2[width] - 1);
@@ -420,7 +420,9 @@ export class BitstreamReader {
         scope.abbrevs.push(readAbbrevDefinition(cursor));
         continue;
       }
-      if (id === UNABBREV_RECORD) return { kind: "record", record: readUnabbreviatedRecord(cursor) };
+      if (id === UNABBREV_RECORD) {
+        return { kind: "record", record: readUnabbreviatedRecord(cursor) };
+      }
       const abbrev = scope.abbrevs[id - FIRST_APPLICATION_ABBREV];
       if (!abbrev) throw new MalformedBitstream();
       return { kind: "record", record: readAbbreviatedRecord(cursor, abbrev, id) };
