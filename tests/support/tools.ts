@@ -12,8 +12,20 @@ export const isBun = "Bun" in globalThis;
 export const CLANG = "clang-22";
 export const LLVM_BIN = "/usr/lib/llvm-22/bin";
 
+const createdDirs: string[] = [];
+function removeCreatedDirs() {
+  if (process.env.BPFL_KEEP) return; // keep scratch files for debugging
+  for (const dir of createdDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+// Bun fires process "exit"; deno test does not, but fires "unload".
+process.on("exit", removeCreatedDirs);
+globalThis.addEventListener?.("unload", removeCreatedDirs);
+
+/** A scratch directory, removed when the test process ends (unless BPFL_KEEP is set). */
 export function tempDir(prefix = "bpfl-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  createdDirs.push(dir);
+  return dir;
 }
 
 export function run(command: string, args: string[], options: { cwd?: string; input?: string } = {}) {
