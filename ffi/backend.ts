@@ -48,6 +48,11 @@ export interface FfiBackend {
   readPointer(out: Uint8Array): Pointer | null;
   /** Read a size_t / unsigned stored in an out-parameter buffer. */
   readU64(out: Uint8Array): number;
+  /**
+   * Map a file read-only into memory (no copy), or undefined when it cannot be
+   * mapped (empty, not a regular file, no mmap): the caller reads it instead.
+   */
+  mapFile(path: string): Uint8Array | undefined;
   /** Make a C callback. */
   callback(
     parameters: readonly NativeType[],

@@ -87,6 +87,17 @@ export const bunBackend: FfiBackend = {
     return Number(new DataView(out.buffer, out.byteOffset, 8).getBigUint64(0, true));
   },
 
+  mapFile(path: string): Uint8Array | undefined {
+    try {
+      // A private mapping: nothing we do can write through to the file.
+      return (globalThis as unknown as { Bun: { mmap(p: string, o: object): Uint8Array } }).Bun.mmap(path, {
+        shared: false,
+      });
+    } catch {
+      return undefined;
+    }
+  },
+
   callback(parameters, result, fn): NativeCallback {
     const cb = new JSCallback(fn, { args: parameters.map(bunType), returns: bunType(result) } as never);
     return { pointer: cb.ptr as unknown as Pointer, close: () => cb.close() };

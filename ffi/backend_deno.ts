@@ -47,6 +47,33 @@ function adapt(raw: Raw, def: SymbolDef): Raw {
   return call;
 }
 
+const PROT_READ = 1;
+const MAP_PRIVATE = 2;
+const O_RDONLY = 0;
+const MAP_FAILED = 0xffffffffffffffffn;
+
+interface Libc {
+  open(path: Uint8Array, flags: number): number;
+  close(fd: number): number;
+  mmap(addr: bigint, length: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
+}
+let libc: Libc | null | undefined;
+
+/** libc's open/mmap/close, or null where there is no glibc (Deno has no mmap of its own). */
+function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  try {
+    libc = Deno.dlopen(Deno.build.os === "darwin" ? "libSystem.B.dylib" : "libc.so.6", {
+      open: { parameters: ["buffer", "i32"], result: "i32" },
+      close: { parameters: ["i32"], result: "i32" },
+      mmap: { parameters: ["u64", "u64", "i32", "i32", "i32", "i64"], result: "u64" },
+    }).symbols as unknown as Libc;
+  } catch {
+    libc = null;
+  }
+  return libc;
+}
+
 export const denoBackend: FfiBackend = {
   runtime: "deno",
 
@@ -94,6 +121,30 @@ export const denoBackend: FfiBackend = {
 
   readU64(out: Uint8Array): number {
     return Number(new DataView(out.buffer, out.byteOffset, 8).getBigUint64(0, true));
+  },
+
+  mapFile(path: string): Uint8Array | undefined {
+    const c = loadLibc();
+    if (!c) return undefined;
+    let size: number;
+    try {
+      const info = Deno.statSync(path);
+      if (!info.isFile || info.size === 0) return undefined;
+      size = info.size;
+    } catch {
+      return undefined;
+    }
+    const fd = c.open(new TextEncoder().encode(path + "\0"), O_RDONLY);
+    if (fd < 0) return undefined;
+    try {
+      const address = BigInt(c.mmap(0n, BigInt(size), PROT_READ, MAP_PRIVATE, fd, 0n));
+      if (address === MAP_FAILED || address === 0n) return undefined;
+      // Never unmapped: inputs live as long as the process (the CLI) needs them.
+      const buffer = Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(address)!, size);
+      return new Uint8Array(buffer);
+    } finally {
+      c.close(fd);
+    }
   },
 
   callback(parameters, result, fn): NativeCallback {

@@ -30,10 +30,17 @@ export function describeInput(input: { file: string; member?: string }): string 
   return input.member === undefined ? input.file : `${input.file}(${input.member})`;
 }
 
-/** Read one input file; a missing or unreadable file is an InputError naming it. */
-export function readInputFile(path: string): InputFile {
+/** Maps a file into memory without copying it, or gives undefined (ffi/backend.ts mapFile). */
+export type FileMapper = (path: string) => Uint8Array | undefined;
+
+/**
+ * Read one input file: mapped into memory when `map` can (big rlibs cost no
+ * copy, and LLVM reads the mapping in place), else read. A missing or
+ * unreadable file is an InputError naming it.
+ */
+export function readInputFile(path: string, map?: FileMapper): InputFile {
   try {
-    return { path, bytes: readFileSync(path) };
+    return { path, bytes: map?.(path) ?? readFileSync(path) };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const reason = code === "ENOENT"
