@@ -2,7 +2,7 @@
 // with LLVMGetVersion, and the symbol table for that version is bound. The
 // resulting `Llvm` object is the root every other wrapper hangs off.
 
-import type { FfiBackend, NativeCallback, NativeFunction, Pointer } from "./backend.ts";
+import type { FfiBackend, NativeCallback, NativeFunction, OpenedLibrary, Pointer } from "./backend.ts";
 import { type Candidate, type DiscoveryEnv, listCandidates, rejectLibraryFile } from "./discover.ts";
 import { LLVM_SYMBOLS, type SymbolDef, symbolsForVersion } from "./symbols.ts";
 
@@ -97,16 +97,17 @@ function firstLine(e: unknown): string {
 
 const VERSION_ONLY: Record<string, SymbolDef> = { LLVMGetVersion: LLVM_SYMBOLS.LLVMGetVersion };
 
-function readVersion(ffi: FfiBackend, path: string): LlvmVersion {
-  const lib = ffi.open(path, VERSION_ONLY);
-  try {
-    const out = new Uint32Array(3);
-    const bytes = new Uint8Array(out.buffer);
-    lib.symbols.LLVMGetVersion(bytes.subarray(0, 4), bytes.subarray(4, 8), bytes.subarray(8, 12));
-    return { major: out[0], minor: out[1], patch: out[2] };
-  } finally {
-    lib.close();
-  }
+/**
+ * Open `path` just far enough to ask its version. The handle is returned so the
+ * caller closes it only after binding the full table: closing first would
+ * unload libLLVM and run its (costly) static initializers again.
+ */
+function readVersion(ffi: FfiBackend, path: string): { version: LlvmVersion; probe: OpenedLibrary } {
+  const probe = ffi.open(path, VERSION_ONLY);
+  const out = new Uint32Array(3);
+  const bytes = new Uint8Array(out.buffer);
+  probe.symbols.LLVMGetVersion(bytes.subarray(0, 4), bytes.subarray(4, 8), bytes.subarray(8, 12));
+  return { version: { major: out[0], minor: out[1], patch: out[2] }, probe };
 }
 
 export interface LoadOptions {
@@ -160,38 +161,43 @@ export class Llvm {
         continue;
       }
       let version: LlvmVersion;
+      let probe: OpenedLibrary;
       try {
-        version = readVersion(ffi, candidate.path);
+        ({ version, probe } = readVersion(ffi, candidate.path));
       } catch (e) {
         attempt.outcome = `cannot be loaded: ${firstLine(e)}`;
         continue;
       }
       attempt.version = `${version.major}.${version.minor}.${version.patch}`;
-      if (version.major < minMajor) {
-        attempt.outcome = `too old (LLVM ${version.major})`;
-        continue;
-      }
-      if (fallback && options.preferMajor !== undefined && version.major < options.preferMajor) {
-        attempt.outcome = `older than the input bitcode (LLVM ${options.preferMajor})`;
-        continue;
-      }
-      let symbols: Record<string, (...args: unknown[]) => unknown>;
       try {
-        symbols = ffi.open(candidate.path, symbolsForVersion(version.major) as Record<string, SymbolDef>)
-          .symbols;
-      } catch (e) {
-        attempt.outcome = `lacks LLVM-C symbols: ${firstLine(e)}`;
-        continue;
+        if (version.major < minMajor) {
+          attempt.outcome = `too old (LLVM ${version.major})`;
+          continue;
+        }
+        if (fallback && options.preferMajor !== undefined && version.major < options.preferMajor) {
+          attempt.outcome = `older than the input bitcode (LLVM ${options.preferMajor})`;
+          continue;
+        }
+        let symbols: Record<string, (...args: unknown[]) => unknown>;
+        try {
+          symbols = ffi.open(candidate.path, symbolsForVersion(version.major) as Record<string, SymbolDef>)
+            .symbols;
+        } catch (e) {
+          attempt.outcome = `lacks LLVM-C symbols: ${firstLine(e)}`;
+          continue;
+        }
+        if (options.preferMajor !== undefined && version.major < options.preferMajor) {
+          // Usable, but the inputs want newer: keep looking, remember this one.
+          attempt.outcome = `older than the input bitcode (LLVM ${options.preferMajor})`;
+          fallback = { symbols, attempt, version, path: candidate.path };
+          continue;
+        }
+        attempt.outcome = "chosen";
+        if (env.BPF_LINKER_TRACE_FFI) symbols = traceWrap(symbols);
+        return new Llvm(ffi, symbols as unknown as LlvmApi, candidate.path, version, attempts);
+      } finally {
+        probe.close();
       }
-      if (options.preferMajor !== undefined && version.major < options.preferMajor) {
-        // Usable, but the inputs want newer: keep looking, remember this one.
-        attempt.outcome = `older than the input bitcode (LLVM ${options.preferMajor})`;
-        fallback = { symbols, attempt, version, path: candidate.path };
-        continue;
-      }
-      attempt.outcome = "chosen";
-      if (env.BPF_LINKER_TRACE_FFI) symbols = traceWrap(symbols);
-      return new Llvm(ffi, symbols as unknown as LlvmApi, candidate.path, version, attempts);
     }
     if (fallback) {
       fallback.attempt.outcome = "chosen (no newer libLLVM found)";
