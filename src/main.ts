@@ -3,7 +3,7 @@
 
 import { readFileSync, writeSync } from "node:fs";
 import { oneLine } from "../ffi/context.ts";
-import { Llvm, LlvmNotFound } from "../ffi/llvm.ts";
+import { ffiBackend, Llvm, LlvmNotFound } from "../ffi/llvm.ts";
 import { helpText, parseCommandLine, parseExportSymbols } from "./cli.ts";
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
@@ -70,7 +70,12 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   // Inputs are read before libLLVM is chosen: their bitcode says which LLVM made them.
-  const inputs = timer.run("read inputs", () => collectModuleInputs(options.inputs.map(readInputFile), log));
+  // Inputs are mapped, not copied, where the runtime can (big rlibs).
+  const { mapFile } = await ffiBackend();
+  const inputs = timer.run(
+    "read inputs",
+    () => collectModuleInputs(options.inputs.map((path) => readInputFile(path, mapFile)), log),
+  );
   const llvm = await loadLlvm(options, log, timer, newestProducerMajor(inputs));
   const bytes = linkToBytes(llvm, { inputs, options, outputName: options.output }, log, timer);
   timer.run("write", () => writeFileAtomically(options.output, bytes));
