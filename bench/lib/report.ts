@@ -1,0 +1,205 @@
+// The Markdown report: results table, targets, phase breakdown, scaling.
+
+import type { CaseResult, ContestantResult, ScalingRow } from "../run.ts";
+
+interface Results {
+  date: string;
+  command: string;
+  runs: number;
+  machine: Record<string, string | number>;
+  spawnOverheadMs: number;
+  verify: string;
+  cases: CaseResult[];
+  scaling?: { rows: ScalingRow[]; llvmLink: { members: number; ms: number }[]; runtime: string };
+  elapsedS: number;
+}
+
+const SHORT: Record<string, string> = {
+  compiled: "compiled",
+  bun: "bun",
+  deno: "deno",
+  pipeline: "LLVM pipeline",
+  "pipeline-all": "LLVM pipeline, whole .a",
+  llc: "llc alone",
+};
+
+function time(ms: number | undefined): string {
+  if (ms === undefined || Number.isNaN(ms)) return "–";
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
+}
+
+const num = (v: number | undefined, digits = 0) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(digits));
+
+function verdict(r: ContestantResult): string {
+  if (r.error) return "–";
+  if (!r.verify) return "not checked";
+  if (r.verify.status === "loads") return `loads (${r.verify.detail})`;
+  if (r.verify.status === "skipped") return `skipped: ${r.verify.detail}`;
+  return `**rejected**: ${r.verify.detail.replace(/\|/g, "\\|")}`;
+}
+
+function resultsTable(res: Results): string[] {
+  const out = [
+    "| case | contestant | min | median | ratio to baseline | peak RSS MiB | kernel verifier (bpftool prog loadall) |",
+    "|---|---|---:|---:|---:|---:|---|",
+  ];
+  for (const c of res.cases) {
+    for (const r of c.contestants) {
+      const name = `${SHORT[r.id] ?? r.id}${r.id === c.baseline ? " (baseline)" : ""}`;
+      if (r.error) {
+        out.push(`| ${c.title} | ${name} | failed | | | | ${r.error.split("\n")[0].replace(/\|/g, "\\|").slice(0, 120)} |`);
+        continue;
+      }
+      out.push(
+        `| ${c.title} | ${name} | ${time(r.minMs)} | ${time(r.medianMs)} | ${r.ratio === undefined ? "–" : `${r.ratio.toFixed(2)}x`} | ${num(r.peakRssMiB)} | ${verdict(r)} |`,
+      );
+    }
+  }
+  return out;
+}
+
+function targetsTable(res: Results): string[] {
+  const out = [
+    "| case | contestant | time: ratio of medians (target) | peak RSS: ours vs largest pipeline process + 64 MiB |",
+    "|---|---|---|---|",
+  ];
+  for (const c of res.cases) {
+    const base = c.contestants.find((r) => r.id === c.baseline);
+    const largest = base?.stepRssMiB ? Math.max(...base.stepRssMiB) : base?.peakRssMiB;
+    for (const r of c.contestants.filter((x) => x.ours && !x.error)) {
+      const t = c.timeTargetFor.includes(r.id)
+        ? `${r.ratio?.toFixed(2) ?? "–"}x (≤ ${c.timeTarget}x): ${r.ratio !== undefined && r.ratio <= c.timeTarget ? "met" : "**missed**"}`
+        : `${r.ratio?.toFixed(2) ?? "–"}x (no target)`;
+      const limit = largest === undefined ? undefined : largest + 64;
+      const m = r.peakRssMiB === undefined || limit === undefined
+        ? "–"
+        : `${r.peakRssMiB.toFixed(0)} vs ${limit.toFixed(0)} MiB: ${r.peakRssMiB <= limit ? "met" : "**missed**"}`;
+      out.push(`| ${c.title} | ${SHORT[r.id] ?? r.id} | ${t} | ${m} |`);
+    }
+  }
+  return out;
+}
+
+/** The linker's phases in pipeline order; names it adds later go after, as first seen. */
+const PHASE_ORDER = [
+  "read inputs", "load libLLVM", "select members", "parse and link", "link", "sanitize", "strip debug info",
+  "internalize", "optimize", "dump module", "codegen", "write",
+];
+
+function orderPhases(seen: string[]): string[] {
+  const known = PHASE_ORDER.filter((n) => seen.includes(n));
+  return [...known, ...seen.filter((n) => !PHASE_ORDER.includes(n))];
+}
+
+function phaseTable(res: Results): string[] {
+  const seen: string[] = [];
+  for (const c of res.cases) {
+    for (const r of c.contestants) for (const p of r.phases ?? []) if (!seen.includes(p.name)) seen.push(p.name);
+  }
+  const names = orderPhases(seen);
+  if (names.length === 0) return ["(no `--time` output)"];
+  const out = [
+    `| case | runtime | ${names.join(" | ")} | sum of phases | wall | wall − phases |`,
+    `|---|---|${names.map(() => "---:").join("|")}|---:|---:|---:|`,
+  ];
+  for (const c of res.cases) {
+    for (const r of c.contestants.filter((x) => x.phases && x.phases.length)) {
+      const sum = r.phases!.reduce((a, p) => a + p.ms, 0);
+      const cells = names.map((n) => {
+        const p = r.phases!.find((x) => x.name === n);
+        return p ? num(p.ms, p.ms < 10 ? 1 : 0) : "";
+      });
+      out.push(
+        `| ${c.title} | ${SHORT[r.id] ?? r.id} | ${cells.join(" | ")} | ${num(sum)} | ${num(r.phaseWallMs)} | ${num((r.phaseWallMs ?? NaN) - sum)} |`,
+      );
+    }
+  }
+  return out;
+}
+
+function pipelineSteps(res: Results): string[] {
+  const out: string[] = [];
+  const names = ["llvm-link", "opt", "llc"];
+  for (const c of res.cases) {
+    for (const r of c.contestants.filter((x) => !x.ours && x.stepMedianMs)) {
+      const steps = r.stepMedianMs!.map((ms, i) => `${names[i] ?? `step ${i + 1}`} ${time(ms)} / ${num(r.stepRssMiB?.[i])} MiB`);
+      out.push(`- ${c.title}, ${SHORT[r.id] ?? r.id}: ${steps.join(", ")}`);
+    }
+  }
+  return out;
+}
+
+function scalingTable(res: Results): string[] {
+  const s = res.scaling;
+  if (!s) return [];
+  const seen: string[] = [];
+  for (const row of s.rows) for (const p of row.phases) if (!seen.includes(p.name)) seen.push(p.name);
+  const names = orderPhases(seen);
+  const linkPhase = names.find((n) => /link/.test(n));
+  const out = [
+    `Case (b)'s program linked against the first 100, 200 and 500 members of the archive (${s.runtime}, \`--time\`, ` +
+    "median of 3 after a warm-up, ms), with `--whole-archive` (every member linked) and by default (only the members " +
+    "that resolve undefined symbols: 5, 10 and 25 of them; the chain leaves one symbol undefined in the shorter " +
+    "archives). `llvm-link-22` handed the same archive (it links every member), for reference.",
+    "",
+    `| members | mode | ${names.join(" | ")} | wall |${linkPhase ? ` ${linkPhase} per member |` : ""} llvm-link-22 of the .a |`,
+    `|---:|---|${names.map(() => "---:").join("|")}|---:|${linkPhase ? "---:|" : ""}---:|`,
+  ];
+  for (const row of s.rows) {
+    if (row.error) {
+      out.push(`| ${row.members} | ${row.mode} | failed: ${row.error.split("\n")[0].replace(/\|/g, "\\|").slice(0, 100)} |`);
+      continue;
+    }
+    const cells = names.map((n) => {
+      const p = row.phases.find((x) => x.name === n);
+      return p ? num(p.ms, p.ms < 10 ? 1 : 0) : "";
+    });
+    const lp = row.phases.find((p) => p.name === linkPhase);
+    const per = linkPhase ? ` ${lp && row.mode === "--whole-archive" ? `${((lp.ms * 1000) / row.members).toFixed(0)} µs` : ""} |` : "";
+    const ll = s.llvmLink.find((l) => l.members === row.members);
+    out.push(`| ${row.members} | ${row.mode} | ${cells.join(" | ")} | ${num(row.wallMs)} |${per} ${time(ll?.ms)} |`);
+  }
+  if (linkPhase) {
+    const whole = s.rows.filter((r) => r.mode === "--whole-archive" && !r.error);
+    const first = whole[0]?.phases.find((p) => p.name === linkPhase);
+    if (first && whole.length > 1) {
+      const growth = whole.slice(1).map((r) => {
+        const p = r.phases.find((x) => x.name === linkPhase);
+        return `${r.members / whole[0].members}x the members: ${p ? (p.ms / first.ms).toFixed(1) : "–"}x the time`;
+      });
+      out.push("", `${linkPhase} with --whole-archive, against ${whole[0].members} members: ${growth.join("; ")} (linear would be equal).`);
+    }
+  }
+  return out;
+}
+
+export function renderMarkdown(res: Results): string {
+  const m = res.machine;
+  const lines: string[] = [];
+  lines.push(
+    `Measured ${res.date.slice(0, 10)} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Linux ${m.kernel}; ` +
+      `${m.llvm}; ${m.linker}, commit ${m.commit}; Bun ${m.bun}; ${m.deno}; ${m.rustc}. ` +
+      `\`${res.command}\`: ${res.runs} runs per contestant after one warm-up, contestants alternating; ` +
+      `times in ms or s (all phases in ms), peak RSS from GNU time (largest process for the pipeline). ` +
+      `Spawning a process under /usr/bin/time costs ${res.spawnOverheadMs.toFixed(1)} ms here (included in every figure). ` +
+      `Whole run: ${res.elapsedS.toFixed(0)} s.`,
+    "",
+    ...resultsTable(res),
+    "",
+  );
+  for (const c of res.cases) {
+    const ours = c.contestants.filter((r) => r.ours && r.sha256);
+    const same = ours.length > 1 ? (new Set(ours.map((r) => r.sha256)).size === 1 ? "byte-identical" : "**differ**") : "";
+    const others = c.contestants.filter((r) => !r.ours && r.id !== c.baseline && r.medianMs);
+    const first = ours[0];
+    const extra = first?.medianMs
+      ? others.map((o) => `; ${SHORT[first.id]} / ${SHORT[o.id] ?? o.id}: ${(first.medianMs! / o.medianMs!).toFixed(2)}x`).join("")
+      : "";
+    lines.push(`- ${c.title}: ${c.notes.join("; ")}${same ? `; outputs of ${ours.map((r) => r.id).join("/")}: ${same}` : ""}${extra}.`);
+  }
+  lines.push(...pipelineSteps(res), "", "**Targets** (issue 5; reported, not enforced):", "", ...targetsTable(res), "");
+  lines.push("**Where our time goes** (`--time`, one extra run each; ms):", "", ...phaseTable(res), "");
+  const sc = scalingTable(res);
+  if (sc.length) lines.push("**Link phase against archive size:**", "", ...sc, "");
+  return `${lines.join("\n")}`;
+}

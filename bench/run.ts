@@ -1,0 +1,545 @@
+// The benchmark (issue 5): this linker (compiled executable, under Bun, under
+// Deno) against the same-version LLVM tool pipeline, on four corpora. Run it
+// with `bash scripts/bench [--runs N] [--cases a,b,c,c-btf,d] [--runtimes
+// compiled,bun,deno] [--no-verify] [--no-scaling]`; see README "Benchmarks".
+//
+// Writes .cache/bench/results.json and .cache/bench/results.md and prints the
+// Markdown on stdout (progress on stderr).
+
+import { createHash } from "node:crypto";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { generateArchive, PREFIXES } from "./corpus/archive.ts";
+import { generateCUnits } from "./corpus/c_units.ts";
+import { generateRust } from "./corpus/rust.ts";
+import { generateTiny } from "./corpus/tiny.ts";
+import { haveGnuTime, median, parsePhases, runSteps, type Sample, type Step } from "./lib/measure.ts";
+import { renderMarkdown } from "./lib/report.ts";
+import { extractArchive, resolveMembers } from "./lib/resolve.ts";
+import { CACHE, cached, log, REPO, run, sourcesOf, toolVersion, tryRun } from "./lib/util.ts";
+import { canLoad, loadAll, type Verdict } from "./lib/verify.ts";
+
+// ---------------------------------------------------------------------------
+// Options
+
+const argv = process.argv.slice(2);
+function option(name: string): string | undefined {
+  const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  return argv[i].includes("=") ? argv[i].slice(name.length + 1) : argv[i + 1];
+}
+const flag = (name: string) => argv.includes(name);
+if (flag("--help") || flag("-h")) {
+  process.stdout.write(`usage: bash scripts/bench [--runs N] [--cases a,b,c,c-btf,d] [--runtimes compiled,bun,deno]
+                        [--no-verify] [--no-scaling]
+  --runs N       timed runs per contestant after one warm-up (default 5)
+  --cases        which cases to run (default all)
+  --runtimes     which of this linker's forms to time (default all three)
+  --no-verify    do not load the outputs with bpftool
+  --no-scaling   skip the 100/200/500-member link-phase measurement
+Results: .cache/bench/results.md and .cache/bench/results.json
+`);
+  process.exit(0);
+}
+function usageError(msg: string): never {
+  process.stderr.write(`bench: error: ${msg} (see --help)\n`);
+  process.exit(2);
+}
+const RUNS = Number(option("--runs") ?? 5);
+if (!Number.isInteger(RUNS) || RUNS < 1) usageError("--runs needs a positive integer");
+const CASES = (option("--cases") ?? "a,b,c,c-btf,d").split(",");
+const RUNTIMES = (option("--runtimes") ?? "compiled,bun,deno").split(",");
+for (const c of CASES) if (!["a", "b", "c", "c-btf", "d"].includes(c)) usageError(`unknown case '${c}' (a, b, c, c-btf, d)`);
+for (const r of RUNTIMES) if (!["compiled", "bun", "deno"].includes(r)) usageError(`unknown runtime '${r}' (compiled, bun, deno)`);
+const VERIFY = !flag("--no-verify");
+const SCALING = !flag("--no-scaling");
+const SCALING_RUNS = 3;
+
+// The linker is measured from a snapshot taken at start (dist/bpf-linker and
+// the src/ and ffi/ trees), so a rebuild or an edit while the benchmark runs
+// neither breaks a run (ETXTBSY) nor mixes two versions in one table.
+const SNAP = join(CACHE, "snapshot");
+const DIST = join(SNAP, "bpf-linker");
+const BUN = join(REPO, "node_modules/.bin/bun");
+const DENO = join(REPO, "node_modules/.bin/deno");
+const MAIN = join(SNAP, "src/main.ts");
+
+function snapshot(): void {
+  rmSync(SNAP, { recursive: true, force: true });
+  mkdirSync(SNAP, { recursive: true });
+  if (existsSync(join(REPO, "dist/bpf-linker"))) copyFileSync(join(REPO, "dist/bpf-linker"), DIST);
+  for (const d of ["src", "ffi"]) cpSync(join(REPO, d), join(SNAP, d), { recursive: true });
+  for (const f of ["package.json", "deno.json"]) copyFileSync(join(REPO, f), join(SNAP, f));
+}
+const MEMORY_BUILTINS = ["memcpy", "memmove", "memset", "memcmp", "bcmp"];
+
+
+// ---------------------------------------------------------------------------
+// Corpora (cached under .cache/bench/corpus; regenerated when a generator or
+// the toolchain changes)
+
+async function corpus<M>(name: string, parts: string[], generate: (dir: string) => M | Promise<M>) {
+  let m: M | undefined;
+  const { dir, fresh } = await cached(name, parts, async (d) => {
+    const t = performance.now();
+    log(`generating corpus ${name}`);
+    m = await generate(d);
+    writeFileSync(join(d, "manifest.json"), JSON.stringify(m, null, 1));
+    log(`generated ${name} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  });
+  if (!fresh) m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as M;
+  return { dir, m: m! };
+}
+
+const clangVersion = toolVersion("clang-22");
+const commonSources = sourcesOf("bench/lib/util.ts", "bench/corpus/c_headers.ts");
+
+function sysrootPath(): string {
+  const lines = run("bash", [join(REPO, "scripts/build-sysroot"), "--target", "bpfel-unknown-none"]).stdout.trim().split("\n");
+  return lines[lines.length - 1];
+}
+
+// ---------------------------------------------------------------------------
+// Contestants
+
+interface Contestant {
+  id: string;
+  label: string;
+  ours: boolean;
+  /** The processes of one run; `extra` goes before -o (for --time). */
+  steps: (work: string, extra?: string[]) => Step[];
+  output: (work: string) => string;
+}
+
+const RUNTIME_LABEL: Record<string, string> = {
+  compiled: "bpf-linker (compiled, dist/bpf-linker)",
+  bun: "bpf-linker (bun src/main.ts)",
+  deno: "bpf-linker (deno run src/main.ts)",
+};
+
+function ours(args: string[]): Contestant[] {
+  const forms: Record<string, (a: string[]) => Step> = {
+    compiled: (a) => ({ cmd: DIST, args: a }),
+    bun: (a) => ({ cmd: BUN, args: [MAIN, ...a] }),
+    deno: (a) => ({
+      cmd: DENO,
+      args: ["run", "--quiet", "--allow-ffi", "--allow-read", "--allow-write", "--allow-env", MAIN, ...a],
+    }),
+  };
+  return RUNTIMES.filter((r) => forms[r]).map((r) => ({
+    id: r,
+    label: RUNTIME_LABEL[r],
+    ours: true,
+    steps: (work, extra = []) => [forms[r]([...args, ...extra, "-o", join(work, "out.o")])],
+    output: (work) => join(work, "out.o"),
+  }));
+}
+
+interface PipelineOptions {
+  exports: string[];
+  optLevel: string;
+  btf: boolean;
+  expandMemcpyInOrder: boolean;
+}
+
+/** llvm-link-22 + opt-22 + llc-22, doing what the linker does (SPEC 4) with the same LLVM. */
+function pipeline(id: string, label: string, inputs: string[], o: PipelineOptions): Contestant {
+  const llcFlags = ["-march=bpf", "-mcpu=generic", "-O3", "-filetype=obj", "-bpf-disable-trap-unreachable"];
+  if (o.expandMemcpyInOrder) llcFlags.push("-bpf-expand-memcpy-in-order");
+  return {
+    id,
+    label,
+    ours: false,
+    steps: (work) => [
+      { cmd: "llvm-link-22", args: ["-o", join(work, "linked.bc"), ...inputs] },
+      {
+        cmd: "opt-22",
+        args: [
+          ...(o.btf ? [] : ["--strip-debug"]),
+          "-cold-callsite-rel-freq=0",
+          `-passes=internalize,default<O${o.optLevel}>,dce`,
+          `-internalize-public-api-list=${[...o.exports, ...MEMORY_BUILTINS].join(",")}`,
+          join(work, "linked.bc"),
+          "-o",
+          join(work, "opt.bc"),
+        ],
+      },
+      { cmd: "llc-22", args: [...llcFlags, join(work, "opt.bc"), "-o", join(work, "out.o")] },
+    ],
+    output: (work) => join(work, "out.o"),
+  };
+}
+
+function llcAlone(input: string): Contestant {
+  return {
+    id: "llc",
+    label: "llc-22 alone",
+    ours: false,
+    steps: (work) => [{
+      cmd: "llc-22",
+      args: [
+        "-march=bpf", "-mcpu=generic", "-O3", "-filetype=obj", "-bpf-disable-trap-unreachable",
+        "-bpf-expand-memcpy-in-order", input, "-o", join(work, "out.o"),
+      ],
+    }],
+    output: (work) => join(work, "out.o"),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Cases
+
+interface Case {
+  id: string;
+  title: string;
+  cwd: string;
+  contestants: Contestant[];
+  /** Contestant id the ratios are taken against. */
+  baseline: string;
+  /** Target ratio of medians (ours / baseline) and which of ours it applies to. */
+  timeTarget: number;
+  timeTargetFor: string[];
+  notes: string[];
+}
+
+function isBitcode(path: string): boolean {
+  const b = readFileSync(path).subarray(0, 4);
+  return (b[0] === 0x42 && b[1] === 0x43 && b[2] === 0xc0 && b[3] === 0xde) ||
+    (b[0] === 0xde && b[1] === 0xc0 && b[2] === 0x17 && b[3] === 0x0b);
+}
+
+/** Top-level bitcode inputs plus the archive members an ld-style link uses (extracted once). */
+function ldInputs(dir: string, inputs: string[], roots: string[]): { files: string[]; note: string } {
+  const archives = inputs.filter((p) => p.endsWith(".a") || p.endsWith(".rlib"));
+  const objects = inputs.filter((p) => !archives.includes(p));
+  const res = resolveMembers(inputs.map((p) => join(dir, p)), roots);
+  const files = objects.filter((p) => isBitcode(join(dir, p)));
+  const parts: string[] = [];
+  for (const a of archives) {
+    const xdir = join(dir, "extracted", a.replace(/[^A-Za-z0-9_.-]/g, "_"));
+    extractArchive(join(dir, a), xdir);
+    const used = res.members.get(join(dir, a)) ?? [];
+    files.push(...used.map((m) => join("extracted", a.replace(/[^A-Za-z0-9_.-]/g, "_"), m)));
+    const total = tryRun("llvm-ar-22", ["t", join(dir, a)]).stdout.trim().split("\n").length;
+    parts.push(`${a.split("/").pop()}: ${used.length} of ${total}`);
+  }
+  return { files, note: `members used (ld semantics, from llvm-nm-22): ${parts.join(", ")}` };
+}
+
+async function buildCases(): Promise<Case[]> {
+  const cases: Case[] = [];
+  if (CASES.includes("a")) {
+    const { dir, m } = await corpus("a-c-units", [...commonSources, ...sourcesOf("bench/corpus/c_units.ts"), clangVersion], generateCUnits);
+    const args = ["--btf", "--disable-expand-memcpy-in-order", "--export", m.exports.join(","), ...m.inputs];
+    const size = m.inputs.reduce((s, f) => s + readFileSync(join(dir, f)).length, 0);
+    cases.push({
+      id: "a",
+      title: `(a) ${m.inputs.length} C units, --btf`,
+      cwd: dir,
+      contestants: [
+        ...ours(args),
+        pipeline("pipeline", "LLVM pipeline (llvm-link + opt + llc)", m.inputs, {
+          exports: m.exports, optLevel: "2", btf: true, expandMemcpyInOrder: false,
+        }),
+      ],
+      baseline: "pipeline",
+      timeTarget: 0.7,
+      timeTargetFor: ["compiled", "bun", "deno"],
+      notes: [
+        `${m.inputs.length} bitcode files, ${(size / 1048576).toFixed(1)} MiB, ${m.exports.length / 2} programs (+ their maps) exported`,
+        "linked with --disable-expand-memcpy-in-order (and llc without -bpf-expand-memcpy-in-order): with it, " +
+        "LLVM leaves `= {}` struct initializers as calls to memset, which the kernel cannot load",
+      ],
+    });
+  }
+  if (CASES.includes("b")) {
+    const parts = [...commonSources, ...sourcesOf("bench/corpus/archive.ts"), clangVersion, toolVersion("llvm-ar-22")];
+    const { dir, m } = await corpus("b-archive", parts, generateArchive);
+    const ld = ldInputs(dir, m.inputs, [...m.exports, ...MEMORY_BUILTINS]);
+    const picked = ld.files.filter((f) => f.startsWith("extracted/")).map((f) => f.split("/").pop());
+    if (picked.join(" ") !== m.neededMembers.join(" ")) {
+      log(`warning: the ld resolution picked ${picked.length} members, the generator expected ${m.neededMembers.length}`);
+    }
+    const opts = { exports: m.exports, optLevel: "2", btf: false, expandMemcpyInOrder: true };
+    cases.push({
+      id: "b",
+      title: "(b) 500-member archive, 25 used",
+      cwd: dir,
+      contestants: [
+        ...ours(["--export", m.exports.join(","), ...m.inputs]),
+        pipeline("pipeline", "LLVM pipeline, the 25 members ld would use", ld.files, opts),
+        pipeline("pipeline-all", "LLVM pipeline, llvm-link given the whole .a (info)", m.inputs, opts),
+      ],
+      baseline: "pipeline",
+      timeTarget: 0.5,
+      timeTargetFor: ["compiled", "bun", "deno"],
+      notes: [
+        ld.note,
+        "the baseline pipeline gets main.bc and the 25 members an ld-style link uses, extracted beforehand " +
+        "(outside the timing), so both sides link the same code; the 'whole .a' row is what llvm-link does " +
+        "when handed the archive (it links every member), for reference",
+      ],
+    });
+  }
+  if (CASES.includes("c") || CASES.includes("c-btf")) {
+    const sysroot = sysrootPath();
+    const stamp = readFileSync(join(sysroot, ".stamp"), "utf8");
+    const parts = [...commonSources, ...sourcesOf("bench/corpus/rust.ts", "bench/capture-linker"), stamp, sysroot];
+    const { dir, m } = await corpus("c-rust", parts, (d) => generateRust(d, sysroot));
+    const optLevel = (m.linkArgs.find((a) => /^-O[0-3sz]$/.test(a)) ?? "-O2").slice(2);
+    const ld = ldInputs(dir, m.inputs, [...m.exports, ...MEMORY_BUILTINS]);
+    const size = m.inputs.reduce((s, f) => s + readFileSync(join(dir, f)).length, 0);
+    for (const btf of [false, true]) {
+      const id = btf ? "c-btf" : "c";
+      if (!CASES.includes(id)) continue;
+      cases.push({
+        id,
+        title: `(c) Rust crate + dependency${btf ? ", --btf" : ""}`,
+        cwd: dir,
+        contestants: [
+          ...ours([...m.linkArgs, ...(btf ? ["--btf"] : [])]),
+          pipeline("pipeline", "LLVM pipeline (llvm-link + opt + llc)", ld.files, {
+            exports: m.exports, optLevel, btf, expandMemcpyInOrder: true,
+          }),
+        ],
+        baseline: "pipeline",
+        timeTarget: 0.7,
+        timeTargetFor: ["compiled", "bun", "deno"],
+        notes: [
+          `rustc's own link line replayed (captured by bench/capture-linker): ${m.inputs.length} inputs, ` +
+          `${(size / 1048576).toFixed(1)} MiB, -O${optLevel}; exports: ${m.exports.join(" ")}`,
+          ld.note,
+        ],
+      });
+    }
+  }
+  if (CASES.includes("d")) {
+    const { dir, m } = await corpus("d-tiny", sourcesOf("bench/corpus/tiny.ts"), generateTiny);
+    cases.push({
+      id: "d",
+      title: "(d) one tiny .ll",
+      cwd: dir,
+      contestants: [...ours(["--export", m.exports.join(","), ...m.inputs]), llcAlone(m.inputs[0])],
+      baseline: "llc",
+      timeTarget: 1.25,
+      timeTargetFor: ["compiled"],
+      notes: ["the baseline is llc-22 alone on the same .ll (no opt step)"],
+    });
+  }
+  return cases;
+}
+
+// ---------------------------------------------------------------------------
+// Measuring
+
+export interface ContestantResult {
+  id: string;
+  label: string;
+  ours: boolean;
+  samples: Sample[];
+  error?: string;
+  minMs?: number;
+  medianMs?: number;
+  ratio?: number;
+  peakRssMiB?: number;
+  /** Largest single process of a multi-process contestant, per run (MiB), median. */
+  stepRssMiB?: number[];
+  stepMedianMs?: number[];
+  phases?: { name: string; ms: number }[];
+  phaseWallMs?: number;
+  verify?: Verdict;
+  sha256?: string;
+}
+
+export interface CaseResult {
+  id: string;
+  title: string;
+  notes: string[];
+  baseline: string;
+  timeTarget: number;
+  timeTargetFor: string[];
+  contestants: ContestantResult[];
+}
+
+const mib = (kib: number) => kib / 1024;
+
+function workDir(caseId: string, contestant: string): string {
+  const d = join(CACHE, "work", caseId, contestant);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+function measureCase(c: Case): CaseResult {
+  const results: ContestantResult[] = c.contestants.map((k) => ({ id: k.id, label: k.label, ours: k.ours, samples: [] }));
+  for (let round = 0; round <= RUNS; round++) {
+    for (const [i, k] of c.contestants.entries()) {
+      const r = results[i];
+      if (r.error) continue;
+      const s = runSteps(k.steps(workDir(c.id, k.id)), c.cwd);
+      if (!s.ok) {
+        r.error = s.stderr;
+        log(`  ${c.id} ${k.id}: failed: ${s.stderr.split("\n")[0]}`);
+        continue;
+      }
+      if (round > 0) r.samples.push({ ...s, stderr: "" }); // keep the JSON small
+    }
+    const status = results.map((r) => `${r.id} ${r.samples.length ? (r.samples.at(-1)!.ms / 1000).toFixed(2) + "s" : r.error ? "failed" : "-"}`);
+    log(`  ${c.id} ${round === 0 ? "warm-up" : `run ${round}/${RUNS}`}: ${status.join(", ")}`);
+  }
+  for (const r of results) {
+    if (r.samples.length === 0) continue;
+    const ms = r.samples.map((s) => s.ms);
+    r.minMs = Math.min(...ms);
+    r.medianMs = median(ms);
+    const rss = r.samples.map((s) => s.rssKiB).filter((v): v is number => v !== null);
+    if (rss.length) r.peakRssMiB = mib(Math.max(...rss));
+    const nSteps = r.samples[0].steps.length;
+    if (nSteps > 1) {
+      r.stepMedianMs = Array.from({ length: nSteps }, (_, j) => median(r.samples.map((s) => s.steps[j].ms)));
+      r.stepRssMiB = Array.from({ length: nSteps }, (_, j) => mib(Math.max(...r.samples.map((s) => s.steps[j].rssKiB ?? 0))));
+    }
+  }
+  const base = results.find((r) => r.id === c.baseline)?.medianMs;
+  for (const r of results) if (r.medianMs !== undefined && base) r.ratio = r.medianMs / base;
+
+  // One more run of each of ours with --time, for the phase breakdown.
+  for (const [i, k] of c.contestants.entries()) {
+    const r = results[i];
+    if (!k.ours || r.error) continue;
+    const s = runSteps(k.steps(workDir(c.id, k.id), ["--time"]), c.cwd);
+    if (s.ok) {
+      r.phases = parsePhases(s.stderr);
+      r.phaseWallMs = s.ms;
+    }
+  }
+  // Valid output? Same bytes from every form of ours?
+  for (const [i, k] of c.contestants.entries()) {
+    const r = results[i];
+    if (r.error) continue;
+    const out = k.output(workDir(c.id, k.id));
+    if (!existsSync(out)) continue;
+    r.sha256 = createHash("sha256").update(readFileSync(out)).digest("hex");
+    if (VERIFY) {
+      r.verify = loadAll(out, `bench-${c.id}-${k.id}`);
+      log(`  ${c.id} ${k.id}: bpftool prog loadall: ${r.verify.status} (${r.verify.detail})`);
+    }
+  }
+  return {
+    id: c.id,
+    title: c.title,
+    notes: c.notes,
+    baseline: c.baseline,
+    timeTarget: c.timeTarget,
+    timeTargetFor: c.timeTargetFor,
+    contestants: results,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Scaling of the link phase with the number of archive members (case b)
+
+export interface ScalingRow {
+  members: number;
+  mode: string;
+  phases: { name: string; ms: number }[];
+  wallMs: number;
+  error?: string;
+}
+
+async function measureScaling(): Promise<{ rows: ScalingRow[]; llvmLink: { members: number; ms: number }[]; runtime: string }> {
+  const parts = [...commonSources, ...sourcesOf("bench/corpus/archive.ts"), clangVersion, toolVersion("llvm-ar-22")];
+  const { dir, m } = await corpus("b-archive", parts, generateArchive);
+  const runtime = RUNTIMES[0];
+  const rows: ScalingRow[] = [];
+  const llvmLink: { members: number; ms: number }[] = [];
+  for (const count of PREFIXES) {
+    const archive = m.prefixes[String(count)];
+    for (const mode of ["--whole-archive", "default"]) {
+      const args = ["--time", "--export", m.exports.join(","), ...(mode === "default" ? [] : [mode]), "main.bc", archive];
+      const k = ours(args).find((c) => c.id === runtime)!;
+      const work = workDir("scaling", `${count}-${mode.replace(/^-+/, "")}`);
+      const samples: Sample[] = [];
+      let error: string | undefined;
+      for (let i = 0; i <= SCALING_RUNS && !error; i++) {
+        const s = runSteps(k.steps(work), dir);
+        if (!s.ok) error = s.stderr;
+        else if (i > 0) samples.push(s);
+      }
+      const names = samples.length ? parsePhases(samples[0].stderr).map((p) => p.name) : [];
+      const phases = names.map((name) => ({
+        name,
+        ms: median(samples.map((s) => parsePhases(s.stderr).find((p) => p.name === name)?.ms ?? NaN)),
+      }));
+      rows.push({ members: count, mode, phases, wallMs: median(samples.map((s) => s.ms)), error });
+      log(`  scaling ${count} ${mode}: ${error ? "failed" : phases.map((p) => `${p.name} ${p.ms.toFixed(0)}`).join(", ")}`);
+    }
+    // llvm-link-22 of main.bc + all `count` members, for reference.
+    const work = workDir("scaling", `${count}-llvm-link`);
+    const times: number[] = [];
+    for (let i = 0; i <= SCALING_RUNS; i++) {
+      const s = runSteps([{ cmd: "llvm-link-22", args: ["-o", join(work, "linked.bc"), "main.bc", archive] }], dir);
+      if (s.ok && i > 0) times.push(s.ms);
+    }
+    llvmLink.push({ members: count, ms: median(times) });
+  }
+  return { rows, llvmLink, runtime };
+}
+
+// ---------------------------------------------------------------------------
+// Main
+
+function machine() {
+  const version = (cmd: string, args: string[]) => tryRun(cmd, args).stdout.trim().split("\n")[0] ?? "";
+  return {
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: tryRun("uname", ["-r"]).stdout.trim(),
+    llvm: version("llc-22", ["--version"]).trim() || tryRun("llc-22", ["--version"]).stdout.split("\n")[1]?.trim(),
+    linker: tryRun(DIST, ["--version"]).stdout.trim().replace(/\n/g, "; "),
+    bun: version(BUN, ["--version"]),
+    deno: version(DENO, ["--version"]),
+    rustc: version("/usr/bin/rustc", ["--version"]),
+    // Read-only git queries: which code was measured.
+    commit: tryRun("git", ["-C", REPO, "rev-parse", "--short", "HEAD"]).stdout.trim() +
+      (tryRun("git", ["-C", REPO, "status", "--porcelain", "--", "src", "ffi"]).stdout.trim() ? " + uncommitted changes in src/ffi" : ""),
+  };
+}
+
+const started = performance.now();
+snapshot();
+if (!existsSync(DIST) && RUNTIMES.includes("compiled")) throw new Error("dist/bpf-linker is missing (scripts/bench builds it)");
+if (!haveGnuTime) log("warning: /usr/bin/time is missing: peak RSS is not measured");
+const cases = await buildCases();
+const loadable = VERIFY ? canLoad() : "--no-verify";
+if (loadable) log(`outputs will not be loaded with bpftool: ${loadable}`);
+
+// What one spawn under /usr/bin/time costs, for reading the (d) figures.
+const calibration = Array.from({ length: 21 }, () => runSteps([{ cmd: "/bin/true", args: [] }], REPO).ms).slice(1);
+
+const caseResults: CaseResult[] = [];
+for (const c of cases) {
+  log(`case ${c.title}: ${c.contestants.map((k) => k.id).join(", ")}, ${RUNS} runs after a warm-up`);
+  caseResults.push(measureCase(c));
+}
+const scaling = SCALING && CASES.includes("b") ? await measureScaling() : undefined;
+
+const results = {
+  date: new Date().toISOString(),
+  command: `bash scripts/bench ${argv.join(" ")}`.trim(),
+  runs: RUNS,
+  machine: machine(),
+  spawnOverheadMs: median(calibration),
+  verify: loadable ?? "bpftool prog loadall",
+  cases: caseResults,
+  scaling,
+  elapsedS: (performance.now() - started) / 1000,
+};
+mkdirSync(CACHE, { recursive: true });
+writeFileSync(join(CACHE, "results.json"), JSON.stringify(results, null, 1));
+const md = renderMarkdown(results);
+writeFileSync(join(CACHE, "results.md"), md);
+process.stdout.write(md);
+log(`done in ${results.elapsedS.toFixed(0)} s; wrote .cache/bench/results.md and .cache/bench/results.json`);
+// Work files (outputs, intermediate bitcode) stay in .cache/bench/work for inspection.
