@@ -2,73 +2,17 @@
 // checked against the original files, `llvm-ar t` and `llvm-nm --print-armap`; then
 // malformed archives, each with the error it must produce.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import process from "node:process";
 
 import { type Archive, readArchive } from "../src/archive.ts";
 import { ArchiveError } from "../src/errors.ts";
+import { bytesOf, toolTest, workspace } from "./support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: a scratch directory and the real tools
 
-const workDir = mkdtempSync(join(tmpdir(), "bpf-linker-archive-"));
-const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
-after(removeWorkDir);
-// Deno does not run node:test `after` hooks once a test was skipped; it does fire `unload`.
-globalThis.addEventListener?.("unload", removeWorkDir);
-
-const toolPresence = new Map<string, boolean>();
-
-function toolAvailable(tool: string): boolean {
-  if (!toolPresence.has(tool)) {
-    try {
-      execFileSync(tool, ["--version"], { stdio: "ignore" });
-      toolPresence.set(tool, true);
-    } catch {
-      toolPresence.set(tool, false);
-    }
-  }
-  return toolPresence.get(tool)!;
-}
-
-/** A test that needs real tools; skipped (loudly) when one is not installed. */
-function toolTest(name: string, tools: string[], body: () => void): void {
-  const missing = tools.filter((tool) => !toolAvailable(tool));
-  if (missing.length === 0) {
-    test(name, body);
-    return;
-  }
-  const reason = `${missing.join(", ")} not installed`;
-  console.error(`SKIP: ${name}: ${reason}`);
-  test(name, { skip: reason }, () => {});
-}
-
-function run(tool: string, args: string[], env: Record<string, string> = {}): string {
-  return execFileSync(tool, args, {
-    cwd: workDir,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
-  }).toString();
-}
-
-/** A fresh Uint8Array (not a pooled Buffer) so deepEqual compares plain bytes. */
-function readBytes(name: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(workDir, name)));
-}
-
-function writeText(name: string, text: string): string {
-  writeFileSync(join(workDir, name), text);
-  return name;
-}
-
-function bytesOf(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
-}
+const { run, readBytes, writeText } = workspace("bpf-linker-archive-");
 
 function textOf(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);

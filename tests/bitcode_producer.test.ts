@@ -3,11 +3,9 @@
 // llvm-bcanalyzer-22 prints; then hand-built bitstreams for the encodings real producers
 // do not use, and deterministic fuzzing (truncations, bit flips) for robustness.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { homedir } from "node:os";
 import { join } from "node:path";
 
 import {
@@ -15,56 +13,21 @@ import {
   parseLlvmVersion,
   readBitcodeProducer,
 } from "../src/bitcode_producer.ts";
+import { ARRAY, BitWriter, BLOB, CHAR6, FIXED, VBR } from "./support/bitwriter.ts";
+import { fuzzRandomStreams, fuzzSeeds, makeRandom, readsWithoutThrowing } from "./support/fuzz.ts";
+import { toolTest, workspace } from "./support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: a scratch directory and the real tools
 
-const workDir = mkdtempSync(join(tmpdir(), "bpf-linker-producer-"));
-const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
-after(removeWorkDir);
-// Deno does not run node:test `after` hooks once a test was skipped; it does fire `unload`.
-globalThis.addEventListener?.("unload", removeWorkDir);
-
-const toolPresence = new Map<string, boolean>();
-
-function toolAvailable(tool: string): boolean {
-  if (!toolPresence.has(tool)) {
-    try {
-      execFileSync(tool, ["--version"], { stdio: "ignore" });
-      toolPresence.set(tool, true);
-    } catch {
-      toolPresence.set(tool, false);
-    }
-  }
-  return toolPresence.get(tool)!;
-}
-
-/** A test that needs real tools; skipped (loudly) when one is not installed. */
-function toolTest(name: string, tools: string[], body: () => void): void {
-  const missing = tools.filter((tool) => !toolAvailable(tool));
-  if (missing.length === 0) {
-    test(name, body);
-    return;
-  }
-  const reason = `${missing.join(", ")} not installed`;
-  console.error(`SKIP: ${name}: ${reason}`);
-  test(name, { skip: reason }, () => {});
-}
-
-function run(tool: string, args: string[]): string {
-  return execFileSync(tool, args, { cwd: workDir, stdio: ["ignore", "pipe", "pipe"] }).toString();
-}
-
-function readBytes(name: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(workDir, name)));
-}
+const { run, readBytes, writeText } = workspace("bpf-linker-producer-");
 
 const C_SOURCE = "int add_one(int x) { return x + 1; }\n";
 // Old enough syntax for both llvm-as-19 and llvm-as-22.
 const IR_SOURCE = "define i32 @add_one(i32 %x) {\n  %r = add i32 %x, 1\n  ret i32 %r\n}\n";
-writeFileSync(join(workDir, "prog.c"), C_SOURCE);
-writeFileSync(join(workDir, "prog.ll"), IR_SOURCE);
-writeFileSync(join(workDir, "lib.rs"), "pub fn add_one(x: u32) -> u32 { x + 1 }\n");
+writeText("prog.c", C_SOURCE);
+writeText("prog.ll", IR_SOURCE);
+writeText("lib.rs", "pub fn add_one(x: u32) -> u32 { x + 1 }\n");
 
 /** "22.1.8" from `clang-22 --version` ("Debian clang version 22.1.8 (...)"). */
 function clangVersion(clang: string): string {
@@ -252,90 +215,8 @@ toolTest(
 // ---------------------------------------------------------------------------
 // Hand-built bitstreams: encodings and layouts real producers rarely emit
 
-/** A tiny bitstream writer: bits LSB-first, packed into little-endian words. */
-class BitWriter {
-  private bits: number[] = [];
-  private blocks: { lengthAt: number; width: number }[] = [];
-  width = 2;
-
-  constructor(magic = true) {
-    if (magic) { for (const byte of [0x42, 0x43, 0xc0, 0xde]) this.fixed(byte, 8); }
-  }
-
-  fixed(value: number, width: number): this {
-    for (let i = 0; i < width; i++) this.bits.push(Math.floor(value / 2 ** i) % 2);
-    return this;
-  }
-
-  vbr(value: number, width: number): this {
-    const payload = 2 ** (width - 1);
-    do {
-      const chunk = value % payload;
-      value = Math.floor(value / payload);
-      this.fixed(chunk + (value > 0 ? payload : 0), width);
-    } while (value > 0);
-    return this;
-  }
-
-  align32(): this {
-    while (this.bits.length % 32 !== 0) this.bits.push(0);
-    return this;
-  }
-
-  enter(blockId: number, width: number, lengthWords?: number): this {
-    this.fixed(1, this.width).vbr(blockId, 8).vbr(width, 4).align32();
-    this.blocks.push({ lengthAt: this.bits.length, width: this.width });
-    this.fixed(lengthWords ?? 0, 32);
-    this.width = width;
-    return this;
-  }
-
-  /** END_BLOCK; backpatches the length word unless `keepLength`. */
-  end(keepLength = false): this {
-    this.fixed(0, this.width).align32();
-    const block = this.blocks.pop()!;
-    if (!keepLength) {
-      const words = (this.bits.length - block.lengthAt - 32) / 32;
-      const saved = this.bits.splice(block.lengthAt, 32);
-      assert.equal(saved.length, 32);
-      const length: number[] = [];
-      for (let i = 0; i < 32; i++) length.push(Math.floor(words / 2 ** i) % 2);
-      this.bits.splice(block.lengthAt, 0, ...length);
-    }
-    this.width = block.width;
-    return this;
-  }
-
-  unabbrev(code: number, ops: number[]): this {
-    this.fixed(3, this.width).vbr(code, 6).vbr(ops.length, 6);
-    for (const op of ops) this.vbr(op, 6);
-    return this;
-  }
-
-  /** DEFINE_ABBREV with raw operand encodings: [literal, value] or [encoding, width?]. */
-  defineAbbrev(ops: ([true, number] | [false, number, number?])[]): this {
-    this.fixed(2, this.width).vbr(ops.length, 5);
-    for (const op of ops) {
-      if (op[0]) {
-        this.fixed(1, 1).vbr(op[1], 8);
-      } else {
-        this.fixed(0, 1).fixed(op[1], 3);
-        if (op[2] !== undefined) this.vbr(op[2], 5);
-      }
-    }
-    return this;
-  }
-
-  bytes(): Uint8Array {
-    const out = new Uint8Array(Math.ceil(this.bits.length / 8));
-    this.bits.forEach((bit, i) => (out[i >> 3] |= bit << (i & 7)));
-    return out;
-  }
-}
-
 const codes = (text: string) => [...text].map((c) => c.charCodeAt(0));
 const LIT = true;
-const FIXED = 1, VBR = 2, ARRAY = 3, CHAR6 = 4, BLOB = 5;
 
 test("unabbreviated STRING and EPOCH records", () => {
   const w = new BitWriter().enter(13, 5);
@@ -489,24 +370,8 @@ test("parseLlvmVersion", () => {
 // ---------------------------------------------------------------------------
 // Fuzzing: truncations and bit flips of real bitcode never throw, never hang
 
-/** Deterministic PRNG (mulberry32): the same mutations every run. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function check(bytes: Uint8Array, what: string): BitcodeProducer | undefined {
-  let result: BitcodeProducer | undefined;
-  try {
-    result = readBitcodeProducer(bytes);
-  } catch (error) {
-    assert.fail(`${what}: threw ${error}`);
-  }
+  const result = readsWithoutThrowing(what, () => readBitcodeProducer(bytes));
   if (result !== undefined) {
     assert.equal(typeof result.producer, "string", what);
     if (result.epoch !== undefined) assert.ok(Number.isFinite(result.epoch), what);
@@ -550,33 +415,14 @@ toolTest("fuzz: thousands of bit flips and overwrites of real bitcode", [
   ]);
   run("/usr/bin/rustc", ["--emit=llvm-bc", "--crate-type", "lib", "lib.rs", "-o", "fuzzrust.bc"]);
   const seeds = [readBytes("fuzz.bc"), readBytes("fuzzmac.bc"), readBytes("fuzzrust.bc")];
-  const random = prng(0x5eed);
-  const pick = (n: number) => Math.floor(random() * n);
-  let iterations = 0;
-  let survived = 0;
   const start = performance.now();
-  for (const original of seeds) {
-    // The header and identification block live in the first ~100 bytes: aim most flips there.
-    const hot = Math.min(original.length, 128);
-    for (let i = 0; i < 3000; i++) {
-      const bytes = original.slice();
-      const flips = 1 + pick(3);
-      for (let f = 0; f < flips; f++) {
-        const at = i % 4 === 0 ? pick(original.length) : pick(hot);
-        bytes[at] ^= 1 << pick(8);
-      }
-      if (check(bytes, `seed ${seeds.indexOf(original)} flips #${i}`)) survived++;
-      iterations++;
-    }
-    // Random bytes after an intact prefix, and random truncation on top.
-    for (let i = 0; i < 1000; i++) {
-      const keep = pick(hot);
-      const bytes = original.slice(0, keep + pick(original.length - keep + 1));
-      for (let j = keep; j < bytes.length && j < keep + 64; j++) bytes[j] = pick(256);
-      check(bytes, `seed ${seeds.indexOf(original)} overwrite #${i}`);
-      iterations++;
-    }
-  }
+  // The header and identification block live in the first ~100 bytes: aim most flips there.
+  const { reads: iterations, readable: survived } = fuzzSeeds(
+    seeds,
+    makeRandom(0x5eed),
+    check,
+    128,
+  );
   const elapsed = performance.now() - start;
   assert.ok(iterations >= 12000);
   // Flips outside the identification block leave it readable: many inputs must survive.
@@ -585,21 +431,12 @@ toolTest("fuzz: thousands of bit flips and overwrites of real bitcode", [
 });
 
 test("fuzz: random streams behind a valid magic", () => {
-  const random = prng(42);
   const start = performance.now();
-  for (let i = 0; i < 5000; i++) {
-    const bytes = new Uint8Array(4 + Math.floor(random() * 200));
-    bytes.set([0x42, 0x43, 0xc0, 0xde]);
-    for (let j = 4; j < bytes.length; j++) bytes[j] = Math.floor(random() * 256);
-    // Often start with a plausible ENTER_SUBBLOCK of block 13 so the reader goes deeper.
-    if (i % 2 === 0 && bytes.length >= 12) {
-      bytes[4] = 0x35; // abbrev id 1, block id 13 (vbr8, low bits)
-      bytes[5] = (bytes[5] & 0xc0) | 0x14; // rest of block id, width 5
-      const words = Math.floor((bytes.length - 12) / 4);
-      new DataView(bytes.buffer).setUint32(8, words, true);
-    }
-    check(bytes, `random stream #${i}`);
-  }
+  // Often start with a plausible ENTER_SUBBLOCK of block 13 so the reader goes deeper.
+  fuzzRandomStreams(makeRandom(42), { count: 5000, maxExtra: 200, minLength: 12 }, (bytes) => {
+    bytes[4] = 0x35; // abbrev id 1, block id 13 (vbr8, low bits)
+    bytes[5] = (bytes[5] & 0xc0) | 0x14; // rest of block id, width 5
+  }, check);
   const elapsed = performance.now() - start;
   assert.ok(elapsed < 1000, `5000 random streams took ${elapsed.toFixed(0)} ms`);
 });

@@ -5,76 +5,20 @@
 // hand-built bitstreams for what real producers do not write; deterministic fuzzing; and the
 // time taken on a big module, next to LLVM's own.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { homedir } from "node:os";
 import { join } from "node:path";
 
 import { type BitcodeSymbols, readBitcodeSymbols } from "../src/bitcode_symbols.ts";
+import { ARRAY, BitWriter, CHAR6, FIXED, VBR } from "./support/bitwriter.ts";
+import { fuzzRandomStreams, fuzzSeeds, makeRandom, readsWithoutThrowing } from "./support/fuzz.ts";
+import { toolTest, workspace } from "./support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: a scratch directory and the real tools
 
-const workDir = mkdtempSync(join(tmpdir(), "bpf-linker-symbols-"));
-const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
-after(removeWorkDir);
-// Deno does not run node:test `after` hooks once a test was skipped; it does fire `unload`.
-globalThis.addEventListener?.("unload", removeWorkDir);
-
-const toolPresence = new Map<string, boolean>();
-
-function toolAvailable(tool: string): boolean {
-  if (!toolPresence.has(tool)) {
-    try {
-      execFileSync(tool, ["--version"], { stdio: "ignore" });
-      toolPresence.set(tool, true);
-    } catch {
-      toolPresence.set(tool, false);
-    }
-  }
-  return toolPresence.get(tool)!;
-}
-
-/** A test that needs real tools; skipped (loudly) when one is not installed. */
-function toolTest(name: string, tools: string[], body: () => void): void {
-  const missing = tools.filter((tool) => !toolAvailable(tool));
-  if (missing.length === 0) {
-    test(name, body);
-    return;
-  }
-  const reason = `${missing.join(", ")} not installed`;
-  console.error(`SKIP: ${name}: ${reason}`);
-  test(name, { skip: reason }, () => {});
-}
-
-function run(tool: string, args: string[]): string {
-  return execFileSync(tool, args, {
-    cwd: workDir,
-    stdio: ["ignore", "pipe", "pipe"],
-    maxBuffer: 1 << 28,
-  }).toString();
-}
-
-function readBytes(name: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(workDir, name)));
-}
-
-function write(name: string, text: string): void {
-  writeFileSync(join(workDir, name), text);
-}
-
-/** Deterministic PRNG (mulberry32): the same mutations every run. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { path, run, readBytes, writeText: write } = workspace("bpf-linker-symbols-");
 
 interface NmSymbols {
   defined: string[];
@@ -115,7 +59,7 @@ function checkAgainstNm(
   options: { prefix?: string; asmOnly?: string[] } = {},
 ): BitcodeSymbols {
   const got = read(file);
-  const expected = nmSymbols(nm, join(workDir, file), options.prefix);
+  const expected = nmSymbols(nm, path(file), options.prefix);
   const asmOnly = new Set(options.asmOnly ?? []);
   assert.deepEqual([...got.defined].sort(), expected.defined.filter((n) => !asmOnly.has(n)));
   assert.deepEqual([...got.undefined].sort(), expected.undefined.filter((n) => !asmOnly.has(n)));
@@ -265,6 +209,11 @@ function clangBpf(clang: string, out: string, extra: string[] = []): void {
   run(clang, ["-target", "bpf", "-O2", "-emit-llvm", "-c", ...extra, "bpf.c", "-o", out]);
 }
 
+/** mac.c as clang-22 -target x86_64-apple-macos bitcode: the Darwin wrapper. */
+function clangMac(out: string): void {
+  run("clang-22", ["-target", "x86_64-apple-macos", "-O2", "-emit-llvm", "-c", "mac.c", "-o", out]);
+}
+
 // ---------------------------------------------------------------------------
 // Real producers against llvm-nm
 
@@ -353,16 +302,7 @@ toolTest("Darwin wrapper (0x0B17C0DE) from clang-22 -target x86_64-apple-macos",
   "clang-22",
   "llvm-nm-22",
 ], () => {
-  run("clang-22", [
-    "-target",
-    "x86_64-apple-macos",
-    "-O2",
-    "-emit-llvm",
-    "-c",
-    "mac.c",
-    "-o",
-    "mac.bc",
-  ]);
+  clangMac("mac.bc");
   const bytes = readBytes("mac.bc");
   assert.deepEqual([...bytes.subarray(0, 4)], [0xde, 0xc0, 0x17, 0x0b], "expected a wrapper");
   // llvm-nm prints Mach-O names with their "_"; the IR names have none.
@@ -405,8 +345,12 @@ toolTest("llvm-cat -b: the first module's symbols, names from the shared string 
   assert.deepEqual(sorted(ba.undefined), sorted(b.undefined));
 });
 
-function checkRustc(rustc: string, out: string): void {
+function rustcBitcode(rustc: string, out: string): void {
   run(rustc, ["--emit=llvm-bc", "--crate-type", "lib", "-C", "opt-level=2", "lib.rs", "-o", out]);
+}
+
+function checkRustc(rustc: string, out: string): void {
+  rustcBitcode(rustc, out);
   const got = checkAgainstNm("llvm-nm-22", out);
   for (const name of ["api", "COUNTER", "TABLE", "USED_STATIC"]) {
     assert.ok(got.defined.includes(name), name);
@@ -435,7 +379,7 @@ toolTest("rustc --emit=llvm-bc (rustup) matches llvm-nm-22", [RUSTUP_RUSTC, "llv
 
 /** Module-level symbol records of the first module, in order: [record name, ops]. */
 function bcanalyzerModuleRecords(analyzer: string, file: string): [string, number[]][] {
-  const dump = run(analyzer, ["-dump", join(workDir, file)]);
+  const dump = run(analyzer, ["-dump", path(file)]);
   const module = /<MODULE_BLOCK [^>]*>([\s\S]*?)\n<\/MODULE_BLOCK>/.exec(dump);
   assert.ok(module, `no MODULE_BLOCK in the dump of ${file}`);
   const records: [string, number[]][] = [];
@@ -509,91 +453,6 @@ for (const version of ["22", "19"]) {
 // ---------------------------------------------------------------------------
 // Hand-built bitstreams: versions, encodings and linkages real producers rarely emit
 
-/** A tiny bitstream writer: bits LSB-first, packed into little-endian words. */
-class BitWriter {
-  private bits: number[] = [];
-  private blocks: { lengthAt: number; width: number }[] = [];
-  width = 2;
-
-  constructor() {
-    for (const byte of [0x42, 0x43, 0xc0, 0xde]) this.fixed(byte, 8);
-  }
-
-  fixed(value: number, width: number): this {
-    for (let i = 0; i < width; i++) this.bits.push(Math.floor(value / 2 ** i) % 2);
-    return this;
-  }
-
-  vbr(value: number, width: number): this {
-    const payload = 2 ** (width - 1);
-    do {
-      const chunk = value % payload;
-      value = Math.floor(value / payload);
-      this.fixed(chunk + (value > 0 ? payload : 0), width);
-    } while (value > 0);
-    return this;
-  }
-
-  align32(): this {
-    while (this.bits.length % 32 !== 0) this.bits.push(0);
-    return this;
-  }
-
-  enter(blockId: number, width: number): this {
-    this.fixed(1, this.width).vbr(blockId, 8).vbr(width, 4).align32();
-    this.blocks.push({ lengthAt: this.bits.length, width: this.width });
-    this.fixed(0, 32);
-    this.width = width;
-    return this;
-  }
-
-  /** END_BLOCK, backpatching the length word. */
-  end(): this {
-    this.fixed(0, this.width).align32();
-    const block = this.blocks.pop()!;
-    const words = (this.bits.length - block.lengthAt - 32) / 32;
-    for (let i = 0; i < 32; i++) this.bits[block.lengthAt + i] = Math.floor(words / 2 ** i) % 2;
-    this.width = block.width;
-    return this;
-  }
-
-  unabbrev(code: number, ops: number[]): this {
-    this.fixed(3, this.width).vbr(code, 6).vbr(ops.length, 6);
-    for (const op of ops) this.vbr(op, 6);
-    return this;
-  }
-
-  /** DEFINE_ABBREV: [true, literal] or [false, encoding, width?]. */
-  defineAbbrev(ops: ([true, number] | [false, number, number?])[]): this {
-    this.fixed(2, this.width).vbr(ops.length, 5);
-    for (const op of ops) {
-      if (op[0]) {
-        this.fixed(1, 1).vbr(op[1], 8);
-      } else {
-        this.fixed(0, 1).fixed(op[1], 3);
-        if (op[2] !== undefined) this.vbr(op[2], 5);
-      }
-    }
-    return this;
-  }
-
-  /** A STRTAB_BLOCK holding `text`, as LLVM writes it: a blob abbreviation. */
-  strtab(text: string): this {
-    const bytes = new TextEncoder().encode(text);
-    this.enter(23, 3).defineAbbrev([[true, 1], [false, BLOB]]);
-    this.fixed(4, 3).vbr(bytes.length, 6).align32();
-    for (const byte of bytes) this.fixed(byte, 8);
-    return this.align32().end();
-  }
-
-  bytes(): Uint8Array {
-    const out = new Uint8Array(Math.ceil(this.bits.length / 8));
-    this.bits.forEach((bit, i) => (out[i >> 3] |= bit << (i & 7)));
-    return out;
-  }
-}
-
-const FIXED = 1, VBR = 2, ARRAY = 3, CHAR6 = 4, BLOB = 5;
 const GLOBALVAR = 7, FUNCTION = 8, ALIAS_OLD = 9, ALIAS = 14, IFUNC = 18;
 
 /** A module: VERSION `version`, then `body`; then a string table of `names`. */
@@ -740,12 +599,7 @@ test("a module with no named globals needs no string table", () => {
 // Robustness: truncations and bit flips of real bitcode never throw, never hang
 
 function check(bytes: Uint8Array, what: string): BitcodeSymbols | undefined {
-  let result: BitcodeSymbols | undefined;
-  try {
-    result = readBitcodeSymbols(bytes);
-  } catch (error) {
-    assert.fail(`${what}: threw ${error}`);
-  }
+  const result = readsWithoutThrowing(what, () => readBitcodeSymbols(bytes));
   if (result !== undefined) {
     for (const list of [result.defined, result.undefined]) {
       assert.ok(Array.isArray(list), what);
@@ -780,55 +634,18 @@ toolTest("fuzz: thousands of bit flips and overwrites of real bitcode", [
   "/usr/bin/rustc",
 ], () => {
   clangBpf("clang-22", "fuzz.bc", ["-fcommon"]);
-  run("clang-22", [
-    "-target",
-    "x86_64-apple-macos",
-    "-O2",
-    "-emit-llvm",
-    "-c",
-    "mac.c",
-    "-o",
-    "fuzzmac.bc",
-  ]);
-  run("/usr/bin/rustc", [
-    "--emit=llvm-bc",
-    "--crate-type",
-    "lib",
-    "-C",
-    "opt-level=2",
-    "lib.rs",
-    "-o",
-    "fuzzrust.bc",
-  ]);
+  clangMac("fuzzmac.bc");
+  rustcBitcode("/usr/bin/rustc", "fuzzrust.bc");
   const seeds = [readBytes("fuzz.bc"), readBytes("fuzzmac.bc"), readBytes("fuzzrust.bc")];
-  const random = prng(0x5eed);
-  const pick = (n: number) => Math.floor(random() * n);
-  let iterations = 0;
-  let readable = 0;
   let slowest = 0;
   const start = performance.now();
   const timed = (bytes: Uint8Array, what: string) => {
     const t = performance.now();
     const result = check(bytes, what);
     slowest = Math.max(slowest, performance.now() - t);
-    iterations++;
     return result;
   };
-  for (const [index, original] of seeds.entries()) {
-    for (let i = 0; i < 3000; i++) {
-      const bytes = original.slice();
-      const flips = 1 + pick(3);
-      for (let f = 0; f < flips; f++) bytes[pick(original.length)] ^= 1 << pick(8);
-      if (timed(bytes, `seed ${index} flips #${i}`)) readable++;
-    }
-    // Random bytes after an intact prefix, with random truncation on top.
-    for (let i = 0; i < 1000; i++) {
-      const keep = pick(original.length);
-      const bytes = original.slice(0, keep + pick(original.length - keep + 1));
-      for (let j = keep; j < bytes.length && j < keep + 64; j++) bytes[j] = pick(256);
-      timed(bytes, `seed ${index} overwrite #${i}`);
-    }
-  }
+  const { reads: iterations, readable } = fuzzSeeds(seeds, makeRandom(0x5eed), timed);
   const elapsed = performance.now() - start;
   console.log(
     `${iterations} fuzzed reads in ${elapsed.toFixed(0)} ms (slowest ${slowest.toFixed(1)} ms), ` +
@@ -842,24 +659,15 @@ toolTest("fuzz: thousands of bit flips and overwrites of real bitcode", [
 });
 
 test("fuzz: random streams behind a valid magic, often opening a module block", () => {
-  const random = prng(42);
   const start = performance.now();
-  for (let i = 0; i < 5000; i++) {
-    const bytes = new Uint8Array(4 + Math.floor(random() * 300));
-    bytes.set([0x42, 0x43, 0xc0, 0xde]);
-    for (let j = 4; j < bytes.length; j++) bytes[j] = Math.floor(random() * 256);
-    if (i % 2 === 0 && bytes.length >= 16) {
-      // ENTER_SUBBLOCK (2 bits: 01), block id 8 (vbr8), abbrev width 3 (vbr4), then the
-      // length word covering the rest, and VERSION 2 unabbreviated (width 3: id 3).
-      bytes[4] = 0x01 | (8 << 2); // id bits 2..9: 8
-      bytes[5] = 3 << 2; // block id high bits 0, width 3 in bits 10..13
-      bytes[6] = 0;
-      bytes[7] = 0;
-      const words = Math.floor((bytes.length - 12) / 4);
-      new DataView(bytes.buffer).setUint32(8, words, true);
-    }
-    check(bytes, `random stream #${i}`);
-  }
+  fuzzRandomStreams(makeRandom(42), { count: 5000, maxExtra: 300, minLength: 16 }, (bytes) => {
+    // ENTER_SUBBLOCK (2 bits: 01), block id 8 (vbr8), abbrev width 3 (vbr4), then the
+    // length word covering the rest, and VERSION 2 unabbreviated (width 3: id 3).
+    bytes[4] = 0x01 | (8 << 2); // id bits 2..9: 8
+    bytes[5] = 3 << 2; // block id high bits 0, width 3 in bits 10..13
+    bytes[6] = 0;
+    bytes[7] = 0;
+  }, check);
   const elapsed = performance.now() - start;
   assert.ok(elapsed < 2000, `5000 random streams took ${elapsed.toFixed(0)} ms`);
 });
@@ -891,7 +699,7 @@ toolTest("performance: a big generated module, next to LLVM reading it", [
   assert.equal(got.defined.length, 2 * count);
   assert.equal(got.undefined.length, count);
   // The whole set still agrees with llvm-nm at this size.
-  const expected = nmSymbols("llvm-nm-22", join(workDir, "big.bc"));
+  const expected = nmSymbols("llvm-nm-22", path("big.bc"));
   assert.deepEqual(sorted(got.defined), expected.defined);
   assert.deepEqual(sorted(got.undefined), expected.undefined);
   // LLVM parsing the whole module (llvm-dis, output discarded), for scale: a process start

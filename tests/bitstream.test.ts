@@ -3,12 +3,8 @@
 // against what llvm-bcanalyzer-22/-19 -dump prints: the same blocks with the same lengths
 // and abbreviation widths, the same records with the same abbreviation ids and operands.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 
 import {
   bitcodeStream,
@@ -18,64 +14,13 @@ import {
   MalformedBitstream,
   UNABBREV_RECORD,
 } from "../src/bitstream.ts";
+import { prng } from "./support/fuzz.ts";
+import { toolTest, workspace } from "./support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
 
-const workDir = mkdtempSync(join(tmpdir(), "bpf-linker-bitstream-"));
-const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
-after(removeWorkDir);
-// Deno does not run node:test `after` hooks once a test was skipped; it does fire `unload`.
-globalThis.addEventListener?.("unload", removeWorkDir);
-
-const toolPresence = new Map<string, boolean>();
-
-function toolAvailable(tool: string): boolean {
-  if (!toolPresence.has(tool)) {
-    try {
-      execFileSync(tool, ["--version"], { stdio: "ignore" });
-      toolPresence.set(tool, true);
-    } catch {
-      toolPresence.set(tool, false);
-    }
-  }
-  return toolPresence.get(tool)!;
-}
-
-/** A test that needs real tools; skipped (loudly) when one is not installed. */
-function toolTest(name: string, tools: string[], body: () => void): void {
-  const missing = tools.filter((tool) => !toolAvailable(tool));
-  if (missing.length === 0) {
-    test(name, body);
-    return;
-  }
-  const reason = `${missing.join(", ")} not installed`;
-  console.error(`SKIP: ${name}: ${reason}`);
-  test(name, { skip: reason }, () => {});
-}
-
-function run(tool: string, args: string[]): string {
-  return execFileSync(tool, args, {
-    cwd: workDir,
-    stdio: ["ignore", "pipe", "pipe"],
-    maxBuffer: 1 << 28,
-  }).toString();
-}
-
-function readBytes(name: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(workDir, name)));
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { path, run, readBytes, writeText } = workspace("bpf-linker-bitstream-");
 
 // C with a bit of everything: functions with bodies (FUNCTION_BLOCKs with BLOCKINFO
 // abbreviations), constants, debug info metadata (blobs), a struct type, strings.
@@ -92,9 +37,9 @@ static int helper(struct pair *p, int n) {
 }
 int entry(int n) { struct pair p = { n, n * 3L }; return helper(&p, n) + ext(n); }
 `;
-writeFileSync(join(workDir, "prog.c"), C_SOURCE);
-writeFileSync(
-  join(workDir, "lib.rs"),
+writeText("prog.c", C_SOURCE);
+writeText(
+  "lib.rs",
   '#[no_mangle] pub extern "C" fn add(a: u64, b: u64) -> u64 { a.wrapping_add(b) }\n' +
     "pub fn generic<T: Into<u64>>(x: T) -> u64 { x.into() * 3 }\n" +
     'pub static NAMES: [&str; 3] = ["one", "two", "three"];\n',
@@ -186,7 +131,7 @@ function checkWalk(analyzer: string, file: string): number {
   const stream = bitcodeStream(readBytes(file));
   assert.ok(stream, `${file} is not bitcode`);
   const got = walk(stream);
-  const expected = dumpTokens(analyzer, join(workDir, file));
+  const expected = dumpTokens(analyzer, path(file));
   assert.ok(expected.length > 20, `too little in the dump of ${file}`);
   // Compare piecewise first, for a readable failure.
   for (let i = 0; i < Math.min(got.length, expected.length); i++) {

@@ -14,16 +14,14 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync 
 import { join } from "node:path";
 import { after, test } from "node:test";
 import {
+  assertXdpVerdicts,
   builtExecutable,
   compileXdpExample,
-  loadAndRun,
   needsBpf,
   repoRoot,
   run,
+  runInRoot,
   sectionNames,
-  XDP_DROP,
-  XDP_PASS,
-  xdpPacket,
 } from "./support/tools.ts";
 
 type Setup = { root: string; work: string; skip?: undefined } | {
@@ -34,26 +32,6 @@ type Setup = { root: string; work: string; skip?: undefined } | {
 
 /** Where the executable and inputs go inside the root (per process: runs may overlap). */
 const WORK = `/work/bpfl-${process.pid}-${Date.now().toString(36)}`;
-
-/**
- * Run `args` (a path inside the root first) chrooted into `root`, with PATH as
- * the whole environment and /proc mounted for the duration: Bun's executable
- * aborts without /proc. The mount lives in a private mount namespace made for
- * this one command, so it goes away with it and can never be left behind.
- */
-function inRoot(root: string, args: string[]) {
-  return run("unshare", [
-    "--mount",
-    "--propagation",
-    "private",
-    "--",
-    "sh",
-    "-c",
-    'mount -t proc proc "$0/proc" && exec env -i PATH=/usr/bin:/bin /usr/sbin/chroot "$0" "$@"',
-    root,
-    ...args,
-  ]);
-}
 
 function prepare(): Setup {
   if (process.getuid?.() !== 0) return { skip: "not root: chroot and mounting /proc need root" };
@@ -75,7 +53,7 @@ function prepare(): Setup {
   const work = join(root, WORK);
   mkdirSync(work, { recursive: true });
   copyFileSync(builtExecutable(), join(work, "bpf-linker"));
-  const probe = inRoot(root, ["/bin/true"]);
+  const probe = runInRoot(root, ["/bin/true"]);
   if (probe.status !== 0) {
     rmSync(work, { recursive: true, force: true });
     return { skip: `cannot chroot into ${root} with /proc mounted: ${probe.stderr.trim()}` };
@@ -106,7 +84,7 @@ const inputs19 = example("clang-19");
 const inputs22 = example("clang-22");
 
 function linker(args: string[]) {
-  return inRoot(ROOT, [`${WORK}/bpf-linker`, ...args]);
+  return runInRoot(ROOT, [`${WORK}/bpf-linker`, ...args]);
 }
 
 test(
@@ -158,8 +136,7 @@ test("the host kernel loads and runs the object linked in the root", both(), () 
   const r = linker(["--export", "xdp_filter", ...inputs19!, "-o", `${WORK}/xdp19-kernel.o`]);
   assert.equal(r.status, 0, r.stderr);
   const obj = join(HOST_WORK, "xdp19-kernel.o");
-  assert.equal(loadAndRun(obj, "xdp_filter", xdpPacket("pass")), XDP_PASS);
-  assert.equal(loadAndRun(obj, "xdp_filter", xdpPacket("drop")), XDP_DROP);
+  assertXdpVerdicts(obj);
 });
 
 test(

@@ -5,28 +5,24 @@
 // fail like the script entry. Also: the libLLVM of a rustup toolchain.
 
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { listCandidates } from "../ffi/discover.ts";
 import {
+  assertXdpVerdicts,
   builtExecutable,
   compileXdpExample,
+  fileTempDir,
   LLVM_BIN,
-  loadAndRun,
   MINIMAL_ENV,
   needsBpf,
   runLinker,
   runWithEnv,
-  tempDir,
   tool,
-  XDP_DROP,
-  XDP_PASS,
-  xdpPacket,
 } from "./support/tools.ts";
 
-const dir = tempDir("bpfl-dist-");
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = fileTempDir("bpfl-dist-");
 
 const exe = builtExecutable();
 const ex22 = compileXdpExample(join(dir, mkdir("x22")));
@@ -124,8 +120,7 @@ test("links examples/xdp (two bitcode files + a bitcode archive) byte-identical 
 
 test("the kernel loads and runs the executable's object", needsBpf(), () => {
   const { exeOut } = linkBoth("xdp-kernel", ["--export", "xdp_filter", ...ex22.inputs]);
-  assert.equal(loadAndRun(exeOut, "xdp_filter", xdpPacket("pass")), XDP_PASS);
-  assert.equal(loadAndRun(exeOut, "xdp_filter", xdpPacket("drop")), XDP_DROP);
+  assertXdpVerdicts(exeOut);
 });
 
 test("--llvm /usr/lib/llvm-19: --version names LLVM 19 and clang-19 inputs link like the script entry", () => {
@@ -150,8 +145,7 @@ test("the kernel loads and runs the executable's LLVM 19 object", needsBpf(), ()
     "xdp_filter",
     ...ex19.inputs,
   ]);
-  assert.equal(loadAndRun(exeOut, "xdp_filter", xdpPacket("pass")), XDP_PASS);
-  assert.equal(loadAndRun(exeOut, "xdp_filter", xdpPacket("drop")), XDP_DROP);
+  assertXdpVerdicts(exeOut);
 });
 
 test("BPF_LINKER_LLVM in the environment chooses the libLLVM", () => {
@@ -329,8 +323,7 @@ test(
     const out = join(dir, "rust-kernel.o");
     const r = runExe(["--llvm", lib, "--export", "xdp_filter", ...ex22.inputs, "-o", out]);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(loadAndRun(out, "xdp_filter", xdpPacket("pass")), XDP_PASS);
-    assert.equal(loadAndRun(out, "xdp_filter", xdpPacket("drop")), XDP_DROP);
+    assertXdpVerdicts(out);
   },
 );
 

@@ -5,80 +5,19 @@
 // counts and ELF header/section fields set to extremes. Every call must return (with a
 // consistent result) or throw an InputError/ArchiveError: never anything else.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import process from "node:process";
 
 import { type ArchiveMember, readArchive } from "../src/archive.ts";
 import { ArchiveError, InputError } from "../src/errors.ts";
 import { detectInputKind, extractElfBitcode, type InputKind } from "../src/input_kind.ts";
+import { flipBits, makeRandom, type Random } from "./support/fuzz.ts";
+import { toolTest, workspace } from "./support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: scratch directory, tools, PRNG
 
-const workDir = mkdtempSync(join(tmpdir(), "bpf-linker-input-fuzz-"));
-const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
-after(removeWorkDir);
-// Deno does not run node:test `after` hooks once a test was skipped; it does fire `unload`.
-globalThis.addEventListener?.("unload", removeWorkDir);
-
-const toolPresence = new Map<string, boolean>();
-
-function toolAvailable(tool: string): boolean {
-  if (!toolPresence.has(tool)) {
-    try {
-      execFileSync(tool, ["--version"], { stdio: "ignore" });
-      toolPresence.set(tool, true);
-    } catch {
-      toolPresence.set(tool, false);
-    }
-  }
-  return toolPresence.get(tool)!;
-}
-
-/** A test that needs real tools; skipped (loudly) when one is not installed. */
-function toolTest(name: string, tools: string[], body: () => void): void {
-  const missing = tools.filter((tool) => !toolAvailable(tool));
-  if (missing.length === 0) {
-    test(name, body);
-    return;
-  }
-  const reason = `${missing.join(", ")} not installed`;
-  console.error(`SKIP: ${name}: ${reason}`);
-  test(name, { skip: reason }, () => {});
-}
-
-function run(tool: string, args: string[], env: Record<string, string> = {}): void {
-  execFileSync(tool, args, {
-    cwd: workDir,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
-  });
-}
-
-function readBytes(name: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(workDir, name)));
-}
-
-/** mulberry32: small, fast and deterministic; quality is plenty for picking mutations. */
-function makeRandom(seed: number) {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const below = (limit: number): number => Math.floor(next() * limit);
-  const pick = <T>(items: readonly T[]): T => items[below(items.length)];
-  return { next, below, pick };
-}
-type Random = ReturnType<typeof makeRandom>;
+const { run, readBytes, writeText } = workspace("bpf-linker-input-fuzz-");
 
 function latin1(bytes: Uint8Array): string {
   return String.fromCharCode(...bytes);
@@ -106,12 +45,6 @@ function setUint(
   if (width === 2) view.setUint16(at, Number(masked), littleEndian);
   else if (width === 4) view.setUint32(at, Number(masked), littleEndian);
   else view.setBigUint64(at, masked, littleEndian);
-}
-
-function flipBits(bytes: Uint8Array, random: Random, count: number, from = 0, to = bytes.length) {
-  for (let i = 0; i < count && to > from; i++) {
-    bytes[from + random.below(to - from)] ^= 1 << random.below(8);
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -518,16 +451,13 @@ let seedFiles: string[] | undefined;
 
 function makeMemberFiles(): string[] {
   if (seedFiles) return seedFiles;
-  writeFileSync(
-    join(workDir, "count.c"),
-    "int counter;\nint add(int x) { return counter += x; }\n",
-  );
-  writeFileSync(join(workDir, "native.c"), "int native_answer(void) { return 42; }\n");
+  writeText("count.c", "int counter;\nint add(int x) { return counter += x; }\n");
+  writeText("native.c", "int native_answer(void) { return 42; }\n");
   const bpf = ["-target", "bpf", "-O2"];
   run("clang-22", [...bpf, "-emit-llvm", "-c", "count.c", "-o", "a.bc"]);
   run("clang-22", [...bpf, "-fembed-bitcode", "-c", "count.c", "-o", "embedded_bitcode_object.o"]);
   run("gcc", ["-c", "native.c", "-o", "native_object_with_long_name.o"]);
-  writeFileSync(join(workDir, "odd.txt"), "abc");
+  writeText("odd.txt", "abc");
   seedFiles = ["a.bc", "embedded_bitcode_object.o", "native_object_with_long_name.o", "odd.txt"];
   return seedFiles;
 }

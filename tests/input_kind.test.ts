@@ -1,64 +1,17 @@
 // detectInputKind and extractElfBitcode on inputs made at test time by clang, gcc, llvm-ar
 // and llvm-lipo; section contents are checked against llvm-readelf and llvm-objcopy.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 
 import { InputError } from "../src/errors.ts";
 import { detectInputKind, extractElfBitcode } from "../src/input_kind.ts";
+import { bytesOf, toolTest, workspace } from "./support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: a scratch directory and the real tools
 
-const workDir = mkdtempSync(join(tmpdir(), "bpf-linker-input-kind-"));
-const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
-after(removeWorkDir);
-// Deno does not run node:test `after` hooks once a test was skipped; it does fire `unload`.
-globalThis.addEventListener?.("unload", removeWorkDir);
-
-const toolPresence = new Map<string, boolean>();
-
-function toolAvailable(tool: string): boolean {
-  if (!toolPresence.has(tool)) {
-    try {
-      execFileSync(tool, ["--version"], { stdio: "ignore" });
-      toolPresence.set(tool, true);
-    } catch {
-      toolPresence.set(tool, false);
-    }
-  }
-  return toolPresence.get(tool)!;
-}
-
-/** A test that needs real tools; skipped (loudly) when one is not installed. */
-function toolTest(name: string, tools: string[], body: () => void): void {
-  const missing = tools.filter((tool) => !toolAvailable(tool));
-  if (missing.length === 0) {
-    test(name, body);
-    return;
-  }
-  const reason = `${missing.join(", ")} not installed`;
-  console.error(`SKIP: ${name}: ${reason}`);
-  test(name, { skip: reason }, () => {});
-}
-
-function run(tool: string, args: string[]): string {
-  return execFileSync(tool, args, { cwd: workDir, stdio: ["ignore", "pipe", "pipe"] }).toString();
-}
-
-/** A fresh Uint8Array (not a pooled Buffer) so deepEqual compares plain bytes. */
-function readBytes(name: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(workDir, name)));
-}
-
-function writeText(name: string, text: string): string {
-  writeFileSync(join(workDir, name), text);
-  return name;
-}
+const { run, readBytes, writeText } = workspace("bpf-linker-input-kind-");
 
 const C_SOURCE = writeText(
   "counter.c",
@@ -68,10 +21,6 @@ const C_SOURCE = writeText(
 function compile(target: string, extraArgs: string[], output: string): Uint8Array {
   run("clang-22", ["-target", target, "-O2", ...extraArgs, C_SOURCE, "-o", output]);
   return readBytes(output);
-}
-
-function bytesOf(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {

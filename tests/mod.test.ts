@@ -5,9 +5,9 @@
 // Also runs examples/library.ts under the current runtime.
 
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import {
   ArchiveError,
   InputError,
@@ -21,24 +21,20 @@ import {
   UsageError,
 } from "../src/mod.ts";
 import {
+  assertXdpVerdicts,
   compileC,
   compileXdpExample,
+  fileTempDir,
   isBun,
-  loadAndRun,
   makeArchive,
   needsBpf,
   repoRoot,
   run,
   runLinker,
-  tempDir,
   tool,
-  XDP_DROP,
-  XDP_PASS,
-  xdpPacket,
 } from "./support/tools.ts";
 
-const dir = tempDir("bpfl-mod-");
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = fileTempDir("bpfl-mod-");
 
 const ex = compileXdpExample(dir);
 // classify.c once more, as IR text: the library takes IR as a string.
@@ -144,8 +140,7 @@ test("the kernel runs the object link() made in memory", needsBpf(), async () =>
   const { output } = await link(memoryInputs(), { exports: ["xdp_filter"] });
   const obj = join(dir, "lib-kernel.o");
   writeFileSync(obj, output);
-  assert.equal(loadAndRun(obj, "xdp_filter", xdpPacket("pass")), XDP_PASS);
-  assert.equal(loadAndRun(obj, "xdp_filter", xdpPacket("drop")), XDP_DROP);
+  assertXdpVerdicts(obj);
 });
 
 test("input names are only names: the same bytes under other names link the same", async () => {

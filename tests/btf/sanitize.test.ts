@@ -8,7 +8,7 @@
 //   struct behind a typedef survive, helpers become linkage=static, opt
 //   verifies the final IR and the kernel loads and runs the program.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -24,21 +24,22 @@ import {
   btfExtCoreRelocs,
   builtExecutable,
   CLANG,
+  fileTempDir,
   LLVM_BIN,
   loadAndRun,
   needsBpf,
   parseBtfDump,
   repoRoot,
   run,
+  runInRoot,
   runLinker,
+  rustcBpfArgs,
   rustSysroot,
-  tempDir,
   tool,
   verifierAccepts,
 } from "../support/tools.ts";
 
-const dir = tempDir("bpfl-btf-");
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = fileTempDir("bpfl-btf-");
 
 const C_FIXTURES = join(repoRoot, "tests", "fixtures", "c", "btf");
 const CRATES = join(repoRoot, "tests", "fixtures", "rust", "crates");
@@ -93,20 +94,7 @@ function rustBitcodeFiles(): { bin: string; dep: string } {
   if (rustBitcode) return rustBitcode;
   const out = join(dir, "rust");
   mkdirSync(out, { recursive: true });
-  const common = [
-    "--edition",
-    "2021",
-    "--target",
-    "bpfel-unknown-none",
-    "--sysroot",
-    sysroot.root!,
-    "-C",
-    "panic=abort",
-    "-C",
-    "opt-level=3",
-    "-C",
-    "debuginfo=2",
-  ];
+  const common = [...rustcBpfArgs(sysroot.root!), "-C", "debuginfo=2"];
   tool("/usr/bin/rustc", [
     ...common,
     "--crate-type",
@@ -542,15 +530,7 @@ test("C with --btf on LLVM 21 (debug records the C API cannot read)", skip21, ()
   try {
     copyFileSync(exe, join(work, "bpf-linker"));
     for (const f of inputs) copyFileSync(f, join(work, f.slice(f.lastIndexOf("/") + 1)));
-    const r = run("unshare", [
-      "--mount",
-      "--propagation",
-      "private",
-      "--",
-      "sh",
-      "-c",
-      'mount -t proc proc "$0/proc" && exec env -i PATH=/usr/bin:/bin /usr/sbin/chroot "$0" "$@"',
-      CONTAINER_ROOT,
+    const r = runInRoot(CONTAINER_ROOT, [
       `${inside}/bpf-linker`,
       ...inputs.map((f) => `${inside}/${f.slice(f.lastIndexOf("/") + 1)}`),
       "--export",

@@ -1,10 +1,12 @@
 // Test support: real producers (clang, llvm-ar), the linker as a child process
 // under the runtime running the tests, and the kernel as judge (bpftool).
 
+import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -26,6 +28,86 @@ export function tempDir(prefix = "bpfl-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   createdDirs.push(dir);
   return dir;
+}
+
+/**
+ * A scratch directory for one test file: a tempDir() that is also removed as soon as the
+ * file's tests are done (node:test `after`; Deno skips that hook once a test was skipped,
+ * and then the end-of-process removal of tempDir() does it). BPFL_KEEP keeps it.
+ */
+export function fileTempDir(prefix = "bpfl-"): string {
+  const dir = tempDir(prefix);
+  after(() => {
+    if (!process.env.BPFL_KEEP) rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+/** A test file's scratch directory (fileTempDir) and the real tools run in it. */
+export interface Workspace {
+  dir: string;
+  /** `name` inside the directory. */
+  path(name: string): string;
+  /** Run a tool in the directory and return its stdout; throws (with its stderr) if it fails. */
+  run(command: string, args: string[], env?: Record<string, string>): string;
+  /** A fresh Uint8Array (not a pooled Buffer) so deepEqual compares plain bytes. */
+  readBytes(name: string): Uint8Array;
+  /** Write `text` to `name`; returns `name`. */
+  writeText(name: string, text: string): string;
+}
+
+/** fileTempDir(prefix) with its helpers; the functions may be destructured. */
+export function workspace(prefix: string): Workspace {
+  const dir = fileTempDir(prefix);
+  const path = (name: string) => join(dir, name);
+  return {
+    dir,
+    path,
+    run: (command, args, env) =>
+      execFileSync(command, args, {
+        cwd: dir,
+        stdio: ["ignore", "pipe", "pipe"],
+        maxBuffer: 1 << 28,
+        ...(env ? { env: { ...process.env, ...env } } : {}),
+      }).toString(),
+    readBytes: (name) => new Uint8Array(readFileSync(path(name))),
+    writeText: (name, text) => {
+      writeFileSync(path(name), text);
+      return name;
+    },
+  };
+}
+
+const toolPresence = new Map<string, boolean>();
+
+/** Whether `command --version` runs (asked once per command). */
+export function toolAvailable(command: string): boolean {
+  if (!toolPresence.has(command)) {
+    try {
+      execFileSync(command, ["--version"], { stdio: "ignore" });
+      toolPresence.set(command, true);
+    } catch {
+      toolPresence.set(command, false);
+    }
+  }
+  return toolPresence.get(command)!;
+}
+
+/** A test that needs real tools; skipped loudly (a SKIP line on stderr) when one is not installed. */
+export function toolTest(name: string, tools: string[], body: () => void): void {
+  const missing = tools.filter((command) => !toolAvailable(command));
+  if (missing.length === 0) {
+    test(name, body);
+    return;
+  }
+  const reason = `${missing.join(", ")} not installed`;
+  console.error(`SKIP: ${name}: ${reason}`);
+  test(name, { skip: reason }, () => {});
+}
+
+/** UTF-8 bytes of `text`. */
+export function bytesOf(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
 }
 
 export function run(command: string, args: string[], options: { cwd?: string; input?: string } = {}) {
@@ -241,6 +323,33 @@ export function xdpPacket(kind: "pass" | "drop"): Uint8Array {
 export const XDP_PASS = 2;
 export const XDP_DROP = 1;
 
+/** The kernel runs `program` of an object linked from examples/xdp: XDP_PASS, then XDP_DROP. */
+export function assertXdpVerdicts(obj: string, program = "xdp_filter"): void {
+  assert.equal(loadAndRun(obj, program, xdpPacket("pass")), XDP_PASS);
+  assert.equal(loadAndRun(obj, program, xdpPacket("drop")), XDP_DROP);
+}
+
+/**
+ * Run `args` (a path inside the root first) chrooted into `root` (the Debian
+ * root of scripts/container-root), with PATH as the whole environment and /proc
+ * mounted for the duration: Bun's executable aborts without /proc. The mount
+ * lives in a private mount namespace made for this one command, so it goes
+ * away with it and can never be left behind.
+ */
+export function runInRoot(root: string, args: string[]) {
+  return run("unshare", [
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    "sh",
+    "-c",
+    'mount -t proc proc "$0/proc" && exec env -i PATH=/usr/bin:/bin /usr/sbin/chroot "$0" "$@"',
+    root,
+    ...args,
+  ]);
+}
+
 // ---- Rust for BPF and BTF (tests/rust.test.ts, tests/btf/sanitize.test.ts)
 
 /**
@@ -257,6 +366,25 @@ export function rustSysroot(): { root?: string; skip?: string } {
     throw new Error(`scripts/build-sysroot failed (${r.status}):\n${r.stderr}`);
   }
   return { root: r.stdout.trim().split("\n").pop() };
+}
+
+/**
+ * The rustc arguments every BPF build shares: edition 2021, bpfel-unknown-none
+ * against `sysroot` (rustSysroot().root), panic=abort, opt-level=3.
+ */
+export function rustcBpfArgs(sysroot: string): string[] {
+  return [
+    "--edition",
+    "2021",
+    "--target",
+    "bpfel-unknown-none",
+    "--sysroot",
+    sysroot,
+    "-C",
+    "panic=abort",
+    "-C",
+    "opt-level=3",
+  ];
 }
 
 /** scripts/bpf-linker (Bun) or scripts/bpf-linker-deno, matching the runtime running the tests. */
