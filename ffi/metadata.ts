@@ -153,6 +153,33 @@ export const Operand = {
   subprogramRetainedNodes: 7,
 } as const;
 
+/**
+ * DICompileUnit operand positions (llvm/IR/DebugInfoMetadata.h; the same in
+ * LLVM 19 and 22): file, producer, flags, split debug file name, then the
+ * lists DwarfDebug looks at to decide whether to emit a unit with no code.
+ */
+export const CompileUnitOperand = {
+  file: 0,
+  enumTypes: 4,
+  retainedTypes: 5,
+  globalVariables: 6,
+  importedEntities: 7,
+  macros: 8,
+} as const;
+
+/**
+ * Operands of the nodes a debug location leads to: DILocation (scope, and
+ * inlinedAt when there are two operands), DILexicalBlock(File) (scope 1) and
+ * DIGlobalVariableExpression (variable, expression).
+ */
+export const LocationOperand = {
+  locationScope: 0,
+  locationInlinedAt: 1,
+  lexicalBlockScope: 1,
+  globalVariable: 0,
+  globalExpression: 1,
+} as const;
+
 /** What LLVM-C cannot tell about a subprogram, read from its printed form. */
 export interface SubprogramFlags {
   scopeLine: number;
@@ -250,6 +277,21 @@ export function staticSubprogramText(printed: string): string {
   return rewritten.replace(/\)$/, ", spFlags: DISPFlagLocalToUnit | DISPFlagDefinition)");
 }
 
+/**
+ * Whether the printed DIExpression in `text` is a constant as
+ * DIExpression::isConstant() says: `DW_OP_consts|constu C`, then nothing,
+ * `DW_OP_stack_value`, or `DW_OP_stack_value, DW_OP_LLVM_fragment, O, S`.
+ */
+export function isConstantExpressionText(text: string): boolean {
+  const match = /!DIExpression\(([^)]*)\)/.exec(text);
+  if (!match) return false;
+  const e = match[1].split(",").map((t) => t.trim()).filter(Boolean);
+  if (e.length !== 2 && e.length !== 3 && e.length !== 6) return false;
+  if (e[0] !== "DW_OP_consts" && e[0] !== "DW_OP_constu") return false;
+  if (e.length >= 3 && e[2] !== "DW_OP_stack_value") return false;
+  return e.length !== 6 || e[3] === "DW_OP_LLVM_fragment";
+}
+
 /** LLVMDbgRecordKind: Label, Declare, Value, Assign. */
 const DBG_RECORD_LABEL = 0;
 
@@ -297,6 +339,15 @@ export class DebugFunction {
   forEachBodyMetadata(visit: (ref: MDRef) => void): void {
     this.#md.forEachBodyMetadata(this.#ptr, visit);
   }
+
+  /**
+   * Call `visit` with the debug location (a DILocation) of each instruction of
+   * the body, skipping one that repeats the previous instruction's. Debug
+   * records and attachments are not read.
+   */
+  forEachDebugLocation(visit: (location: MDRef) => void): void {
+    this.#md.forEachDebugLocation(this.#ptr, visit);
+  }
 }
 
 /**
@@ -323,12 +374,21 @@ export class DebugMetadata implements Disposable {
   readonly #readRecords: boolean;
   #disposed = false;
 
-  constructor(module: Module) {
+  /**
+   * `options.debugRecords: false`: the caller never reads debug records
+   * (forEachBodyMetadata is not used), so the module is never converted to
+   * debug intrinsics for LLVM before 22.
+   */
+  constructor(module: Module, options: { debugRecords?: boolean } = {}) {
     this.#module = module;
     this.llvm = module.context.llvm;
     this.api = this.llvm.api;
     this.#ctx = module.context.handle;
     const api = this.api;
+    if (options.debugRecords === false) {
+      this.#readRecords = false;
+      return;
+    }
     this.#readRecords = api.LLVMDbgVariableRecordGetVariable !== undefined &&
       api.LLVMDbgRecordGetDebugLoc !== undefined && api.LLVMDbgRecordGetKind !== undefined &&
       api.LLVMGetFirstDbgRecord !== undefined && api.LLVMGetNextDbgRecord !== undefined;
@@ -440,6 +500,16 @@ export class DebugMetadata implements Disposable {
   /** DISubprogram only. */
   subprogramLine(ref: MDRef): number {
     return this.api.LLVMDISubprogramGetLine(this.api.LLVMValueAsMetadata(ref));
+  }
+
+  /**
+   * A DIGlobalVariableExpression whose expression is a constant: it describes
+   * a variable that needs no global (strip-dead-debug-info keeps those).
+   */
+  isConstantGlobalExpression(ref: MDRef): boolean {
+    if (this.kind(ref) !== MetadataKind.DIGlobalVariableExpression) return false;
+    const expression = this.operands(ref)[LocationOperand.globalExpression] ?? NO_MD;
+    return expression !== NO_MD && isConstantExpressionText(this.describe(expression));
   }
 
   /** LLVM's textual form of one node (operands print as addresses). */
@@ -612,6 +682,19 @@ export class DebugMetadata implements Disposable {
     return out;
   }
 
+  /** The operands of the module's named metadata `name` (e.g. `llvm.dbg.cu`), in order. */
+  namedMetadata(name: string): MDRef[] {
+    const api = this.api;
+    const bytes = encoder.encode(`${name}\0`);
+    const count = api.LLVMGetNamedMetadataNumOperands(this.#module.handle, bytes);
+    if (count === 0) return [];
+    const table = new Uint32Array(count * 2);
+    api.LLVMGetNamedMetadataOperands(this.#module.handle, bytes, new Uint8Array(table.buffer));
+    const out = new Array<MDRef>(count);
+    for (let i = 0; i < count; i++) out[i] = (table[2 * i + 1] * TWO_32 + table[2 * i]) as MDRef;
+    return out;
+  }
+
   /** The metadata attached to every global variable (e.g. DIGlobalVariableExpression). */
   globalVariableAttachments(): MDRef[] {
     const api = this.api;
@@ -642,6 +725,21 @@ export class DebugMetadata implements Disposable {
       return out;
     } finally {
       api.LLVMDisposeValueMetadataEntries(entries);
+    }
+  }
+
+  /** @internal See DebugFunction.forEachDebugLocation. */
+  forEachDebugLocation(fn: Pointer, visit: (location: MDRef) => void): void {
+    const api = this.api;
+    let lastLoc = 0;
+    for (let bb = api.LLVMGetFirstBasicBlock(fn); bb !== null; bb = api.LLVMGetNextBasicBlock(bb)) {
+      for (let i = api.LLVMGetFirstInstruction(bb); i !== null; i = api.LLVMGetNextInstruction(i)) {
+        const loc = api.LLVMInstructionGetDebugLoc(i);
+        if (loc !== 0 && loc !== lastLoc) {
+          lastLoc = loc;
+          visit(this.refOf(loc));
+        }
+      }
     }
   }
 

@@ -194,6 +194,28 @@ export const LLVM_SYMBOLS = {
   LLVMDbgRecordGetDebugLoc: { parameters: ["u64"], result: "u64", since: 22 },
   LLVMDbgRecordGetKind: { parameters: ["u64"], result: "u32", since: 22 },
   LLVMDbgVariableRecordGetVariable: { parameters: ["u64"], result: "u64", since: 22 },
+
+  // --- Use lists (--why-live)
+  // Value handles are "u64" here too (see the metadata section): the walk keys
+  // values by address. Only ffi/uses.ts uses these. Globals are reached from the
+  // module end (Last/Previous), whose "ptr" Get*First/Next twins stay as they are.
+  LLVMGetLastFunction: { parameters: ["ptr"], result: "u64" },
+  LLVMGetPreviousFunction: { parameters: ["u64"], result: "u64" },
+  LLVMGetLastGlobal: { parameters: ["ptr"], result: "u64" },
+  LLVMGetPreviousGlobal: { parameters: ["u64"], result: "u64" },
+  LLVMGetLastGlobalAlias: { parameters: ["ptr"], result: "u64" },
+  LLVMGetPreviousGlobalAlias: { parameters: ["u64"], result: "u64" },
+  LLVMGetValueName: { parameters: ["u64"], result: "ptr" },
+  LLVMCountBasicBlocks: { parameters: ["u64"], result: "u32" },
+  LLVMGetInitializer: { parameters: ["u64"], result: "u64" },
+  LLVMGetFirstUse: { parameters: ["u64"], result: "u64" },
+  LLVMGetNextUse: { parameters: ["u64"], result: "u64" },
+  LLVMGetUser: { parameters: ["u64"], result: "u64" },
+  LLVMIsAInstruction: { parameters: ["u64"], result: "u64" },
+  LLVMGetInstructionParent: { parameters: ["u64"], result: "u64" },
+  LLVMGetBasicBlockParent: { parameters: ["u64"], result: "u64" },
+  LLVMIsAGlobalValue: { parameters: ["u64"], result: "u64" },
+  LLVMIsAConstant: { parameters: ["u64"], result: "u64" },
 } as const satisfies Record<string, SymbolDef>;
 
 export type LlvmSymbolName = keyof typeof LLVM_SYMBOLS;

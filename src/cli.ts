@@ -19,9 +19,31 @@ import {
   OPT_LEVELS,
 } from "./options.ts";
 
+/** The options that explain a link (src/explain/), on top of CliOptions. */
+export interface ExplainCliOptions {
+  /** --print-llvm: report libLLVM discovery and the inputs' producers, then exit. */
+  printLlvm: boolean;
+  /** --map / -Map: write a link map here. */
+  map?: string;
+  /** --why-extract: write why each archive member was loaded here. */
+  whyExtract?: string;
+  /** --why-live: symbols whose presence (or absence) to explain. */
+  whyLive: string[];
+  /** --reproduce: write a tar that reproduces the link here. */
+  reproduce?: string;
+}
+
+/** Everything the command line says. */
+export interface CommandLine extends CliOptions, ExplainCliOptions {}
+
+/** One argument (or option with its value) as given, after response files are expanded. */
+export type CommandToken =
+  | { kind: "option"; /** Every spelling of the option. */ names: readonly string[]; spelling: string; value?: string }
+  | { kind: "input"; value: string };
+
 /** Mutable state of one parse: the options being built plus what ordering rules need. */
 interface ParseState {
-  options: CliOptions;
+  options: CommandLine;
   /** --emit was given already: later ones are ignored (first wins, as the Rust linker). */
   emitGiven: boolean;
 }
@@ -206,6 +228,35 @@ const OPTIONS: readonly OptionDef[] = [
     set: (s) => (s.options.time = true),
   },
   {
+    names: ["--map", "-Map"],
+    value: "<path>",
+    help: "Write a link map: symbols, inputs, sections, members",
+    set: (s, v) => (s.options.map = v),
+  },
+  {
+    names: ["--why-extract"],
+    value: "<path>",
+    help: "Write why each archive member was loaded (lld's format)",
+    set: (s, v) => (s.options.whyExtract = v),
+  },
+  {
+    names: ["--why-live"],
+    value: "<symbol>",
+    help: "Say why <symbol> is in the output or not; repeatable",
+    set: (s, v) => s.options.whyLive.push(v),
+  },
+  {
+    names: ["--reproduce"],
+    value: "<path>",
+    help: "Write a tar of inputs and command line that redoes this link",
+    set: (s, v) => (s.options.reproduce = v),
+  },
+  {
+    names: ["--print-llvm"],
+    help: "Report libLLVM discovery and the inputs' LLVM versions; exit",
+    set: (s) => (s.options.printLlvm = true),
+  },
+  {
     names: ["-L"],
     value: "<dir>",
     allowEmpty: true,
@@ -240,7 +291,7 @@ const OPTION_BY_NAME: ReadonlyMap<string, OptionDef> = new Map(
   OPTIONS.flatMap((def) => def.names.map((name) => [name, def] as const)),
 );
 
-function emptyCliOptions(): CliOptions {
+function emptyCliOptions(): CommandLine {
   return {
     ...defaultLinkOptions(),
     output: "",
@@ -253,6 +304,11 @@ function emptyCliOptions(): CliOptions {
     time: false,
     help: false,
     version: false,
+    printLlvm: false,
+    map: undefined,
+    whyExtract: undefined,
+    whyLive: [],
+    reproduce: undefined,
   };
 }
 
@@ -303,15 +359,21 @@ function checkValue(def: OptionDef, spelling: string, value: string): void {
 }
 
 /** Required pieces are only required when there is a link to do. */
-function checkComplete(options: CliOptions): void {
-  if (options.help || options.version) return;
+function checkComplete(options: CommandLine): void {
+  if (options.help || options.version || options.printLlvm) return;
   if (options.inputs.length === 0) throw new UsageError("no input files");
   if (options.output === "") throw new UsageError("option '--output' is required");
 }
 
-/** Parse the arguments (program name excluded, response files already expanded) into CliOptions. */
-export function parseCommandLine(args: string[]): CliOptions {
+/** Parse the arguments (program name excluded, response files already expanded). */
+export function parseCommandLine(args: string[]): CommandLine {
+  return parseCommandTokens(args).options;
+}
+
+/** Parse the arguments, keeping each one as given too (for --reproduce). */
+export function parseCommandTokens(args: string[]): { options: CommandLine; tokens: CommandToken[] } {
   const state: ParseState = { options: emptyCliOptions(), emitGiven: false };
+  const tokens: CommandToken[] = [];
   let optionsEnded = false;
   let next = 0;
   while (next < args.length) {
@@ -319,6 +381,7 @@ export function parseCommandLine(args: string[]): CliOptions {
     if (optionsEnded || !looksLikeOption(arg)) {
       if (arg === "") throw new UsageError("empty input file name");
       state.options.inputs.push(arg);
+      tokens.push({ kind: "input", value: arg });
       continue;
     }
     if (arg === "--") {
@@ -329,6 +392,7 @@ export function parseCommandLine(args: string[]): CliOptions {
     if (def.value === undefined) {
       if (attachedValue !== undefined) throw new UsageError(`option '${spelling}' takes no value`);
       def.set(state, "");
+      tokens.push({ kind: "option", names: def.names, spelling });
       continue;
     }
     // Exactly one argument, whatever it looks like (getopt): `--cpu-features -alu32` is valid,
@@ -340,9 +404,10 @@ export function parseCommandLine(args: string[]): CliOptions {
     }
     checkValue(def, spelling, value);
     def.set(state, value);
+    tokens.push({ kind: "option", names: def.names, spelling, value });
   }
   checkComplete(state.options);
-  return state.options;
+  return { options: state.options, tokens };
 }
 
 /** Parse the text of an --export-symbols file: one symbol per line, trimmed, empty lines skipped. */

@@ -3,7 +3,10 @@
 
 import { Context, type Diagnostic } from "../ffi/context.ts";
 import type { Llvm } from "../ffi/llvm.ts";
+import type { Module } from "../ffi/module.ts";
+import { pruneDeadCompileUnits } from "./btf/prune.ts";
 import { emptiedEnumsWarning, sanitizeDebugInfo } from "./btf/sanitize.ts";
+import { lintBtfObject } from "./explain/btf_lint.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
 import { LlvmError, UsageError } from "./errors.ts";
 import { exportedSymbols, internalize, optimize } from "./exports.ts";
@@ -61,12 +64,24 @@ export function collectModuleInputs(files: InputFile[], log: Logger): ModuleInpu
 /** The LLVM major version the inputs need at least (for discovery to prefer). */
 export { newestProducerMajor };
 
+/**
+ * Looks at the module at fixed points of the pipeline (--why-live, --map for
+ * non-object output). Only called when given: a plain link pays nothing.
+ */
+export interface LinkHooks {
+  /** After exports are decided and everything else internalized, before the optimizer. */
+  beforeOptimize?(module: Module): void;
+  /** On the final module, after --dump-module, before code generation. */
+  beforeCodegen?(module: Module): void;
+}
+
 export interface LinkRequest {
   /** From collectModuleInputs. */
   inputs: ModuleInput[];
   options: LinkOptions;
   /** Output path (or a name, for the library API), used to name --dump-module files. */
   outputName: string;
+  hooks?: LinkHooks;
 }
 
 /** Handle one diagnostic per SPEC 4.10; returns true when it fails the link. */
@@ -92,7 +107,6 @@ function reportDiagnostic(d: Diagnostic, log: Logger, fatalErrors: boolean): boo
   }
 }
 
-/** Link `request.inputs` into the bytes of the requested output kind. */
 /** What a link produced, and what it decided on the way (for reports). */
 export interface LinkOutcome {
   bytes: Uint8Array;
@@ -118,6 +132,7 @@ export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer
   return link(llvm, request, log, timer).bytes;
 }
 
+/** Link `request.inputs` into the bytes of the requested output kind. */
 export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): LinkOutcome {
   const { options } = request;
   applyLlvmOptions(llvm, options, log);
@@ -151,7 +166,12 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   }
 
   timer.run("internalize", () => internalize(llvm, module, exported, options, log));
+  const hooks = request.hooks;
+  if (hooks?.beforeOptimize) timer.run("explain", () => hooks.beforeOptimize!(module));
   timer.run("optimize", () => optimize(module, machine, options.optLevel));
+  // Compile units left without code would still be emitted as DWARF, so the
+  // object would depend on which unused archive members were linked.
+  if (options.btf) timer.run("prune debug info", () => pruneDeadCompileUnits(llvm, module, log));
 
   if (options.dumpModule) {
     const path = dumpModulePath(options.dumpModule, request.outputName);
@@ -159,9 +179,14 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
     log.info(`wrote the final IR to ${path}`);
   }
 
+  if (hooks?.beforeCodegen) timer.run("explain", () => hooks.beforeCodegen!(module));
   const bytes = timer.run("codegen", () => emitOutput(module, machine, options.emit));
   if (failures.length > 0) {
     throw new LlvmError(failures.length === 1 ? failures[0] : `${failures[0]} (and ${failures.length - 1} more LLVM errors)`);
+  }
+  if (options.btf && options.emit === "obj") {
+    // What the kernel would refuse, said now rather than at load time.
+    for (const line of timer.run("lint BTF", () => lintBtfObject(bytes))) log.warn(line);
   }
   return { bytes, selection, exported };
 }

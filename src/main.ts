@@ -4,13 +4,16 @@
 import { readFileSync, writeSync } from "node:fs";
 import { oneLine } from "../ffi/context.ts";
 import { ffiBackend, Llvm, LlvmNotFound } from "../ffi/llvm.ts";
-import { helpText, parseCommandLine, parseExportSymbols } from "./cli.ts";
+import { surveyLlvm } from "../ffi/survey.ts";
+import { type CommandLine, type CommandToken, helpText, parseCommandTokens, parseExportSymbols } from "./cli.ts";
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
-import { readInputFile } from "./inputs.ts";
-import { collectModuleInputs, linkToBytes, newestProducerMajor } from "./linker.ts";
-import { fileSink, Logger, stderrSink } from "./log.ts";
-import type { CliOptions } from "./options.ts";
+import { LinkExplainer } from "./explain/explain.ts";
+import { formatLlvmReport, type InputReport } from "./explain/llvm_report.ts";
+import { makeReproduceBundle } from "./explain/reproduce.ts";
+import { type InputFile, modulesOf, readInputFile } from "./inputs.ts";
+import { collectModuleInputs, link, type LinkRequest, newestProducerMajor } from "./linker.ts";
+import { fileSink, Logger, MemorySink, stderrSink } from "./log.ts";
 import { expandResponseFiles } from "./response_file.ts";
 import { PhaseTimer } from "./timing.ts";
 import { VERSION } from "./version.ts";
@@ -28,16 +31,23 @@ function readTextFile(path: string, what: string): string {
   }
 }
 
-function parseArguments(argv: string[]): CliOptions {
+function parseArguments(argv: string[]): { options: CommandLine; tokens: CommandToken[] } {
   const args = expandResponseFiles(argv, (path) => readFileSync(path, "utf8"));
-  const options = parseCommandLine(args);
+  const { options, tokens } = parseCommandTokens(args);
   for (const file of options.exportSymbolsFiles) {
     options.exports.push(...parseExportSymbols(readTextFile(file, "export symbols file")));
   }
-  return options;
+  return { options, tokens };
 }
 
-async function loadLlvm(options: CliOptions, log: Logger, timer: PhaseTimer, preferMajor?: number): Promise<Llvm> {
+/** One line for LLVM fatal errors: how to get the reproduce bundle a bug report needs. */
+function bundleHint(options: CommandLine): string {
+  return options.reproduce
+    ? `; the inputs and command line are in ${options.reproduce} (--reproduce)`
+    : "; to report it, rerun with --reproduce <file.tar> and attach that file";
+}
+
+async function loadLlvm(options: CommandLine, log: Logger, timer: PhaseTimer, preferMajor?: number): Promise<Llvm> {
   const start = performance.now();
   const llvm = await Llvm.load({ explicitPath: options.llvmPath, preferMajor });
   timer.add("load libLLVM", performance.now() - start);
@@ -50,35 +60,103 @@ async function loadLlvm(options: CliOptions, log: Logger, timer: PhaseTimer, pre
     // After the handler returns LLVM exits, or aborts (a crash report) for
     // codegen errors: end the process here with the status of an error.
     removePendingOutputs();
-    print(2, `error: LLVM fatal error: ${oneLine(reason)}\n`);
+    print(2, `error: LLVM fatal error: ${oneLine(reason)}${bundleHint(options)}\n`);
     process.exit(1);
   });
   return llvm;
 }
 
+function versionText(llvm: Llvm): string {
+  return `bpf-linker ${VERSION}\nLLVM ${llvm.versionString} (${llvm.path})\n`;
+}
+
+function runtimeName(): string {
+  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
+  return g.Bun ? `bun ${g.Bun.version}` : g.Deno ? `deno ${g.Deno.version.deno}` : "unknown runtime";
+}
+
+/** --print-llvm: every libLLVM candidate and its verdict, and who produced each input. */
+async function llvmReport(options: CommandLine): Promise<string> {
+  const { mapFile } = await ffiBackend();
+  const inputs: InputReport[] = options.inputs.map((path) => {
+    try {
+      const notes = new MemorySink();
+      const modules = modulesOf(readInputFile(path, mapFile), new Logger("info", notes));
+      return { path, modules, notes: notes.lines.map((line) => line.replace(/^info: /, "")) };
+    } catch (e) {
+      if (e instanceof LinkerError) return { path, error: e.detail };
+      throw e;
+    }
+  });
+  const modules = inputs.flatMap((input) => ("modules" in input ? input.modules : []));
+  const survey = await surveyLlvm({ explicitPath: options.llvmPath, preferMajor: newestProducerMajor(modules) });
+  return formatLlvmReport(survey, inputs, `bpf-linker ${VERSION}`);
+}
+
+/** --reproduce: the bundle is written before linking, so a crash still leaves it. */
+function writeReproduceBundle(
+  path: string,
+  tokens: CommandToken[],
+  files: InputFile[],
+  llvm: Llvm,
+  log: Logger,
+): void {
+  const byPath = new Map(files.map((f) => [f.path, f.bytes]));
+  const bundle = makeReproduceBundle({
+    tokens,
+    readFile: (file) => byPath.get(file) ?? readFileSync(file),
+    cwd: process.cwd(),
+    info: { versionText: versionText(llvm), runtime: runtimeName() },
+  });
+  writeFileAtomically(path, bundle);
+  log.info(`wrote the reproduce bundle ${path} (${bundle.length} bytes)`);
+}
+
 async function run(argv: string[]): Promise<number> {
-  const options = parseArguments(argv);
+  const { options, tokens } = parseArguments(argv);
   if (options.help) {
     print(1, helpText());
     return 0;
   }
-  const log = new Logger(options.logLevel ?? "warn", options.logFile ? fileSink(options.logFile) : stderrSink);
+  const sink = options.logFile ? fileSink(options.logFile) : stderrSink;
+  const log = new Logger(options.logLevel ?? "warn", sink);
   const timer = new PhaseTimer();
   if (options.version) {
     const llvm = await loadLlvm(options, log, timer);
-    print(1, `bpf-linker ${VERSION}\nLLVM ${llvm.versionString} (${llvm.path})\n`);
+    print(1, versionText(llvm));
+    return 0;
+  }
+  if (options.printLlvm) {
+    print(1, await llvmReport(options));
     return 0;
   }
   // Inputs are read before libLLVM is chosen: their bitcode says which LLVM made them.
   // Inputs are mapped, not copied, where the runtime can (big rlibs).
   const { mapFile } = await ffiBackend();
-  const inputs = timer.run(
-    "read inputs",
-    () => collectModuleInputs(options.inputs.map((path) => readInputFile(path, mapFile)), log),
-  );
+  const files = timer.run("read inputs", () => options.inputs.map((path) => readInputFile(path, mapFile)));
+  const inputs = timer.run("read inputs", () => collectModuleInputs(files, log));
   const llvm = await loadLlvm(options, log, timer, newestProducerMajor(inputs));
-  const bytes = linkToBytes(llvm, { inputs, options, outputName: options.output }, log, timer);
-  timer.run("write", () => writeFileAtomically(options.output, bytes));
+  if (options.reproduce) {
+    const path = options.reproduce;
+    timer.run("reproduce", () => writeReproduceBundle(path, tokens, files, llvm, log));
+  }
+  const explainer = new LinkExplainer(llvm, options, {
+    map: options.map !== undefined,
+    whyExtract: options.whyExtract !== undefined,
+    whyLive: options.whyLive,
+  });
+  const request: LinkRequest = { inputs, options, outputName: options.output, hooks: explainer.hooks };
+  const outcome = link(llvm, request, log, timer);
+  timer.run("write", () => writeFileAtomically(options.output, outcome.bytes));
+  if (explainer.wanted) {
+    const report = timer.run("explain", () => explainer.report(request, outcome));
+    const encoder = new TextEncoder();
+    if (options.map && report.map) writeFileAtomically(options.map, encoder.encode(report.map));
+    if (options.whyExtract && report.whyExtract) {
+      writeFileAtomically(options.whyExtract, encoder.encode(report.whyExtract));
+    }
+    for (const line of report.whyLive ?? []) sink.write(`why-live: ${line}\n`);
+  }
   if (options.time) print(2, timer.report());
   return 0;
 }

@@ -3,14 +3,22 @@
 // process and reused by every call.
 
 import { Llvm, type LoadOptions } from "../ffi/llvm.ts";
-import type { InputFile } from "./inputs.ts";
-import { collectModuleInputs, linkToBytes } from "./linker.ts";
+import { type LlvmSurvey, surveyLlvm } from "../ffi/survey.ts";
+import { LinkerError } from "./errors.ts";
+import { LinkExplainer } from "./explain/explain.ts";
+import { formatLlvmReport, type InputReport } from "./explain/llvm_report.ts";
+import { commandTokensFor, makeReproduceBundle } from "./explain/reproduce.ts";
+import { type InputFile, modulesOf } from "./inputs.ts";
+import { collectModuleInputs, link as linkModules, type LinkRequest, newestProducerMajor } from "./linker.ts";
 import { Logger, MemorySink } from "./log.ts";
 import { type LinkOptions, type LogLevel, resolveLinkOptions } from "./options.ts";
 import { PhaseTimer } from "./timing.ts";
+import { VERSION } from "./version.ts";
 
 export * from "./errors.ts";
 export type { CpuName, EmitKind, LinkOptions, LogLevel, OptLevel } from "./options.ts";
+export type { LlvmSurvey, SurveyEntry, SurveyVerdict } from "../ffi/survey.ts";
+export { lintBtfObject } from "./explain/btf_lint.ts";
 
 /** One input: bitcode, an ELF object with embedded bitcode, an ar archive, or IR text. */
 export interface LinkInput {
@@ -24,8 +32,14 @@ export interface LinkerOptions extends Partial<LinkOptions> {
   llvmPath?: string;
   /** Log level of the messages returned in `log` (default `warn`). */
   logLevel?: LogLevel;
-  /** Name used for --dump-module files (default `output`). */
+  /** Name used for --dump-module files and in reports (default `output`). */
   outputName?: string;
+  /** Also make a link map (`LinkResult.map`, the text of --map). */
+  map?: boolean;
+  /** Also say why each archive member was loaded (`LinkResult.whyExtract`, as --why-extract). */
+  whyExtract?: boolean;
+  /** Explain why these symbols are in the output or not (`LinkResult.whyLive`, as --why-live). */
+  whyLive?: string[];
 }
 
 export interface LinkResult {
@@ -34,6 +48,12 @@ export interface LinkResult {
   log: string[];
   /** Milliseconds per phase. */
   phases: { name: string; ms: number }[];
+  /** With `map`: the link map. */
+  map?: string;
+  /** With `whyExtract`: the why-extract table (header line first). */
+  whyExtract?: string;
+  /** With `whyLive`: one line per symbol, `<symbol>: <chain or reason>`. */
+  whyLive?: string[];
 }
 
 let loaded: Promise<Llvm> | undefined;
@@ -59,21 +79,75 @@ export async function llvmInfo(): Promise<{ path: string; version: string }> {
  */
 export async function link(inputs: LinkInput[], options: LinkerOptions = {}): Promise<LinkResult> {
   const llvm = await loadLlvm({ explicitPath: options.llvmPath });
-  const { llvmPath: _, logLevel, outputName, ...rest } = options;
+  const { llvmPath: _, logLevel, outputName, map, whyExtract, whyLive, ...rest } = options;
   const linkOptions: LinkOptions = resolveLinkOptions(rest);
   const sink = new MemorySink();
   const log = new Logger(logLevel ?? "warn", sink);
   const timer = new PhaseTimer();
-  const files: InputFile[] = inputs.map((i) => ({
+  const modules = timer.run("read inputs", () => collectModuleInputs(toFiles(inputs), log));
+  const explainer = new LinkExplainer(llvm, linkOptions, { map, whyExtract, whyLive });
+  const request: LinkRequest = {
+    inputs: modules,
+    options: linkOptions,
+    outputName: outputName ?? "output",
+    hooks: explainer.hooks,
+  };
+  const outcome = linkModules(llvm, request, log, timer);
+  const result: LinkResult = { output: outcome.bytes, log: sink.lines, phases: timer.phases };
+  if (explainer.wanted) Object.assign(result, explainer.report(request, outcome));
+  return result;
+}
+
+function toFiles(inputs: LinkInput[]): InputFile[] {
+  return inputs.map((i) => ({
     path: i.name,
     bytes: typeof i.bytes === "string" ? new TextEncoder().encode(i.bytes) : i.bytes,
   }));
-  const modules = timer.run("read inputs", () => collectModuleInputs(files, log));
-  const output = linkToBytes(
-    llvm,
-    { inputs: modules, options: linkOptions, outputName: outputName ?? "output" },
-    log,
-    timer,
-  );
-  return { output, log: sink.lines, phases: timer.phases };
+}
+
+/**
+ * A tar that reproduces `link(inputs, options)` from the command line (as
+ * --reproduce writes it): the inputs under `inputs/`, `response.txt` with the
+ * equivalent command line, `version.txt` with the linker and libLLVM versions.
+ * Extract it and run `bpf-linker @response.txt` in that directory.
+ */
+export async function reproduceBundle(inputs: LinkInput[], options: LinkerOptions = {}): Promise<Uint8Array> {
+  const llvm = await loadLlvm({ explicitPath: options.llvmPath });
+  const { llvmPath: _, logLevel: _l, outputName, map: _m, whyExtract: _w, whyLive: _wl, ...rest } = options;
+  const linkOptions = resolveLinkOptions(rest);
+  const files = toFiles(inputs);
+  // The names are made relative to a directory of their own: `inputs/<name>` in the bundle.
+  const cwd = "/inputs";
+  const tokens = commandTokensFor(linkOptions, files.map((f) => f.path), outputName ?? "output.o");
+  const byPath = new Map(files.map((f) => [f.path, f.bytes]));
+  return makeReproduceBundle({
+    tokens,
+    readFile: (path) => byPath.get(path)!,
+    cwd,
+    info: { versionText: `bpf-linker ${VERSION}\nLLVM ${llvm.versionString} (${llvm.path})\n` },
+  });
+}
+
+/**
+ * The --print-llvm report: every libLLVM candidate discovery finds (each one
+ * probed, none left loaded), the one loading would choose and why, and the
+ * LLVM version that produced each input module.
+ */
+export async function llvmReport(
+  inputs: LinkInput[] = [],
+  options: { llvmPath?: string } = {},
+): Promise<{ text: string; survey: LlvmSurvey }> {
+  const reports: InputReport[] = toFiles(inputs).map((file) => {
+    try {
+      const notes = new MemorySink();
+      const modules = modulesOf(file, new Logger("info", notes));
+      return { path: file.path, modules, notes: notes.lines.map((line) => line.replace(/^info: /, "")) };
+    } catch (e) {
+      if (e instanceof LinkerError) return { path: file.path, error: e.detail };
+      throw e;
+    }
+  });
+  const modules = reports.flatMap((r) => ("modules" in r ? r.modules : []));
+  const survey = await surveyLlvm({ explicitPath: options.llvmPath, preferMajor: newestProducerMajor(modules) });
+  return { text: formatLlvmReport(survey, reports, `bpf-linker ${VERSION}`), survey };
 }

@@ -6,13 +6,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { helpText, parseCommandLine, parseExportSymbols } from "../src/cli.ts";
+import { type CommandLine, helpText, parseCommandLine, parseCommandTokens, parseExportSymbols } from "../src/cli.ts";
 import { LinkerError, UsageError } from "../src/errors.ts";
 import { type CliOptions, CPU_NAMES, EMIT_KINDS, LOG_LEVELS } from "../src/options.ts";
 import { expandResponseFiles } from "../src/response_file.ts";
 
 /** Parse `args` plus the output and input every link needs. */
-function parseWith(...args: string[]): CliOptions {
+function parseWith(...args: string[]): CommandLine {
   return parseCommandLine([...args, "-o", "out.o", "in.o"]);
 }
 
@@ -31,7 +31,7 @@ function assertUsageError(args: string[], message: string): void {
 // ---------------------------------------------------------------- defaults, output, inputs
 
 test("defaults: only output and one input given", () => {
-  const expected: CliOptions = {
+  const expected: CommandLine = {
     emit: "obj",
     target: undefined,
     cpu: "generic",
@@ -58,6 +58,11 @@ test("defaults: only output and one input given", () => {
     time: false,
     help: false,
     version: false,
+    printLlvm: false,
+    map: undefined,
+    whyExtract: undefined,
+    whyLive: [],
+    reproduce: undefined,
   };
   assert.deepEqual(parseCommandLine(["-o", "out.o", "in.o"]), expected);
 });
@@ -564,6 +569,12 @@ const ALL_SPELLINGS = [
   "--version",
   "--llvm",
   "--time",
+  "--map",
+  "-Map",
+  "--why-extract",
+  "--why-live",
+  "--reproduce",
+  "--print-llvm",
 ];
 
 test("helpText names every option with its values and defaults", () => {
@@ -602,4 +613,35 @@ test("every option in the help is accepted by the parser", () => {
     }
   }
   assert.ok(lines.length >= 26);
+});
+
+// ------------------------------------------------------------------- explaining a link
+
+test("--map, -Map and -Map=: the link map path in every spelling", () => {
+  for (const args of [["--map", "m.txt"], ["--map=m.txt"], ["-Map", "m.txt"], ["-Map=m.txt"]]) {
+    assert.equal(parseWith(...args).map, "m.txt", args.join(" "));
+  }
+});
+
+test("--why-extract, --reproduce take a path; --why-live is repeatable", () => {
+  const options = parseWith("--why-extract", "w.txt", "--reproduce=r.tar", "--why-live", "a", "--why-live=b");
+  assert.equal(options.whyExtract, "w.txt");
+  assert.equal(options.reproduce, "r.tar");
+  assert.deepEqual(options.whyLive, ["a", "b"]);
+  // The value never swallows the inputs after it.
+  assert.deepEqual(parseCommandLine(["--why-live", "sym", "-o", "x.o", "a.o", "b.o"]).inputs, ["a.o", "b.o"]);
+});
+
+test("--print-llvm needs neither inputs nor an output, like --version", () => {
+  assert.equal(parseCommandLine(["--print-llvm"]).printLlvm, true);
+  assert.deepEqual(parseCommandLine(["--print-llvm", "a.bc"]).inputs, ["a.bc"]);
+  assertUsageError(["--print-llvm=yes"], "option '--print-llvm' takes no value");
+});
+
+test("parseCommandTokens keeps every argument as given, in order", () => {
+  const { tokens } = parseCommandTokens(["-O2", "a.bc", "--export=f", "-o", "x.o", "--", "-b.bc"]);
+  assert.deepEqual(
+    tokens.map((t) => (t.kind === "input" ? `input ${t.value}` : `${t.spelling} ${t.value ?? ""}`.trim())),
+    ["-O 2", "input a.bc", "--export f", "-o x.o", "input -b.bc"],
+  );
 });

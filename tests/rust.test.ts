@@ -39,7 +39,7 @@ const needsRustAndBpf = (): {
 } => (sysroot.skip ? { skip: sysroot.skip } : needsBpf());
 
 const dir = tempDir("bpfl-rust-");
-after(() => rmSync(dir, { recursive: true, force: true }));
+if (!process.env.BPFL_KEEP) after(() => rmSync(dir, { recursive: true, force: true }));
 
 function rustc(args: string[]): { stderr: string; ms: number } {
   const start = performance.now();
@@ -86,6 +86,7 @@ type CrateKind = "bin" | "cdylib";
 interface Variant {
   btf?: boolean;
   ignoreInlineNever?: boolean;
+  wholeArchive?: boolean;
 }
 interface Built {
   obj: string;
@@ -126,7 +127,7 @@ const built = new Map<string, Built>();
 function program(kind: CrateKind, variant: Variant = {}): Built {
   const key = `${kind}-${variant.btf ? "btf" : "plain"}${
     variant.ignoreInlineNever ? "-inline" : ""
-  }`;
+  }${variant.wholeArchive ? "-whole" : ""}`;
   const done = built.get(key);
   if (done) return done;
   const deps = dependency(!!variant.btf);
@@ -136,6 +137,7 @@ function program(kind: CrateKind, variant: Variant = {}): Built {
   const { stderr, ms } = rustc([
     ...(variant.btf ? ["-C", "debuginfo=2", "-C", "link-arg=--btf"] : []),
     ...(variant.ignoreInlineNever ? ["-C", "link-arg=--ignore-inline-never"] : []),
+    ...(variant.wholeArchive ? ["-C", "link-arg=--whole-archive"] : []),
     "-C",
     `linker=${recordingLinker()}`,
     // Show what the linker prints (rustc hides it on success otherwise).
@@ -407,4 +409,14 @@ test("-C link-arg=--ignore-inline-never inlines #[inline(never)] functions", nee
 
 test("the kernel runs the program linked with --ignore-inline-never", needsRustAndBpf(), () => {
   runPackets("bin", program("bin", { ignoreInlineNever: true }).obj);
+});
+
+test("loading only the needed rlib members gives the same object as --whole-archive", needsRust(), () => {
+  for (const kind of ["bin", "cdylib"] as const) {
+    for (const btf of [false, true]) {
+      const lazy = readFileSync(program(kind, { btf }).obj);
+      const whole = readFileSync(program(kind, { btf, wholeArchive: true }).obj);
+      assert.ok(lazy.equals(whole), `${kind}${btf ? " --btf" : ""}: objects differ`);
+    }
+  }
 });

@@ -1,0 +1,162 @@
+// Dead compile units, after optimization (with --btf, when debug info is kept).
+//
+// Every module brings its DICompileUnit into llvm.dbg.cu, and LLVM's DWARF
+// writer emits a unit that has no code left as long as one of its lists (enum
+// types, retained types, global variables, imported entities, macros) is not
+// empty. So an archive member whose code internalize and DCE dropped still adds
+// a unit to .debug_info/.debug_str/.debug_line, and linking every member
+// (--whole-archive) gives another object than linking only the needed ones.
+//
+// Here a unit is live when code or data of it is left:
+// - a defined function whose DISubprogram's unit it is, or a subprogram reached
+//   from an instruction's debug location (its scope chain, and the chain of
+//   inlinedAt locations: the units of inlined code are emitted too);
+// - a global variable whose !dbg DIGlobalVariableExpression (or that
+//   expression's DIGlobalVariable, which GlobalOpt re-attaches as fragments)
+//   is in the unit's globals list.
+// A dead unit gets empty lists, which makes the DWARF writer skip it. A live
+// unit loses the globals-list entries whose variable is gone (as LLVM's
+// strip-dead-debug-info: constant expressions stay), so what it lists does not
+// depend on which other members were linked either.
+
+import type { Llvm } from "../../ffi/llvm.ts";
+import {
+  CompileUnitOperand,
+  DebugMetadata,
+  LocationOperand,
+  type MDRef,
+  MetadataKind,
+  NO_MD,
+  Operand,
+} from "../../ffi/metadata.ts";
+import type { Module } from "../../ffi/module.ts";
+import type { Logger } from "../log.ts";
+
+export interface PruneReport {
+  /** Compile units in llvm.dbg.cu. */
+  units: number;
+  /** Units with live code or data. */
+  liveUnits: number;
+  /** Dead units whose lists were emptied (dead ones with empty lists already are not counted). */
+  emptiedUnits: number;
+  /** Entries dropped from live units' global-variable lists. */
+  droppedGlobals: number;
+  /** Distinct debug locations walked. */
+  locations: number;
+}
+
+/** The lists a dead unit loses. */
+const UNIT_LISTS = [
+  CompileUnitOperand.enumTypes,
+  CompileUnitOperand.retainedTypes,
+  CompileUnitOperand.globalVariables,
+  CompileUnitOperand.importedEntities,
+  CompileUnitOperand.macros,
+] as const;
+
+/**
+ * Empty the lists of every compile unit of `module` that has no live function
+ * or global variable left, and drop the dead entries of live units' global
+ * variable lists, in place. Run after optimization, before codegen.
+ */
+export function pruneDeadCompileUnits(_llvm: Llvm, module: Module, log: Logger): PruneReport {
+  using md = new DebugMetadata(module, { debugRecords: false });
+  const units = md.namedMetadata("llvm.dbg.cu");
+  const report: PruneReport = {
+    units: units.length,
+    liveUnits: 0,
+    emptiedUnits: 0,
+    droppedGlobals: 0,
+    locations: 0,
+  };
+  if (units.length === 0) return report;
+
+  // 1. Units of live code. Locations and scopes share one visited set: a
+  // location chain or scope chain met again has been followed to its end.
+  const live = new Set<MDRef>();
+  const seen = new Set<MDRef>();
+  const markScope = (scope: MDRef) => {
+    while (scope !== NO_MD && !seen.has(scope)) {
+      seen.add(scope);
+      const kind = md.kind(scope);
+      if (kind === MetadataKind.DISubprogram) {
+        const unit = md.operands(scope)[Operand.subprogramUnit] ?? NO_MD;
+        if (unit !== NO_MD) live.add(unit);
+        return;
+      }
+      if (kind !== MetadataKind.DILexicalBlock && kind !== MetadataKind.DILexicalBlockFile) return;
+      scope = md.operands(scope)[LocationOperand.lexicalBlockScope] ?? NO_MD;
+    }
+  };
+  const markLocation = (location: MDRef) => {
+    while (location !== NO_MD && !seen.has(location)) {
+      seen.add(location);
+      report.locations++;
+      const ops = md.operands(location);
+      markScope(ops[LocationOperand.locationScope] ?? NO_MD);
+      location = ops[LocationOperand.locationInlinedAt] ?? NO_MD;
+    }
+  };
+  for (const fn of md.functions()) {
+    if (fn.isDeclaration) continue;
+    markScope(fn.subprogram);
+    fn.forEachDebugLocation(markLocation);
+  }
+
+  // 2. Variables of live globals.
+  const attached = new Set<MDRef>();
+  const attachedVariables = new Set<MDRef>();
+  for (const ref of md.globalVariableAttachments()) {
+    if (md.kind(ref) !== MetadataKind.DIGlobalVariableExpression || attached.has(ref)) continue;
+    attached.add(ref);
+    const variable = md.operands(ref)[LocationOperand.globalVariable] ?? NO_MD;
+    if (variable !== NO_MD) attachedVariables.add(variable);
+  }
+  const isLiveGlobal = (entry: MDRef): boolean => {
+    if (attached.has(entry)) return true;
+    if (
+      attachedVariables.size === 0 || md.kind(entry) !== MetadataKind.DIGlobalVariableExpression
+    ) return false;
+    const variable = md.operands(entry)[LocationOperand.globalVariable] ?? NO_MD;
+    return variable !== NO_MD && attachedVariables.has(variable);
+  };
+  const listOf = (ref: MDRef): MDRef[] =>
+    ref !== NO_MD && md.kind(ref) === MetadataKind.MDTuple ? md.operands(ref) : [];
+
+  // 3. Rewrite the units.
+  let empty: MDRef | undefined;
+  for (const unit of units) {
+    if (md.kind(unit) !== MetadataKind.DICompileUnit) continue;
+    const ops = md.operands(unit);
+    const globals = listOf(ops[CompileUnitOperand.globalVariables] ?? NO_MD);
+    const liveGlobals = globals.map((entry) => entry !== NO_MD && isLiveGlobal(entry));
+    if (live.has(unit) || liveGlobals.includes(true)) {
+      report.liveUnits++;
+      // Keep null entries and constants (they need no global) as LLVM does.
+      const keep = globals.filter((entry, i) =>
+        liveGlobals[i] || entry === NO_MD || md.isConstantGlobalExpression(entry)
+      );
+      if (keep.length !== globals.length) {
+        report.droppedGlobals += globals.length - keep.length;
+        md.replaceOperand(unit, CompileUnitOperand.globalVariables, md.tuple(keep));
+      }
+      continue;
+    }
+    let emptied = false;
+    for (const index of UNIT_LISTS) {
+      const list = ops[index] ?? NO_MD;
+      if (list === NO_MD || (md.kind(list) === MetadataKind.MDTuple && listOf(list).length === 0)) {
+        continue;
+      }
+      empty ??= md.tuple([]);
+      md.replaceOperand(unit, index, empty);
+      emptied = true;
+    }
+    if (emptied) report.emptiedUnits++;
+  }
+  log.debug(
+    `debug info: ${report.liveUnits} of ${report.units} compile units live, ${report.emptiedUnits} dead ones emptied, ` +
+      `${report.droppedGlobals} dead global variables dropped (${report.locations} debug locations)`,
+  );
+  return report;
+}

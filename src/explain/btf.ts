@@ -1,0 +1,281 @@
+// A BTF decoder: the `.BTF` section of a BPF object (header, every type kind,
+// the string section) and the function records of `.BTF.ext`. Layouts from
+// the kernel's include/uapi/linux/btf.h; either byte order (the magic says).
+
+export class BtfFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BtfFormatError";
+  }
+}
+
+export const BTF_KIND = {
+  UNKN: 0,
+  INT: 1,
+  PTR: 2,
+  ARRAY: 3,
+  STRUCT: 4,
+  UNION: 5,
+  ENUM: 6,
+  FWD: 7,
+  TYPEDEF: 8,
+  VOLATILE: 9,
+  CONST: 10,
+  RESTRICT: 11,
+  FUNC: 12,
+  FUNC_PROTO: 13,
+  VAR: 14,
+  DATASEC: 15,
+  FLOAT: 16,
+  DECL_TAG: 17,
+  TYPE_TAG: 18,
+  ENUM64: 19,
+} as const;
+
+const KIND_NAMES = Object.fromEntries(Object.entries(BTF_KIND).map(([k, v]) => [v, k])) as Record<
+  number,
+  string
+>;
+
+/** FUNC linkage (the vlen of a FUNC) and VAR linkage. */
+export const BTF_FUNC_LINKAGE = ["static", "global", "extern"] as const;
+
+export interface BtfMember {
+  name: string;
+  type: number;
+  /** STRUCT/UNION: bit offset (with the bitfield size in the top 8 bits when kind_flag is set). */
+  offset: number;
+}
+
+export interface BtfType {
+  id: number;
+  kind: number;
+  kindName: string;
+  name: string;
+  nameOffset: number;
+  vlen: number;
+  kindFlag: boolean;
+  /** `size` for INT, STRUCT, UNION, ENUM, DATASEC, FLOAT, ENUM64; `type` for the others. */
+  sizeOrType: number;
+  /** STRUCT, UNION members; FUNC_PROTO parameters (offset 0); ENUM/ENUM64 values in `values`. */
+  members: BtfMember[];
+  values: { name: string; value: bigint }[];
+  array?: { type: number; indexType: number; elements: number };
+  int?: { encoding: number; offset: number; bits: number };
+  /** VAR linkage. */
+  linkage?: number;
+  /** DATASEC variables. */
+  variables: { type: number; offset: number; size: number }[];
+  /** DECL_TAG component index (-1: the type itself). */
+  componentIndex?: number;
+}
+
+export interface Btf {
+  version: number;
+  flags: number;
+  littleEndian: boolean;
+  /** Indexed by type id; [0] is void. */
+  types: BtfType[];
+  strings: Uint8Array;
+  string(offset: number): string;
+}
+
+const BTF_MAGIC = 0xeb9f;
+const utf8 = new TextDecoder();
+
+function stringReader(strings: Uint8Array): (offset: number) => string {
+  return (offset) => {
+    if (offset >= strings.length) return "";
+    let end = offset;
+    while (end < strings.length && strings[end] !== 0) end++;
+    return utf8.decode(strings.subarray(offset, end));
+  };
+}
+
+function voidType(): BtfType {
+  return {
+    id: 0,
+    kind: BTF_KIND.UNKN,
+    kindName: "VOID",
+    name: "",
+    nameOffset: 0,
+    vlen: 0,
+    kindFlag: false,
+    sizeOrType: 0,
+    members: [],
+    values: [],
+    variables: [],
+  };
+}
+
+/** Decode a `.BTF` section. Throws BtfFormatError for bad magic, bad offsets or a truncated type. */
+export function parseBtf(bytes: Uint8Array): Btf {
+  if (bytes.length < 24) throw new BtfFormatError("section too short for a BTF header");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let le: boolean;
+  if (view.getUint16(0, true) === BTF_MAGIC) le = true;
+  else if (view.getUint16(0, false) === BTF_MAGIC) le = false;
+  else throw new BtfFormatError("bad BTF magic");
+  const u32 = (at: number) => view.getUint32(at, le);
+  const hdrLen = u32(4);
+  const typeOff = u32(8);
+  const typeLen = u32(12);
+  const strOff = u32(16);
+  const strLen = u32(20);
+  const typesStart = hdrLen + typeOff;
+  const typesEnd = typesStart + typeLen;
+  const stringsStart = hdrLen + strOff;
+  if (hdrLen < 24 || typesEnd > bytes.length || stringsStart + strLen > bytes.length) {
+    throw new BtfFormatError("BTF header points past the section");
+  }
+  const strings = bytes.subarray(stringsStart, stringsStart + strLen);
+  const string = stringReader(strings);
+  const types: BtfType[] = [voidType()];
+  let at = typesStart;
+  const need = (n: number) => {
+    if (at + n > typesEnd) throw new BtfFormatError(`type ${types.length} is truncated`);
+  };
+  while (at < typesEnd) {
+    need(12);
+    const nameOffset = u32(at);
+    const info = u32(at + 4);
+    const sizeOrType = u32(at + 8);
+    at += 12;
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const t: BtfType = {
+      id: types.length,
+      kind,
+      kindName: KIND_NAMES[kind] ?? `KIND${kind}`,
+      name: string(nameOffset),
+      nameOffset,
+      vlen,
+      kindFlag: (info >>> 31) === 1,
+      sizeOrType,
+      members: [],
+      values: [],
+      variables: [],
+    };
+    switch (kind) {
+      case BTF_KIND.INT: {
+        need(4);
+        const v = u32(at);
+        t.int = { encoding: (v >>> 24) & 0xf, offset: (v >>> 16) & 0xff, bits: v & 0xff };
+        at += 4;
+        break;
+      }
+      case BTF_KIND.ARRAY:
+        need(12);
+        t.array = { type: u32(at), indexType: u32(at + 4), elements: u32(at + 8) };
+        at += 12;
+        break;
+      case BTF_KIND.STRUCT:
+      case BTF_KIND.UNION:
+        need(12 * vlen);
+        for (let i = 0; i < vlen; i++, at += 12) {
+          t.members.push({ name: string(u32(at)), type: u32(at + 4), offset: u32(at + 8) });
+        }
+        break;
+      case BTF_KIND.ENUM:
+        need(8 * vlen);
+        for (let i = 0; i < vlen; i++, at += 8) {
+          t.values.push({ name: string(u32(at)), value: BigInt(view.getInt32(at + 4, le)) });
+        }
+        break;
+      case BTF_KIND.ENUM64:
+        need(12 * vlen);
+        for (let i = 0; i < vlen; i++, at += 12) {
+          const value = (BigInt(u32(at + 8)) << 32n) | BigInt(u32(at + 4));
+          t.values.push({ name: string(u32(at)), value });
+        }
+        break;
+      case BTF_KIND.FUNC_PROTO:
+        need(8 * vlen);
+        for (let i = 0; i < vlen; i++, at += 8) {
+          t.members.push({ name: string(u32(at)), type: u32(at + 4), offset: 0 });
+        }
+        break;
+      case BTF_KIND.VAR:
+        need(4);
+        t.linkage = u32(at);
+        at += 4;
+        break;
+      case BTF_KIND.DATASEC:
+        need(12 * vlen);
+        for (let i = 0; i < vlen; i++, at += 12) {
+          t.variables.push({ type: u32(at), offset: u32(at + 4), size: u32(at + 8) });
+        }
+        break;
+      case BTF_KIND.DECL_TAG:
+        need(4);
+        t.componentIndex = view.getInt32(at, le);
+        at += 4;
+        break;
+      case BTF_KIND.PTR:
+      case BTF_KIND.FWD:
+      case BTF_KIND.TYPEDEF:
+      case BTF_KIND.VOLATILE:
+      case BTF_KIND.CONST:
+      case BTF_KIND.RESTRICT:
+      case BTF_KIND.FUNC:
+      case BTF_KIND.FLOAT:
+      case BTF_KIND.TYPE_TAG:
+        break;
+      default:
+        throw new BtfFormatError(`type ${t.id} has unknown kind ${kind}`);
+    }
+    types.push(t);
+  }
+  return { version: bytes[2], flags: bytes[3], littleEndian: le, types, strings, string };
+}
+
+export interface BtfFuncInfo {
+  /** The ELF section the function's code is in. */
+  section: string;
+  /** Byte offset of its first instruction in that section. */
+  offset: number;
+  /** Its BTF FUNC type id. */
+  typeId: number;
+}
+
+/** The func_info records of a `.BTF.ext` section (names resolved through `btf`). */
+export function parseBtfExtFuncInfo(bytes: Uint8Array, btf: Btf): BtfFuncInfo[] {
+  if (bytes.length < 16) return [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = btf.littleEndian;
+  if (view.getUint16(0, le) !== BTF_MAGIC) throw new BtfFormatError("bad .BTF.ext magic");
+  const u32 = (at: number) => view.getUint32(at, le);
+  const hdrLen = u32(4);
+  const start = hdrLen + u32(8);
+  const end = start + u32(12);
+  if (end > bytes.length || end - start < 4) return [];
+  const recordSize = u32(start);
+  if (recordSize < 8) throw new BtfFormatError("bad func_info record size");
+  const out: BtfFuncInfo[] = [];
+  let at = start + 4;
+  while (at + 8 <= end) {
+    const section = btf.string(u32(at));
+    const count = u32(at + 4);
+    at += 8;
+    if (at + count * recordSize > end) throw new BtfFormatError("func_info is truncated");
+    for (let i = 0; i < count; i++, at += recordSize) {
+      out.push({ section, offset: u32(at), typeId: u32(at + 4) });
+    }
+  }
+  return out;
+}
+
+/** Follow CONST/VOLATILE/RESTRICT/TYPEDEF/TYPE_TAG to the type underneath (cycle-safe). */
+export function skipModifiers(btf: Btf, id: number): BtfType | undefined {
+  const seen = new Set<number>();
+  let t = btf.types[id];
+  while (
+    t && !seen.has(t.id) &&
+    (t.kind === BTF_KIND.CONST || t.kind === BTF_KIND.VOLATILE || t.kind === BTF_KIND.RESTRICT ||
+      t.kind === BTF_KIND.TYPEDEF || t.kind === BTF_KIND.TYPE_TAG)
+  ) {
+    seen.add(t.id);
+    t = btf.types[t.sizeOrType];
+  }
+  return t;
+}

@@ -1,0 +1,344 @@
+// The BTF lint (after --btf emission): decode the output object's .BTF and
+// report, one line each, what the kernel's BTF checker (kernel/bpf/btf.c) and
+// verifier will refuse at load time, naming the type or function:
+//
+// - Names. Identifiers (STRUCT, UNION, ENUM and ENUM64 names and their member
+//   and value names, FWD, TYPEDEF, FUNC, VAR, FUNC_PROTO parameter names) must
+//   match [A-Za-z_.][A-Za-z0-9_.]* (btf_name_valid_identifier); DATASEC names
+//   must be printable; PTR, ARRAY, CONST, VOLATILE and RESTRICT must have no
+//   name; TYPEDEF, FWD, FUNC and VAR must have one. Names are limited to
+//   KSYM_NAME_LEN bytes: 512 since Linux 6.1, 128 before.
+// - Global functions (BTF_FUNC_GLOBAL) that are BPF-to-BPF call targets are
+//   verified on their own, from their BTF prototype alone (btf_prepare_func_args):
+//   at most 5 arguments, a void or integer/enum return, and arguments that are
+//   integers, enums or pointers. A pointer must be to the program's context (a
+//   struct) or to memory of a size BTF gives (btf_resolve_size): not `void *`,
+//   not a function, not a forward-declared struct. Structs, unions, arrays and
+//   floats by value are refused. Program entry points (functions in a section
+//   other than .text) and functions nothing calls are not checked this way.
+
+import {
+  type Btf,
+  BTF_KIND,
+  BtfFormatError,
+  type BtfType,
+  parseBtf,
+  parseBtfExtFuncInfo,
+  skipModifiers,
+} from "./btf.ts";
+import { ElfFormatError, ElfObject, SHF_EXECINSTR } from "./elf.ts";
+
+/** KSYM_NAME_LEN since Linux 6.1 ("kallsyms: increase maximum kernel symbol length to 512"). */
+const KSYM_NAME_LEN = 512;
+/** KSYM_NAME_LEN before Linux 6.1. */
+const OLD_KSYM_NAME_LEN = 128;
+const MAX_BPF_FUNC_REG_ARGS = 5;
+/** At most this many lines; the rest is counted on one last line. */
+const MAX_REPORTED = 25;
+
+const KIND_WORD: Record<number, string> = {
+  [BTF_KIND.INT]: "int",
+  [BTF_KIND.PTR]: "pointer",
+  [BTF_KIND.ARRAY]: "array",
+  [BTF_KIND.STRUCT]: "struct",
+  [BTF_KIND.UNION]: "union",
+  [BTF_KIND.ENUM]: "enum",
+  [BTF_KIND.FWD]: "forward declaration",
+  [BTF_KIND.TYPEDEF]: "typedef",
+  [BTF_KIND.CONST]: "const",
+  [BTF_KIND.VOLATILE]: "volatile",
+  [BTF_KIND.RESTRICT]: "restrict",
+  [BTF_KIND.FUNC]: "function",
+  [BTF_KIND.FUNC_PROTO]: "function prototype",
+  [BTF_KIND.VAR]: "variable",
+  [BTF_KIND.DATASEC]: "section",
+  [BTF_KIND.FLOAT]: "float",
+  [BTF_KIND.ENUM64]: "enum",
+};
+
+function describe(t: BtfType): string {
+  const word = KIND_WORD[t.kind] ?? t.kindName.toLowerCase();
+  return t.name === "" ? `anonymous ${word} (BTF type ${t.id})` : `${word} '${printable(t.name)}'`;
+}
+
+/** A name as it can be shown on one line. */
+function printable(name: string): string {
+  const shown = name.length > 60 ? `${name.slice(0, 57)}...` : name;
+  // deno-lint-ignore no-control-regex
+  return shown.replace(
+    /[\x00-\x1f\x7f']/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
+const utf8 = new TextEncoder();
+
+/** Why the kernel refuses `name` as a BTF identifier, or undefined when it accepts it. */
+export function identifierProblem(name: string): string | undefined {
+  const length = utf8.encode(name).length;
+  if (length > KSYM_NAME_LEN) {
+    return `is ${length} bytes long: no kernel accepts names over ${KSYM_NAME_LEN}`;
+  }
+  const bad = [...new Set([...name].filter((c) => !/[A-Za-z0-9_.]/.test(c)))];
+  if (bad.length > 0) {
+    const shown = bad.slice(0, 8).map((
+      c,
+    ) => (/[\x21-\x7e]/.test(c) ? c : JSON.stringify(c).slice(1, -1)));
+    return `has characters the kernel refuses in names: ${shown.join(" ")}${
+      bad.length > 8 ? " ..." : ""
+    }`;
+  }
+  if (/^[0-9]/.test(name)) return "starts with a digit, which the kernel refuses";
+  if (length > OLD_KSYM_NAME_LEN) {
+    return `is ${length} bytes long: kernels before 6.1 refuse names over ${OLD_KSYM_NAME_LEN}`;
+  }
+  return undefined;
+}
+
+function sectionNameProblem(name: string): string | undefined {
+  const length = utf8.encode(name).length;
+  if (length > KSYM_NAME_LEN) {
+    return `is ${length} bytes long: no kernel accepts names over ${KSYM_NAME_LEN}`;
+  }
+  if ([...name].some((c) => !/[\x20-\x7e]/.test(c))) return "has characters that are not printable";
+  if (length > OLD_KSYM_NAME_LEN) {
+    return `is ${length} bytes long: kernels before 6.1 refuse names over ${OLD_KSYM_NAME_LEN}`;
+  }
+  return undefined;
+}
+
+function checkNames(btf: Btf, report: (line: string) => void): void {
+  for (const t of btf.types) {
+    const what = describe(t);
+    switch (t.kind) {
+      case BTF_KIND.STRUCT:
+      case BTF_KIND.UNION:
+      case BTF_KIND.ENUM:
+      case BTF_KIND.ENUM64: {
+        const own = t.name === "" ? undefined : identifierProblem(t.name);
+        if (own) report(`${what}: the name ${own}`);
+        const parts = t.kind === BTF_KIND.STRUCT || t.kind === BTF_KIND.UNION
+          ? t.members
+          : t.values;
+        const part = t.kind === BTF_KIND.STRUCT || t.kind === BTF_KIND.UNION ? "member" : "value";
+        for (const m of parts) {
+          if (m.name === "") {
+            if (part === "value") report(`${what}: a ${part} has no name`);
+            continue;
+          }
+          const problem = identifierProblem(m.name);
+          if (problem) report(`${what}: ${part} '${printable(m.name)}' ${problem}`);
+        }
+        break;
+      }
+      case BTF_KIND.FWD:
+      case BTF_KIND.TYPEDEF:
+      case BTF_KIND.FUNC:
+      case BTF_KIND.VAR: {
+        if (t.name === "") report(`${what} has no name, which the kernel requires`);
+        const problem = t.name === "" ? undefined : identifierProblem(t.name);
+        if (problem) report(`${what}: the name ${problem}`);
+        break;
+      }
+      case BTF_KIND.FUNC_PROTO:
+        for (const [i, p] of t.members.entries()) {
+          if (p.name === "") continue;
+          const problem = identifierProblem(p.name);
+          if (problem) report(`${what}: parameter ${i + 1} '${printable(p.name)}' ${problem}`);
+        }
+        break;
+      case BTF_KIND.DATASEC: {
+        if (t.name === "") report(`${what} has no name, which the kernel requires`);
+        const problem = t.name === "" ? undefined : sectionNameProblem(t.name);
+        if (problem) report(`${what}: the name ${problem}`);
+        break;
+      }
+      case BTF_KIND.PTR:
+      case BTF_KIND.ARRAY:
+      case BTF_KIND.CONST:
+      case BTF_KIND.VOLATILE:
+      case BTF_KIND.RESTRICT:
+        if (t.nameOffset !== 0) {
+          const word = KIND_WORD[t.kind] ?? t.kindName.toLowerCase();
+          report(
+            `${word} type ${t.id} is named '${
+              printable(t.name)
+            }': the kernel refuses named ${word} types`,
+          );
+        }
+        break;
+      case BTF_KIND.TYPE_TAG:
+        if (t.name === "") report(`type tag ${t.id} has no value`);
+        break;
+    }
+  }
+}
+
+/** "(section index, byte offset)" keys of every BPF-to-BPF call target in the object. */
+function callTargets(elf: ElfObject): Set<string> {
+  const targets = new Set<string>();
+  const symbols = elf.symbols;
+  for (const section of elf.sections) {
+    if ((section.flags & SHF_EXECINSTR) === 0 || section.data.length === 0) continue;
+    const relocations = new Map(elf.relocationsFor(section.index).map((r) => [r.offset, r]));
+    const code = section.data;
+    const view = new DataView(code.buffer, code.byteOffset, code.byteLength);
+    for (let at = 0; at + 8 <= code.length; at += 8) {
+      const opcode = code[at];
+      if (opcode === 0x18) {
+        at += 8; // ld_imm64 takes two slots
+        continue;
+      }
+      if (opcode !== 0x85) continue;
+      const regs = code[at + 1];
+      const src = elf.littleEndian ? regs >> 4 : regs & 0xf;
+      if (src !== 1) continue; // helper (0) or kfunc (2) call
+      const imm = view.getInt32(at + 4, elf.littleEndian);
+      const relocation = relocations.get(at);
+      if (relocation) {
+        const symbol = symbols[relocation.symbol];
+        if (symbol) targets.add(`${symbol.shndx}:${symbol.value + (imm + 1) * 8}`);
+      } else {
+        targets.add(`${section.index}:${at + 8 + imm * 8}`);
+      }
+    }
+  }
+  return targets;
+}
+
+/** Can btf_resolve_size() size this (already unmodified) type? */
+function hasSize(btf: Btf, t: BtfType | undefined, depth = 0): boolean {
+  if (!t || depth > 32) return false;
+  switch (t.kind) {
+    case BTF_KIND.INT:
+    case BTF_KIND.PTR:
+    case BTF_KIND.STRUCT:
+    case BTF_KIND.UNION:
+    case BTF_KIND.ENUM:
+    case BTF_KIND.ENUM64:
+    case BTF_KIND.FLOAT:
+      return true;
+    case BTF_KIND.ARRAY:
+      return hasSize(btf, skipModifiers(btf, t.array!.type), depth + 1);
+    default:
+      return false; // void, FWD, FUNC_PROTO, FUNC, VAR, DATASEC
+  }
+}
+
+function isScalar(t: BtfType | undefined): boolean {
+  return !!t && (t.kind === BTF_KIND.INT || t.kind === BTF_KIND.ENUM || t.kind === BTF_KIND.ENUM64);
+}
+
+/** What the verifier refuses in the prototype of a global function, one reason per line. */
+function prototypeProblems(btf: Btf, proto: BtfType): string[] {
+  const out: string[] = [];
+  const params = proto.members;
+  const variadic = params.length > 0 && params[params.length - 1].type === 0;
+  if (variadic) out.push("is variadic");
+  const fixed = variadic ? params.slice(0, -1) : params;
+  if (fixed.length > MAX_BPF_FUNC_REG_ARGS) {
+    out.push(
+      `takes ${fixed.length} arguments (at most ${MAX_BPF_FUNC_REG_ARGS} pass in registers)`,
+    );
+  }
+  const ret = skipModifiers(btf, proto.sizeOrType);
+  if (ret && ret.id !== 0 && !isScalar(ret)) {
+    out.push(
+      `returns ${ret.kind === BTF_KIND.PTR ? "a pointer" : describe(ret)}, not void or an integer`,
+    );
+  }
+  for (const [i, p] of fixed.entries()) {
+    const arg = `argument ${i + 1}${p.name ? ` '${printable(p.name)}'` : ""}`;
+    const t = skipModifiers(btf, p.type);
+    if (!t) continue;
+    if (isScalar(t)) continue;
+    if (t.kind === BTF_KIND.PTR) {
+      const target = skipModifiers(btf, t.sizeOrType);
+      if (target && (target.kind === BTF_KIND.STRUCT || target.kind === BTF_KIND.UNION)) continue;
+      if (hasSize(btf, target)) continue;
+      const pointee = !target || target.id === 0
+        ? "void"
+        : target.kind === BTF_KIND.FUNC_PROTO
+        ? "a function"
+        : describe(target);
+      out.push(`${arg} points to ${pointee}, whose size the verifier cannot know`);
+      continue;
+    }
+    out.push(`${arg} is ${describe(t)} by value`);
+  }
+  return out;
+}
+
+function checkGlobalFunctions(elf: ElfObject, btf: Btf, report: (line: string) => void): void {
+  const called = callTargets(elf);
+  const ext = elf.section(".BTF.ext");
+  const sectionIndex = new Map(elf.sections.map((s) => [s.name, s.index]));
+  // Where each FUNC's code is: from .BTF.ext, else from a FUNC symbol of the same name.
+  const location = new Map<number, { section: string; key: string }>();
+  if (ext) {
+    for (const f of parseBtfExtFuncInfo(ext.data, btf)) {
+      location.set(f.typeId, {
+        section: f.section,
+        key: `${sectionIndex.get(f.section)}:${f.offset}`,
+      });
+    }
+  }
+  const funcSymbols = new Map(
+    elf.symbols.filter((s) => s.type === 2 && s.shndx !== 0).map((s) => [s.name, s]),
+  );
+  for (const t of btf.types) {
+    if (t.kind !== BTF_KIND.FUNC || t.vlen !== 1) continue; // global linkage only
+    let where = location.get(t.id);
+    if (!where) {
+      const symbol = funcSymbols.get(t.name);
+      if (!symbol) continue;
+      where = {
+        section: elf.sections[symbol.shndx]?.name ?? "",
+        key: `${symbol.shndx}:${symbol.value}`,
+      };
+    }
+    if (where.section !== ".text" || !called.has(where.key)) continue;
+    const proto = btf.types[t.sizeOrType];
+    if (!proto || proto.kind !== BTF_KIND.FUNC_PROTO) continue;
+    for (const problem of prototypeProblems(btf, proto)) {
+      report(
+        `global function '${printable(t.name)}' ${problem}: the verifier checks global functions ` +
+          `on their own and will refuse it (make it static or change its signature)`,
+      );
+    }
+  }
+}
+
+/**
+ * Lint decoded BTF: one line per problem (without a "warning:" prefix). The
+ * global-function rules need the object (`elf`) to know where each function is
+ * and whether it is called; without it only names are checked.
+ */
+export function lintBtf(btf: Btf, elf?: ElfObject): string[] {
+  const lines: string[] = [];
+  const report = (line: string) => lines.push(`BTF: ${line}`);
+  checkNames(btf, report);
+  if (elf) checkGlobalFunctions(elf, btf, report);
+  return lines;
+}
+
+/**
+ * Lint the BTF of a BPF object: one line per problem (without a "warning:"
+ * prefix), at most MAX_REPORTED of them plus a count. [] when the object has
+ * no .BTF, or nothing the kernel would refuse.
+ */
+export function lintBtfObject(object: Uint8Array): string[] {
+  let lines: string[];
+  try {
+    const elf = new ElfObject(object);
+    const section = elf.section(".BTF");
+    if (!section) return [];
+    lines = lintBtf(parseBtf(section.data), elf);
+  } catch (e) {
+    if (!(e instanceof ElfFormatError || e instanceof BtfFormatError)) throw e;
+    lines = [`BTF: cannot be decoded (${e.message}); the kernel will refuse it too`];
+  }
+  if (lines.length <= MAX_REPORTED) return lines;
+  const rest = lines.length - (MAX_REPORTED - 1);
+  return [...lines.slice(0, MAX_REPORTED - 1), `BTF: ... and ${rest} more problems`];
+}

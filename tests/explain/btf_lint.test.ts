@@ -1,0 +1,443 @@
+// The BTF lint run after --btf emission (src/explain/btf_lint.ts): silent on what the
+// sanitizer produced (examples/xdp, the C BTF fixtures, the Rust crates); one warning
+// per problem, naming the type or function, on objects made without the sanitizer
+// (Rust bitcode through llvm-link and llc, IR with names the kernel refuses) and on
+// exported C functions the verifier cannot type. Where BPF can be loaded, the kernel
+// confirms each verdict on global functions: refused exactly when the lint warns.
+
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { lintBtfObject } from "../../src/mod.ts";
+import {
+  btfDump,
+  compileC,
+  compileXdpExample,
+  linkerWrapper,
+  LLVM_BIN,
+  needsBpf,
+  parseBtfDump,
+  repoRoot,
+  run,
+  runLinker,
+  rustSysroot,
+  tempDir,
+  tool,
+  verifierAccepts,
+} from "../support/tools.ts";
+
+const dir = tempDir("bpfl-lint-");
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Link with the CLI in `cwd`; returns stderr (the link must succeed). */
+function linkCli(args: string[], cwd = dir): string {
+  const r = runLinker(args, { cwd });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stderr;
+}
+
+const lintLines = (stderr: string) =>
+  stderr.split("\n").filter((l) => l.startsWith("warning: BTF: "));
+
+// ------------------------------------------------------------------ silent on sanitized output
+
+test("silent on examples/xdp linked with --btf", () => {
+  compileXdpExample(dir);
+  const stderr = linkCli([
+    "--btf",
+    "--export",
+    "xdp_filter",
+    "-o",
+    "xdp.o",
+    "main.bc",
+    "classify.bc",
+    "libcsum.a",
+  ]);
+  assert.equal(stderr, "");
+  assert.deepEqual(lintBtfObject(readFileSync(join(dir, "xdp.o"))), []);
+  // There is BTF to lint: functions, the licence variable, the sections.
+  const kinds = new Set(parseBtfDump(btfDump(join(dir, "xdp.o"))).map((t) => t.kind));
+  for (const kind of ["FUNC", "FUNC_PROTO", "STRUCT", "VAR", "DATASEC"]) {
+    assert.ok(kinds.has(kind), kind);
+  }
+});
+
+test("silent on the C BTF fixtures (CO-RE, typedefs, a helper from another file) with --btf", () => {
+  const fixtures = join(repoRoot, "tests", "fixtures", "c", "btf");
+  const d = join(dir, "fixtures");
+  mkdirSync(d);
+  for (const name of ["prog", "helper"]) {
+    tool("clang-22", [
+      "-target",
+      "bpf",
+      "-O2",
+      "-g",
+      "-emit-llvm",
+      "-c",
+      join(fixtures, `${name}.c`),
+      "-o",
+      join(d, `${name}.bc`),
+    ]);
+  }
+  assert.equal(
+    linkCli(["--btf", "--export", "xdp_core", "-o", "core.o", "prog.bc", "helper.bc"], d),
+    "",
+  );
+  assert.deepEqual(lintBtfObject(readFileSync(join(d, "core.o"))), []);
+});
+
+// ------------------------------------------------------- global functions the verifier cannot type
+
+const COMMON = `#define SEC(name) __attribute__((section(name), used))
+#define NOINLINE __attribute__((noinline))
+struct xdp_md { unsigned data, data_end; };
+struct pair { int a, b; };
+union word { int i; unsigned char b[4]; };
+struct opaque;
+`;
+
+interface Variant {
+  name: string;
+  definition: string;
+  /** The body of the XDP program calling it (ctx is its argument). */
+  call: string;
+  /** The lint's complaint (after "global function '<name>' "), or undefined for none. */
+  problem?: string;
+}
+
+const VARIANTS: Variant[] = [
+  {
+    name: "ok_scalars",
+    definition: "NOINLINE int ok_scalars(int a, unsigned long b) { return a + (int)b; }",
+    call: "return ok_scalars(5, 3) & 1;",
+  },
+  {
+    name: "ok_ctx",
+    definition: "NOINLINE int ok_ctx(struct xdp_md *c) { return c->data_end > c->data; }",
+    call: "return ok_ctx(ctx);",
+  },
+  {
+    name: "ok_memory",
+    definition: "NOINLINE int ok_memory(int *p) { return p ? (*p & 1) : 0; }",
+    call: "int v = 5; return ok_memory(&v);",
+  },
+  {
+    name: "by_value",
+    definition: "NOINLINE int by_value(struct pair p) { return (p.a + p.b) & 1; }",
+    call: "struct pair p = {5, 2}; return by_value(p);",
+    problem: "argument 1 'p' is struct 'pair' by value",
+  },
+  {
+    name: "union_value",
+    definition: "NOINLINE int union_value(union word w) { return w.i & 1; }",
+    call: "union word w = {.i = 5}; return union_value(w);",
+    problem: "argument 1 'w' is union 'word' by value",
+  },
+  {
+    name: "void_pointer",
+    definition: "NOINLINE int void_pointer(void *p) { return p != 0; }",
+    call: "int v = 1; return void_pointer(&v);",
+    problem: "argument 1 'p' points to void, whose size the verifier cannot know",
+  },
+  {
+    name: "opaque_pointer",
+    definition: "NOINLINE int opaque_pointer(struct opaque *p) { return p != 0; }",
+    call: "int v = 1; return opaque_pointer((struct opaque *)&v);",
+    problem:
+      "argument 1 'p' points to forward declaration 'opaque', whose size the verifier cannot know",
+  },
+  {
+    name: "returns_pointer",
+    // The asm keeps the call: LLVM would otherwise see it returns its argument and drop it.
+    definition:
+      'NOINLINE int *returns_pointer(int *p) { asm volatile("" ::: "memory"); return p; }',
+    call: "int v = 1; int *q = returns_pointer(&v); return q != 0;",
+    problem: "returns a pointer, not void or an integer",
+  },
+];
+
+const SUFFIX = ": the verifier checks global functions on their own and will refuse it " +
+  "(make it static or change its signature)";
+
+/** Compile the variant's program and link it with --btf, the function exported (so global). */
+function linkVariant(v: Variant): { obj: string; stderr: string } {
+  const d = join(dir, "variants");
+  mkdirSync(d, { recursive: true });
+  compileC(
+    d,
+    v.name,
+    `${COMMON}${v.definition}\nSEC("xdp") int prog(struct xdp_md *ctx) { ${v.call} }\nchar LICENSE[] SEC("license") = "GPL";\n`,
+    "bc",
+    ["-g"],
+  );
+  const obj = join(d, `${v.name}.o`);
+  const stderr = linkCli([
+    "--btf",
+    "--export",
+    `prog,${v.name}`,
+    "-o",
+    obj,
+    join(d, `${v.name}.bc`),
+  ], d);
+  return { obj, stderr };
+}
+
+test("exported functions the verifier cannot type: one warning each, naming the function", () => {
+  for (const v of VARIANTS) {
+    const { obj, stderr } = linkVariant(v);
+    const expected = v.problem
+      ? [`warning: BTF: global function '${v.name}' ${v.problem}${SUFFIX}`]
+      : [];
+    assert.deepEqual(lintLines(stderr), expected, v.name);
+    assert.equal(stderr.split("\n").filter((l) => l !== "").length, expected.length, stderr);
+    assert.deepEqual(
+      lintBtfObject(readFileSync(obj)),
+      expected.map((l) => l.slice("warning: ".length)),
+    );
+    // The function is global in BTF and in .text: what the lint judged.
+    const func = parseBtfDump(btfDump(obj)).find((t) => t.kind === "FUNC" && t.name === v.name);
+    assert.match(func?.line ?? "", /linkage=global/, v.name);
+  }
+});
+
+test("an uncalled global function or a program entry point is not judged by its arguments", () => {
+  const d = join(dir, "uncalled");
+  mkdirSync(d);
+  compileC(
+    d,
+    "uncalled",
+    `${COMMON}NOINLINE int by_value(struct pair p) { return p.a + p.b; }
+SEC("xdp") int prog(struct xdp_md *ctx) { return 2; }
+SEC("xdp") int odd_entry(struct pair *p, void *q) { return 1; }
+char LICENSE[] SEC("license") = "GPL";\n`,
+    "bc",
+    ["-g"],
+  );
+  assert.equal(
+    linkCli(["--btf", "--export", "prog,odd_entry,by_value", "-o", "u.o", "uncalled.bc"], d),
+    "",
+  );
+});
+
+test(
+  "the kernel refuses exactly the programs whose global function the lint warned about",
+  needsBpf(),
+  () => {
+    for (const v of VARIANTS) {
+      const { obj } = linkVariant(v);
+      const { ok, log } = verifierAccepts(obj);
+      assert.equal(
+        ok,
+        v.problem === undefined,
+        `${v.name}: kernel ${ok ? "accepted" : "refused"}\n${log}`,
+      );
+    }
+  },
+);
+
+// -------------------------------------------------------------- names the kernel refuses
+
+test("IR with names the kernel refuses: the lint names each one left in the BTF", () => {
+  const d = join(dir, "names");
+  mkdirSync(d);
+  compileC(
+    d,
+    "names",
+    `#define SEC(name) __attribute__((section(name), used))
+struct xdp_md { unsigned data, data_end; };
+typedef unsigned int my_u32;
+enum color { RED, GREEN };
+struct point { int x; int y; };
+struct point origin_point = {1, 2};
+my_u32 counter_var = 3;
+enum color paint = GREEN;
+SEC("xdp") int prog(struct xdp_md *ctx) { return origin_point.y + counter_var + paint; }
+char LICENSE[] SEC("license") = "GPL";\n`,
+    "ll",
+    ["-g"],
+  );
+  const ir = readFileSync(join(d, "names.ll"), "utf8")
+    .replace('name: "my_u32"', 'name: "my::u32"')
+    .replace('DIEnumerator(name: "GREEN"', 'DIEnumerator(name: "GREEN-2"')
+    .replace(/(DW_TAG_member, name: )"y"/, '$1"y$"');
+  writeFileSync(join(d, "bad.ll"), ir);
+
+  // Without the sanitizer (llc straight from the IR) every bad name reaches the BTF.
+  tool(join(LLVM_BIN, "llc"), [
+    "-march=bpfel",
+    "-filetype=obj",
+    "-o",
+    join(d, "llc.o"),
+    join(d, "bad.ll"),
+  ]);
+  assert.deepEqual(lintBtfObject(readFileSync(join(d, "llc.o"))), [
+    "BTF: struct 'point': member 'y$' has characters the kernel refuses in names: $",
+    "BTF: typedef 'my::u32': the name has characters the kernel refuses in names: :",
+    "BTF: enum 'color': value 'GREEN-2' has characters the kernel refuses in names: -",
+  ]);
+
+  // Through the linker: whatever the sanitizer leaves is reported, and only that.
+  const stderr = linkCli([
+    "--btf",
+    "--export",
+    "prog,origin_point,counter_var,paint",
+    "-o",
+    "linked.o",
+    "bad.ll",
+  ], d);
+  const names = parseBtfDump(btfDump(join(d, "linked.o")))
+    .flatMap((t) => [t.name, ...t.members.map((m) => /^'([^']*)'/.exec(m)?.[1] ?? "")])
+    .filter((n) => /[^A-Za-z0-9_.()]/.test(n) && n !== "unsigned int");
+  const warned = lintLines(stderr);
+  assert.equal(warned.length, new Set(names).size, `${stderr}\nbad names left: ${names.join(" ")}`);
+  for (const name of names) assert.ok(warned.some((l) => l.includes(`'${name}'`)), name);
+});
+
+// ------------------------------------------------------------------------------- Rust
+
+const sysroot = rustSysroot();
+if (sysroot.skip) process.stderr.write(`SKIP: Rust BTF lint tests: ${sysroot.skip}\n`);
+const needsRust = () => (sysroot.skip ? { skip: sysroot.skip } : {});
+
+function rustc(args: string[]): string {
+  const r = run("/usr/bin/rustc", [
+    "--edition",
+    "2021",
+    "--target",
+    "bpfel-unknown-none",
+    "--sysroot",
+    sysroot.root!,
+    "-C",
+    "panic=abort",
+    "-C",
+    "opt-level=3",
+    "-C",
+    "debuginfo=2",
+    ...args,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  return r.stderr;
+}
+
+const crates = join(repoRoot, "tests", "fixtures", "rust", "crates");
+
+test("silent on Rust crates linked by rustc with --btf (only the enum notice)", needsRust(), () => {
+  const d = join(dir, "rust");
+  mkdirSync(d, { recursive: true });
+  rustc([
+    "--crate-type",
+    "rlib",
+    "--crate-name",
+    "netdep",
+    "--out-dir",
+    d,
+    join(crates, "netdep", "src", "lib.rs"),
+  ]);
+  for (
+    const [kind, name, source] of [["bin", "xdp_bin", "main.rs"], [
+      "cdylib",
+      "xdp_cdylib",
+      "lib.rs",
+    ]]
+  ) {
+    const obj = join(d, `${name}.o`);
+    const stderr = rustc([
+      "-C",
+      `linker=${linkerWrapper()}`,
+      "-C",
+      "link-arg=--btf",
+      "-W",
+      "linker-messages",
+      "--crate-type",
+      kind,
+      "--crate-name",
+      name,
+      "-L",
+      d,
+      "--extern",
+      `netdep=${join(d, "libnetdep.rlib")}`,
+      "-o",
+      obj,
+      join(crates, name, "src", source),
+    ]);
+    assert.doesNotMatch(stderr, /BTF: /, stderr);
+    assert.match(stderr, /enums that carry data/);
+    assert.deepEqual(lintBtfObject(readFileSync(obj)), [], name);
+  }
+});
+
+test(
+  "Rust bitcode linked with llvm-link and llc, unsanitized: the lint names what the kernel refuses",
+  needsRust(),
+  () => {
+    const d = join(dir, "rust-raw");
+    mkdirSync(d, { recursive: true });
+    // The rlib for rustc's metadata, its bitcode member for llvm-link.
+    rustc([
+      "--crate-type",
+      "rlib",
+      "--crate-name",
+      "netdep",
+      "--out-dir",
+      d,
+      join(crates, "netdep", "src", "lib.rs"),
+    ]);
+    tool(join(LLVM_BIN, "llvm-ar"), ["x", "--output", d, join(d, "libnetdep.rlib")]);
+    const member = readdirSync(d).find((f) => f.endsWith(".rcgu.o"))!;
+    // For bpfel-unknown-none, rustc's object files are bitcode.
+    rustc([
+      "--emit=obj",
+      "--crate-type",
+      "bin",
+      "--crate-name",
+      "xdp_bin",
+      "-L",
+      d,
+      "--extern",
+      `netdep=${join(d, "libnetdep.rlib")}`,
+      "-o",
+      join(d, "xdp_bin.bc"),
+      join(crates, "xdp_bin", "src", "main.rs"),
+    ]);
+    tool(join(LLVM_BIN, "llvm-link"), [
+      join(d, "xdp_bin.bc"),
+      join(d, member),
+      "-o",
+      join(d, "linked.bc"),
+    ]);
+    tool(join(LLVM_BIN, "llc"), [
+      "-march=bpfel",
+      "-filetype=obj",
+      "-o",
+      join(d, "raw.o"),
+      join(d, "linked.bc"),
+    ]);
+    const lines = lintBtfObject(readFileSync(join(d, "raw.o")));
+    // Rust's generic names, as rustc wrote them.
+    assert.ok(
+      lines.includes(
+        "BTF: function 'fold<u8>': the name has characters the kernel refuses in names: < >",
+      ),
+      lines.join("\n"),
+    );
+    assert.ok(
+      lines.includes(
+        "BTF: struct 'Tally<u32>': the name has characters the kernel refuses in names: < >",
+      ),
+    );
+    assert.ok(
+      lines.some((l) =>
+        /^BTF: union 'MaybeUninit<netdep::Header>': the name has characters .*: < : >$/.test(l)
+      ),
+    );
+    // Not internalized, netdep::classify stays global and returns a struct by value.
+    assert.ok(
+      lines.some((l) => l.startsWith("BTF: global function 'classify' returns struct 'Verdict'")),
+      lines.join("\n"),
+    );
+    // Each line names its type or function: one line per problem, none repeated.
+    assert.equal(new Set(lines).size, lines.length);
+  },
+);
