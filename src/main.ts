@@ -178,4 +178,5 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+// No top-level await: `bun build --compile --bytecode` (fast start-up) needs none.
+main().then((code) => (process.exitCode = code));
