@@ -14,6 +14,7 @@ import { join } from "node:path";
 import {
   btfDump,
   disassemble,
+  builtExecutable,
   linkerWrapper,
   loadAndRun,
   needsBpf,
@@ -87,6 +88,8 @@ interface Variant {
   btf?: boolean;
   ignoreInlineNever?: boolean;
   wholeArchive?: boolean;
+  /** rustc calls dist/bpf-linker (the single executable) instead of the script entry. */
+  compiled?: boolean;
 }
 interface Built {
   obj: string;
@@ -127,7 +130,7 @@ const built = new Map<string, Built>();
 function program(kind: CrateKind, variant: Variant = {}): Built {
   const key = `${kind}-${variant.btf ? "btf" : "plain"}${
     variant.ignoreInlineNever ? "-inline" : ""
-  }${variant.wholeArchive ? "-whole" : ""}`;
+  }${variant.wholeArchive ? "-whole" : ""}${variant.compiled ? "-compiled" : ""}`;
   const done = built.get(key);
   if (done) return done;
   const deps = dependency(!!variant.btf);
@@ -139,7 +142,7 @@ function program(kind: CrateKind, variant: Variant = {}): Built {
     ...(variant.ignoreInlineNever ? ["-C", "link-arg=--ignore-inline-never"] : []),
     ...(variant.wholeArchive ? ["-C", "link-arg=--whole-archive"] : []),
     "-C",
-    `linker=${recordingLinker()}`,
+    `linker=${variant.compiled ? builtExecutable() : recordingLinker()}`,
     // Show what the linker prints (rustc hides it on success otherwise).
     "-W",
     "linker-messages",
@@ -418,5 +421,14 @@ test("loading only the needed rlib members gives the same object as --whole-arch
       const whole = readFileSync(program(kind, { btf, wholeArchive: true }).obj);
       assert.ok(lazy.equals(whole), `${kind}${btf ? " --btf" : ""}: objects differ`);
     }
+  }
+});
+
+test("rustc with -C linker=<the single executable> gives the script entry's objects", needsRustAndBpf(), () => {
+  for (const kind of ["bin", "cdylib"] as const) {
+    const script = readFileSync(program(kind, { btf: true }).obj);
+    const compiled = program(kind, { btf: true, compiled: true }).obj;
+    assert.ok(script.equals(readFileSync(compiled)), `${kind}: objects differ`);
+    runPackets(kind, compiled);
   }
 });
