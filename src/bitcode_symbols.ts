@@ -49,6 +49,8 @@ export interface BitcodeSymbols {
    * a reference from another module.
    */
   undefined: string[];
+  /** Names of internal and private definitions (`static` in C): no symbol for others. */
+  local: string[];
   /** The module has a global named llvm.used or llvm.compiler.used. */
   hasUsedList: boolean;
   /** The module has module-level inline asm (MODULE_CODE_ASM, non-empty). */
@@ -84,18 +86,21 @@ const LINKAGE_OLD_LINKER_PRIVATE_WEAK = 14;
 
 const DEFINED = 0;
 const UNDEFINED = 1;
-/** Local or appending: no symbol for other modules. */
+/** Appending: no symbol at all. */
 const NOT_A_SYMBOL = 2;
-type Kind = typeof DEFINED | typeof UNDEFINED | typeof NOT_A_SYMBOL;
+/** Internal or private: a definition no other module can see. */
+const LOCAL = 3;
+type Kind = typeof DEFINED | typeof UNDEFINED | typeof NOT_A_SYMBOL | typeof LOCAL;
 
 function classify(linkage: number, isDeclaration: boolean): Kind {
   switch (linkage) {
     case LINKAGE_APPENDING:
+      return NOT_A_SYMBOL;
     case LINKAGE_INTERNAL:
     case LINKAGE_PRIVATE:
     case LINKAGE_OLD_LINKER_PRIVATE:
     case LINKAGE_OLD_LINKER_PRIVATE_WEAK:
-      return NOT_A_SYMBOL;
+      return LOCAL;
     case LINKAGE_EXTERN_WEAK:
     case LINKAGE_AVAILABLE_EXTERNALLY:
       return UNDEFINED;
@@ -226,6 +231,7 @@ function resolveNames(
   // Valid IR has one global per name, so no de-duplication is needed.
   const defined: string[] = [];
   const undefinedNames: string[] = [];
+  const local: string[] = [];
   let hasUsedList = false;
   const nameAt = strtab && nameReader(strtab);
   for (const name of module.names) {
@@ -240,8 +246,9 @@ function resolveNames(
     }
     if (name.kind === DEFINED) defined.push(text);
     else if (name.kind === UNDEFINED) undefinedNames.push(text);
+    else if (name.kind === LOCAL) local.push(text);
   }
-  return { defined, undefined: undefinedNames, hasUsedList, hasModuleAsm: module.hasModuleAsm };
+  return { defined, undefined: undefinedNames, local, hasUsedList, hasModuleAsm: module.hasModuleAsm };
 }
 
 /**

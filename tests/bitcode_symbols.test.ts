@@ -282,6 +282,7 @@ toolTest("no llvm.used or llvm.compiler.used: hasUsedList is false", ["llvm-as-2
   assert.deepEqual(read("plain.bc"), {
     defined: ["g", "f"],
     undefined: ["d"],
+    local: [],
     hasUsedList: false,
     hasModuleAsm: false,
   });
@@ -293,6 +294,7 @@ toolTest("no llvm.used or llvm.compiler.used: hasUsedList is false", ["llvm-as-2
   assert.deepEqual(read("cused.bc"), {
     defined: ["x"],
     undefined: [],
+    local: [],
     hasUsedList: true,
     hasModuleAsm: false,
   });
@@ -484,6 +486,7 @@ test("every encoded linkage, old and new, classified as LLVM decodes it", () => 
   // 20..24 are unknown: LLVM reads them as external.
   assert.deepEqual(got.defined, expectDefined);
   assert.deepEqual(got.undefined, ["s07", "s12"]);
+  assert.deepEqual(got.local, ["s03", "s09", "s13", "s14"]); // appending (2) is no symbol at all
 });
 
 test("declarations: GLOBALVAR initid 0, FUNCTION isproto 1; aliases and ifuncs define", () => {
@@ -495,11 +498,12 @@ test("declarations: GLOBALVAR initid 0, FUNCTION isproto 1; aliases and ifuncs d
     w.unabbrev(ALIAS, [8, 2, 0, 0, 3, 0, 0]); // al
     w.unabbrev(ALIAS_OLD, [10, 2, 0, 3, 16]); // ao, weak (old layout: linkage at op 4)
     w.unabbrev(IFUNC, [12, 2, 0, 0, 3, 0]); // if
-    w.unabbrev(ALIAS_OLD, [14, 2, 0, 3, 3]); // ap, internal: not a symbol
+    w.unabbrev(ALIAS_OLD, [14, 2, 0, 3, 3]); // ap, internal: a local definition
   }, "gvgdfvfdalaoifap");
   assert.deepEqual(readBitcodeSymbols(bytes), {
     defined: ["gd", "fd", "al", "ao", "if"],
     undefined: ["gv", "fv"],
+    local: ["ap"],
     hasUsedList: false,
     hasModuleAsm: false,
   });
@@ -531,6 +535,7 @@ test("abbreviated GLOBALVAR records (as clang writes them) and a char6 ASM recor
   assert.deepEqual(readBitcodeSymbols(bytes), {
     defined: ["first"],
     undefined: ["second"],
+    local: [],
     hasUsedList: true,
     hasModuleAsm: true,
   });
@@ -541,6 +546,7 @@ test("an empty ASM record is no module asm", () => {
   assert.deepEqual(readBitcodeSymbols(bytes), {
     defined: ["f"],
     undefined: [],
+    local: [],
     hasUsedList: false,
     hasModuleAsm: false,
   });
@@ -590,6 +596,7 @@ test("a module with no named globals needs no string table", () => {
   assert.deepEqual(readBitcodeSymbols(bytes), {
     defined: [],
     undefined: [],
+    local: [],
     hasUsedList: false,
     hasModuleAsm: false,
   });
