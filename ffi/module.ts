@@ -5,6 +5,9 @@ import type { Context } from "./context.ts";
 import { cString, type Llvm, LlvmFailure } from "./llvm.ts";
 import type { TargetMachine } from "./target_machine.ts";
 
+const utf8 = new TextDecoder();
+const encoder = new TextEncoder();
+
 /** LLVMLinkage values the linker sets. */
 export const Linkage = { External: 0, Internal: 8 } as const;
 /** LLVMVisibility values the linker sets. */
@@ -31,7 +34,7 @@ export class GlobalValue {
     const length = new Uint8Array(8);
     const p = this.#llvm.api.LLVMGetValueName2(this.#ptr, length);
     const n = this.#llvm.ffi.readU64(length);
-    return p === null || n === 0 ? "" : new TextDecoder().decode(this.#llvm.ffi.copyBytes(p, n));
+    return p === null || n === 0 ? "" : utf8.decode(this.#llvm.ffi.copyBytes(p, n));
   }
 
   get isDeclaration(): boolean {
@@ -123,11 +126,11 @@ export class Module implements Disposable {
     const length = new Uint8Array(8);
     const p = this.#llvm.api.LLVMGetModuleInlineAsm(this.handle, length);
     const n = this.#llvm.ffi.readU64(length);
-    return p === null || n === 0 ? "" : new TextDecoder().decode(this.#llvm.ffi.copyBytes(p, n));
+    return p === null || n === 0 ? "" : utf8.decode(this.#llvm.ffi.copyBytes(p, n));
   }
 
   set inlineAsm(value: string) {
-    const bytes = new TextEncoder().encode(value);
+    const bytes = encoder.encode(value);
     this.#llvm.api.LLVMSetModuleInlineAsm2(this.handle, bytes, bytes.length);
   }
 
