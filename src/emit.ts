@@ -74,6 +74,26 @@ export function writeFileAtomically(path: string, bytes: Uint8Array): void {
     } catch {
       // never created
     }
-    throw new OutputError(`cannot write output: ${(e as Error).message}`, { file: path });
+    throw new OutputError(`cannot write output: ${writeFailure(e, path)}`, { file: path });
+  }
+}
+
+/** Why writing `path` failed, in words about `path` (not the temporary name). */
+function writeFailure(e: unknown, path: string): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case "ENOENT":
+    case "ENOTDIR":
+      return `directory '${dirname(path)}' does not exist`;
+    case "EACCES":
+    case "EPERM":
+      return `permission denied in '${dirname(path)}'`;
+    case "EISDIR":
+      return "it is a directory";
+    case "ENOSPC":
+      return "no space left on the device";
+    case "EROFS":
+      return "read-only file system";
+    default:
+      return (e as Error).message;
   }
 }

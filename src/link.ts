@@ -89,7 +89,9 @@ interface LinkedRun {
  * log2(n) times. At most log2(n) modules are alive at once.
  */
 export function linkModules(context: Context, inputs: ModuleInput[], log: Logger): Module {
-  if (inputs.length === 0) throw new LinkError("no LLVM bitcode in the inputs");
+  if (inputs.length === 0) {
+    throw new LinkError("no LLVM bitcode in the inputs (nothing but skipped members and objects)");
+  }
   const stack: LinkedRun[] = [];
   try {
     for (let i = 0; i < inputs.length; i++) {

@@ -8,7 +8,7 @@ import { pruneDeadCompileUnits } from "./btf/prune.ts";
 import { emptiedEnumsWarning, sanitizeDebugInfo } from "./btf/sanitize.ts";
 import { lintBtfObject } from "./explain/btf_lint.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
-import { LlvmError, UsageError } from "./errors.ts";
+import { LinkError, LlvmError, UsageError } from "./errors.ts";
 import { exportedSymbols, internalize, optimize } from "./exports.ts";
 import { describeInput, type InputFile, type ModuleInput, modulesOf } from "./inputs.ts";
 import { readBitcodeSymbols } from "./bitcode_symbols.ts";
@@ -58,7 +58,13 @@ export function applyLlvmOptions(llvm: Llvm, options: LinkOptions, log: Logger):
 
 /** Every module the inputs hold, in order (archives opened, non-bitcode skipped). */
 export function collectModuleInputs(files: InputFile[], log: Logger): ModuleInput[] {
-  return files.flatMap((file) => modulesOf(file, log));
+  const modules = files.flatMap((file) => modulesOf(file, log));
+  if (modules.length === 0 && files.length > 0) {
+    const names = files.map((f) => f.path);
+    const shown = names.length > 3 ? `${names.slice(0, 3).join(", ")} and ${names.length - 3} more` : names.join(", ");
+    throw new LinkError(`no LLVM bitcode in the inputs: ${shown}`);
+  }
+  return modules;
 }
 
 /** The LLVM major version the inputs need at least (for discovery to prefer). */

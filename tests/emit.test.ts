@@ -290,6 +290,9 @@ test("an output in a missing directory is one clean error naming the path", () =
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0], /^error: /);
   assert.ok(lines[0].includes(out), lines[0]);
+  // The reason is about the user's path, not the temporary file's name.
+  assert.ok(lines[0].includes(`directory '${join(d, "no", "such", "dir")}' does not exist`), lines[0]);
+  assert.ok(!lines[0].includes(".tmp"), lines[0]);
   assert.deepEqual(readdirSync(d), []);
 });
 
@@ -300,7 +303,7 @@ test("an output path that is a directory is an error and the directory is left a
   writeFileSync(join(out, "keep"), "x");
   const r = runLinker(["-o", out, ...XDP_ARGS]);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^error: .*out\.o/);
+  assert.match(r.stderr, /^error: .*out\.o: cannot write output: it is a directory\n$/);
   assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
   assert.ok(statSync(out).isDirectory());
   assert.deepEqual(readdirSync(out), ["keep"]);

@@ -470,3 +470,10 @@ test("errors leave the process able to link again", async () => {
   const { output } = await link(bcInputs(), XDP);
   assert.deepEqual([...output.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
 });
+
+test("inputs without any bitcode: the LinkError names them", async () => {
+  await assert.rejects(
+    link([{ name: "empty.a", bytes: new TextEncoder().encode("!<arch>\n") }]),
+    (e: unknown) => e instanceof LinkError && /no LLVM bitcode in the inputs: empty\.a$/.test(e.message),
+  );
+});
