@@ -122,11 +122,27 @@ function systemDirectories(): string[] {
   return dirs;
 }
 
+/**
+ * Where a Rust toolchain keeps its libLLVM: `<sysroot>/lib` of the rustc on
+ * PATH (what `rustc --print sysroot` says for a plain install; found without
+ * spawning it), then every rustup toolchain.
+ */
 function rustToolchainDirectories(env: DiscoveryEnv): string[] {
+  const dirs: string[] = [];
+  const rustc = findOnPath("rustc", env);
+  if (rustc) {
+    try {
+      dirs.push(join(dirname(dirname(realpathSync(rustc))), "lib"));
+    } catch {
+      // dangling symlink
+    }
+  }
   const home = env.RUSTUP_HOME ?? (env.HOME ? join(env.HOME, ".rustup") : undefined);
-  if (!home) return [];
-  const toolchains = join(home, "toolchains");
-  return listDir(toolchains).sort().reverse().map((t) => join(toolchains, t, "lib"));
+  if (home) {
+    const toolchains = join(home, "toolchains");
+    dirs.push(...listDir(toolchains).sort().reverse().map((t) => join(toolchains, t, "lib")));
+  }
+  return dirs;
 }
 
 /**

@@ -105,3 +105,17 @@ test("Llvm.load rejects a too-old libLLVM and lists every candidate it tried", a
     },
   );
 });
+
+test("a Rust toolchain's libLLVM next to the rustc on PATH is a candidate", () => {
+  // A plain (non-rustup) toolchain layout: <sysroot>/bin/rustc and <sysroot>/lib/libLLVM.so.N-rust-*.
+  const sysroot = tempDir();
+  mkdirSync(join(sysroot, "bin"));
+  mkdirSync(join(sysroot, "lib"));
+  writeFileSync(join(sysroot, "bin", "rustc"), "#!/bin/sh\n");
+  // Listing only: the file is not loaded here (a real one would dedupe with the system's copy).
+  writeFileSync(join(sysroot, "lib", "libLLVM.so.22.1-rust-1.96.0-stable"), "");
+  const candidates = listCandidates({ PATH: join(sysroot, "bin") });
+  const rust = candidates.filter((c) => c.source === "rust toolchain");
+  assert.deepEqual(rust.map((c) => c.path), [join(sysroot, "lib", "libLLVM.so.22.1-rust-1.96.0-stable")]);
+  assert.deepEqual(rust[0].nameVersion, [22, 1]);
+});
