@@ -10,6 +10,7 @@ import { type CommandLine, helpText, parseCommandLine, parseCommandTokens, parse
 import { LinkerError, UsageError } from "../src/errors.ts";
 import { type CliOptions, CPU_NAMES, EMIT_KINDS, LOG_LEVELS } from "../src/options.ts";
 import { expandResponseFiles } from "../src/response_file.ts";
+import { ALL_OPTION_SPELLINGS } from "./support/options.ts";
 
 /** Parse `args` plus the output and input every link needs. */
 function parseWith(...args: string[]): CommandLine {
@@ -537,50 +538,10 @@ test("a rustc command line through a response file (@file)", () => {
 
 // ---------------------------------------------------------------- help
 
-/** Every spelling SPEC 3.1 names, plus ours. */
-const ALL_SPELLINGS = [
-  "--whole-archive",
-  "-o",
-  "--output",
-  "--emit",
-  "--target",
-  "--cpu",
-  "--cpu-features",
-  "-O",
-  "--export",
-  "--export-symbols",
-  "--btf",
-  "--allow-bpf-trap",
-  "--unroll-loops",
-  "--ignore-inline-never",
-  "--disable-expand-memcpy-in-order",
-  "--disable-memory-builtins",
-  "--llvm-args",
-  "--dump-module",
-  "--log-file",
-  "--log-level",
-  "--fatal-errors",
-  "-L",
-  "--debug",
-  "-flavor",
-  "-h",
-  "--help",
-  "-V",
-  "--version",
-  "--llvm",
-  "--time",
-  "--map",
-  "-Map",
-  "--why-extract",
-  "--why-live",
-  "--reproduce",
-  "--print-llvm",
-];
-
 test("helpText names every option with its values and defaults", () => {
   const help = helpText();
   assert.match(help, /^Usage: bpf-linker /);
-  for (const spelling of ALL_SPELLINGS) {
+  for (const spelling of ALL_OPTION_SPELLINGS) {
     const pattern = new RegExp(`(^|[ ,])${spelling.replace(/[-]/g, "\\-")}([ ,=]|$)`, "m");
     assert.match(help, pattern, spelling);
   }

@@ -32,18 +32,16 @@ import {
   loadAndRun,
   makeArchive,
   needsBpf,
-  repoRoot,
   runLinker,
   symbols,
   tempDir,
   tool,
 } from "./support/tools.ts";
+import { compileCFixture, xdpScorePacket, xdpScoreVerdict } from "./support/c_fixtures.ts";
 
 const dir = tempDir("bpfl-linker-");
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const FIXTURES = join(repoRoot, "tests", "fixtures", "c");
-const INCLUDE = ["-I", FIXTURES];
 
 // ---------------------------------------------------------------------------------- helpers
 
@@ -85,16 +83,15 @@ async function rejects<T extends LinkerError>(
 
 // ----------------------------------------------------------------------------- the inputs
 
-const fixture = (name: string) => textOf(join(FIXTURES, `${name}.c`));
 const SOURCES = ["xdp_main", "xdp_weigh", "xdp_lib_verdict", "xdp_lib_unused"] as const;
 type Source = (typeof SOURCES)[number];
 const bc = {} as Record<Source, string>;
 const ll = {} as Record<Source, string>;
 const elf = {} as Record<Source, string>;
 for (const name of SOURCES) {
-  bc[name] = compileC(dir, name, fixture(name), "bc", INCLUDE);
-  ll[name] = compileC(dir, name, fixture(name), "ll", INCLUDE);
-  elf[name] = compileC(dir, name, fixture(name), "embed", INCLUDE);
+  bc[name] = compileCFixture(dir, name, "bc");
+  ll[name] = compileCFixture(dir, name, "ll");
+  elf[name] = compileCFixture(dir, name, "embed");
 }
 const libBc = makeArchive(dir, "libbc.a", [bc.xdp_lib_verdict, bc.xdp_lib_unused]);
 const libLl = makeArchive(dir, "libll.a", [ll.xdp_lib_verdict, ll.xdp_lib_unused]);
@@ -102,16 +99,8 @@ const libElf = makeArchive(dir, "libelf.a", [elf.xdp_lib_verdict, elf.xdp_lib_un
 
 const XDP: LinkerOptions = { exports: ["xdp_score"] };
 
-function expectedVerdict(packet: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < 8; i++) sum += (i + 1) * packet[i];
-  return 1 + (sum % 3);
-}
-function packet(...head: number[]): Uint8Array {
-  const p = new Uint8Array(64);
-  p.set(head);
-  return p;
-}
+const expectedVerdict = xdpScoreVerdict;
+const packet = xdpScorePacket;
 const PACKETS = [
   packet(1, 2, 3, 4, 5, 6, 7, 8),
   packet(1),

@@ -24,19 +24,18 @@ import {
   loadAndRun,
   makeArchive,
   needsBpf,
-  repoRoot,
   runLinker,
   sectionNames,
   symbols,
   tempDir,
   tool,
 } from "./support/tools.ts";
+import { compileCFixture, xdpScorePacket, xdpScoreVerdict } from "./support/c_fixtures.ts";
+import { SPEC_OPTION_SPELLINGS } from "./support/options.ts";
 
 const dir = tempDir("bpfl-main-");
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const FIXTURES = join(repoRoot, "tests", "fixtures", "c");
-const INCLUDE = ["-I", FIXTURES];
 
 // ---------------------------------------------------------------------------------- helpers
 
@@ -116,27 +115,17 @@ function same(a: string, b: string): boolean {
 // ----------------------------------------------------------------------------- the inputs
 
 // XDP program of several files plus a static library of bitcode (tests/fixtures/c).
-const fixture = (name: string) => readFileSync(join(FIXTURES, `${name}.c`), "utf8");
-const xdpMainBc = compileC(dir, "xdp_main", fixture("xdp_main"), "bc", INCLUDE);
-const xdpWeighBc = compileC(dir, "xdp_weigh", fixture("xdp_weigh"), "bc", INCLUDE);
-const libVerdictBc = compileC(dir, "xdp_lib_verdict", fixture("xdp_lib_verdict"), "bc", INCLUDE);
-const libUnusedBc = compileC(dir, "xdp_lib_unused", fixture("xdp_lib_unused"), "bc", INCLUDE);
+const xdpMainBc = compileCFixture(dir, "xdp_main");
+const xdpWeighBc = compileCFixture(dir, "xdp_weigh");
+const libVerdictBc = compileCFixture(dir, "xdp_lib_verdict");
+const libUnusedBc = compileCFixture(dir, "xdp_lib_unused");
 const xdpLib = makeArchive(dir, "libxdp.a", [libVerdictBc, libUnusedBc]);
-const xdpMainLl = compileC(dir, "xdp_main", fixture("xdp_main"), "ll", INCLUDE);
-const xdpWeighElf = compileC(dir, "xdp_weigh", fixture("xdp_weigh"), "embed", INCLUDE);
+const xdpMainLl = compileCFixture(dir, "xdp_main", "ll");
+const xdpWeighElf = compileCFixture(dir, "xdp_weigh", "embed");
 const XDP_INPUTS = [xdpMainBc, xdpWeighBc, xdpLib];
 
-/** What xdp_score returns for `packet` (see tests/fixtures/c/xdp_main.c). */
-function expectedVerdict(packet: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < 8; i++) sum += (i + 1) * packet[i];
-  return 1 + (sum % 3);
-}
-function packet(...head: number[]): Uint8Array {
-  const p = new Uint8Array(64);
-  p.set(head);
-  return p;
-}
+const expectedVerdict = xdpScoreVerdict;
+const packet = xdpScorePacket;
 const PACKETS = [
   packet(1, 2, 3, 4, 5, 6, 7, 8),
   packet(1),
@@ -794,36 +783,7 @@ test("-h lists every option", () => {
     const r = link([flag]);
     assert.equal(r.status, 0);
     assert.equal(r.stderr, "");
-    const options = [
-      "-o",
-      "--output",
-      "--emit",
-      "--target",
-      "--cpu",
-      "--cpu-features",
-      "-O",
-      "--export",
-      "--export-symbols",
-      "--btf",
-      "--allow-bpf-trap",
-      "--unroll-loops",
-      "--ignore-inline-never",
-      "--disable-expand-memcpy-in-order",
-      "--disable-memory-builtins",
-      "--llvm-args",
-      "--dump-module",
-      "--log-file",
-      "--log-level",
-      "--fatal-errors",
-      "-L",
-      "--debug",
-      "-flavor",
-      "-h",
-      "--help",
-      "-V",
-      "--version",
-    ];
-    for (const option of options) {
+    for (const option of SPEC_OPTION_SPELLINGS) {
       const escaped = option.replace(/[-]/g, "\\-");
       assert.match(
         r.stdout,

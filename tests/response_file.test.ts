@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { parseCommandLine } from "../src/cli.ts";
 import { InputError, LinkerError, UsageError } from "../src/errors.ts";
 import { expandResponseFiles, tokenizeResponseFile } from "../src/response_file.ts";
+import { prng } from "./support/fuzz.ts";
 
 const tokenize = (text: string) => tokenizeResponseFile(text, "args.rsp");
 
@@ -280,18 +281,6 @@ test("real files on disk: nested expansion and a missing file", () => {
 
 // ---------------------------------------------------------------- fuzz
 
-/** mulberry32: a tiny seeded PRNG, so every run fuzzes the same cases. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Pieces of real command lines and of everything that makes tokenizing or parsing tricky. */
 const FRAGMENTS = [
   "-o",
@@ -410,7 +399,7 @@ function returnsOrThrows<T>(
 }
 
 test("fuzz: random texts and arguments return or throw InputError / UsageError", () => {
-  const random = seededRandom(20240611);
+  const random = prng(20240611);
   const started = performance.now();
   let parsed = 0;
   let rejected = 0;
@@ -453,7 +442,7 @@ test("fuzz: random texts and arguments return or throw InputError / UsageError",
 });
 
 test("fuzz: mutated rustc command lines either parse or throw a UsageError", () => {
-  const random = seededRandom(3141592653);
+  const random = prng(3141592653);
   const rustc = [
     "--export-symbols",
     "/tmp/rustcAb/symbols",

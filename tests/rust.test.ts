@@ -19,15 +19,14 @@ import {
   loadAndRun,
   needsBpf,
   parseBtfDump,
-  repoRoot,
   run,
   rustSysroot,
   sectionNames,
   symbols,
   tempDir,
 } from "./support/tools.ts";
+import { crateArgs, netdepRlibArgs } from "./support/explain.ts";
 
-const CRATES = join(repoRoot, "tests", "fixtures", "rust", "crates");
 const TARGET = "bpfel-unknown-none";
 
 const sysroot = rustSysroot();
@@ -71,13 +70,7 @@ function dependency(debug: boolean): string {
   mkdirSync(out, { recursive: true });
   rustc([
     ...(debug ? ["-C", "debuginfo=2"] : []),
-    "--crate-type",
-    "rlib",
-    "--crate-name",
-    "netdep",
-    "--out-dir",
-    out,
-    join(CRATES, "netdep", "src", "lib.rs"),
+    ...netdepRlibArgs(out),
   ]);
   deps.set(debug, out);
   return out;
@@ -135,7 +128,6 @@ function program(kind: CrateKind, variant: Variant = {}): Built {
   if (done) return done;
   const deps = dependency(!!variant.btf);
   const name = kind === "bin" ? "xdp_bin" : "xdp_cdylib";
-  const source = join(CRATES, name, "src", kind === "bin" ? "main.rs" : "lib.rs");
   const obj = join(dir, `${key}.o`);
   const { stderr, ms } = rustc([
     ...(variant.btf ? ["-C", "debuginfo=2", "-C", "link-arg=--btf"] : []),
@@ -146,17 +138,7 @@ function program(kind: CrateKind, variant: Variant = {}): Built {
     // Show what the linker prints (rustc hides it on success otherwise).
     "-W",
     "linker-messages",
-    "--crate-type",
-    kind,
-    "--crate-name",
-    name,
-    "-L",
-    deps,
-    "--extern",
-    `netdep=${join(deps, "libnetdep.rlib")}`,
-    "-o",
-    obj,
-    source,
+    ...crateArgs(deps, obj, kind, name, kind === "bin" ? "main.rs" : "lib.rs"),
   ]);
   const result = { obj, stderr, ms };
   built.set(key, result);

@@ -5,38 +5,30 @@
 // exported C functions the verifier cannot type. Where BPF can be loaded, the kernel
 // confirms each verdict on global functions: refused exactly when the lint warns.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { lintBtfObject } from "../../src/mod.ts";
+import { clangBitcode, crateArgs, linkIn, rustForTests } from "../support/explain.ts";
 import {
   btfDump,
   compileC,
   compileXdpExample,
-  linkerWrapper,
+  fileTempDir,
   LLVM_BIN,
   needsBpf,
   parseBtfDump,
   repoRoot,
-  run,
-  runLinker,
-  rustSysroot,
-  tempDir,
   tool,
   verifierAccepts,
 } from "../support/tools.ts";
 
-const dir = tempDir("bpfl-lint-");
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = fileTempDir("bpfl-lint-");
 
 /** Link with the CLI in `cwd`; returns stderr (the link must succeed). */
-function linkCli(args: string[], cwd = dir): string {
-  const r = runLinker(args, { cwd });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stderr;
-}
+const linkCli = (args: string[], cwd = dir): string => linkIn(cwd, args);
 
 const lintLines = (stderr: string) =>
   stderr.split("\n").filter((l) => l.startsWith("warning: BTF: "));
@@ -69,17 +61,7 @@ test("silent on the C BTF fixtures (CO-RE, typedefs, a helper from another file)
   const d = join(dir, "fixtures");
   mkdirSync(d);
   for (const name of ["prog", "helper"]) {
-    tool("clang-22", [
-      "-target",
-      "bpf",
-      "-O2",
-      "-g",
-      "-emit-llvm",
-      "-c",
-      join(fixtures, `${name}.c`),
-      "-o",
-      join(d, `${name}.bc`),
-    ]);
+    clangBitcode("clang-22", join(fixtures, `${name}.c`), join(d, `${name}.bc`), ["-g"]);
   }
   assert.equal(
     linkCli(["--btf", "--export", "xdp_core", "-o", "core.o", "prog.bc", "helper.bc"], d),
@@ -297,44 +279,12 @@ char LICENSE[] SEC("license") = "GPL";\n`,
 
 // ------------------------------------------------------------------------------- Rust
 
-const sysroot = rustSysroot();
-if (sysroot.skip) process.stderr.write(`SKIP: Rust BTF lint tests: ${sysroot.skip}\n`);
-const needsRust = () => (sysroot.skip ? { skip: sysroot.skip } : {});
-
-function rustc(args: string[]): string {
-  const r = run("/usr/bin/rustc", [
-    "--edition",
-    "2021",
-    "--target",
-    "bpfel-unknown-none",
-    "--sysroot",
-    sysroot.root!,
-    "-C",
-    "panic=abort",
-    "-C",
-    "opt-level=3",
-    "-C",
-    "debuginfo=2",
-    ...args,
-  ]);
-  assert.equal(r.status, 0, r.stderr);
-  return r.stderr;
-}
-
-const crates = join(repoRoot, "tests", "fixtures", "rust", "crates");
+const { needsRust, rustWithNetdep } = rustForTests("Rust BTF lint tests");
+const DEBUGINFO = ["-C", "debuginfo=2"];
 
 test("silent on Rust crates linked by rustc with --btf (only the enum notice)", needsRust(), () => {
   const d = join(dir, "rust");
-  mkdirSync(d, { recursive: true });
-  rustc([
-    "--crate-type",
-    "rlib",
-    "--crate-name",
-    "netdep",
-    "--out-dir",
-    d,
-    join(crates, "netdep", "src", "lib.rs"),
-  ]);
+  const rust = rustWithNetdep(d, DEBUGINFO);
   for (
     const [kind, name, source] of [["bin", "xdp_bin", "main.rs"], [
       "cdylib",
@@ -343,25 +293,7 @@ test("silent on Rust crates linked by rustc with --btf (only the enum notice)", 
     ]]
   ) {
     const obj = join(d, `${name}.o`);
-    const stderr = rustc([
-      "-C",
-      `linker=${linkerWrapper()}`,
-      "-C",
-      "link-arg=--btf",
-      "-W",
-      "linker-messages",
-      "--crate-type",
-      kind,
-      "--crate-name",
-      name,
-      "-L",
-      d,
-      "--extern",
-      `netdep=${join(d, "libnetdep.rlib")}`,
-      "-o",
-      obj,
-      join(crates, name, "src", source),
-    ]);
+    const stderr = rust.crate(obj, ["--btf"], { messages: true, kind, name, source });
     assert.doesNotMatch(stderr, /BTF: /, stderr);
     assert.match(stderr, /enums that carry data/);
     assert.deepEqual(lintBtfObject(readFileSync(obj)), [], name);
@@ -373,34 +305,12 @@ test(
   needsRust(),
   () => {
     const d = join(dir, "rust-raw");
-    mkdirSync(d, { recursive: true });
     // The rlib for rustc's metadata, its bitcode member for llvm-link.
-    rustc([
-      "--crate-type",
-      "rlib",
-      "--crate-name",
-      "netdep",
-      "--out-dir",
-      d,
-      join(crates, "netdep", "src", "lib.rs"),
-    ]);
+    const rust = rustWithNetdep(d, DEBUGINFO);
     tool(join(LLVM_BIN, "llvm-ar"), ["x", "--output", d, join(d, "libnetdep.rlib")]);
     const member = readdirSync(d).find((f) => f.endsWith(".rcgu.o"))!;
     // For bpfel-unknown-none, rustc's object files are bitcode.
-    rustc([
-      "--emit=obj",
-      "--crate-type",
-      "bin",
-      "--crate-name",
-      "xdp_bin",
-      "-L",
-      d,
-      "--extern",
-      `netdep=${join(d, "libnetdep.rlib")}`,
-      "-o",
-      join(d, "xdp_bin.bc"),
-      join(crates, "xdp_bin", "src", "main.rs"),
-    ]);
+    rust.rustc(["--emit=obj", ...crateArgs(d, join(d, "xdp_bin.bc"))]);
     tool(join(LLVM_BIN, "llvm-link"), [
       join(d, "xdp_bin.bc"),
       join(d, member),

@@ -4,9 +4,9 @@
 // response-file quoting against our own tokenizer; module definitions
 // (module_symbols.ts) against llvm-nm; the name rules of the BTF lint.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import {
@@ -23,10 +23,9 @@ import { Provenance } from "../../src/explain/provenance.ts";
 import { bundlePath, quoteResponseArgument } from "../../src/explain/reproduce.ts";
 import { makeTar } from "../../src/explain/tar.ts";
 import { tokenizeResponseFile } from "../../src/response_file.ts";
-import { btfDump, compileC, LLVM_BIN, parseBtfDump, tempDir, tool } from "../support/tools.ts";
+import { btfDump, compileC, fileTempDir, LLVM_BIN, parseBtfDump, tool } from "../support/tools.ts";
 
-const dir = tempDir("bpfl-formats-");
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = fileTempDir("bpfl-formats-");
 
 const SOURCE = `#define SEC(name) __attribute__((section(name), used))
 struct xdp_md { unsigned data, data_end; };

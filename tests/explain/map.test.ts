@@ -5,37 +5,31 @@
 // static functions of the same name in several inputs, the map of --emit llvm-ir,
 // the library API, and a Rust crate linked by rustc.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { link } from "../../src/mod.ts";
+import { linkIn, rustForTests } from "../support/explain.ts";
 import {
   compileC,
   compileXdpExample,
-  linkerWrapper,
+  fileTempDir,
   LLVM_BIN,
   makeArchive,
-  repoRoot,
-  run,
   runLinker,
-  rustSysroot,
-  tempDir,
   tool,
 } from "../support/tools.ts";
 
-const dir = tempDir("bpfl-map-");
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = fileTempDir("bpfl-map-");
 compileXdpExample(dir);
 const XDP_INPUTS = ["main.bc", "classify.bc", "libcsum.a"];
 const MEMORY_BUILTINS = ["bcmp", "memcmp", "memcpy", "memmove", "memset"];
 
 /** Run the CLI in `dir`; it must succeed quietly. */
 function linkOk(args: string[], cwd = dir): void {
-  const r = runLinker(args, { cwd });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stderr, "", "nothing on stderr");
+  assert.equal(linkIn(cwd, args), "", "nothing on stderr");
 }
 
 /** FUNC and OBJECT symbols of an object as llvm-readelf shows them, in the map's order and format. */
@@ -294,59 +288,16 @@ test("library API: map and whyExtract come back with the output", async () => {
 
 // ------------------------------------------------------------------------------- Rust
 
-const sysroot = rustSysroot();
-if (sysroot.skip) process.stderr.write(`SKIP: Rust map tests: ${sysroot.skip}\n`);
+const { needsRust, rustWithNetdep } = rustForTests("Rust map tests");
 
 test(
   "rustc -C link-arg=--map and --why-extract: rlib members and their symbols",
-  sysroot.skip ? { skip: sysroot.skip } : {},
+  needsRust(),
   () => {
     const d = join(dir, "rust");
-    tool("mkdir", ["-p", d]);
-    const crates = join(repoRoot, "tests", "fixtures", "rust", "crates");
-    const rustc = (args: string[]) => {
-      const r = run("/usr/bin/rustc", [
-        "--edition",
-        "2021",
-        "--target",
-        "bpfel-unknown-none",
-        "--sysroot",
-        sysroot.root!,
-        "-C",
-        "panic=abort",
-        "-C",
-        "opt-level=3",
-        ...args,
-      ]);
-      assert.equal(r.status, 0, r.stderr);
-    };
-    rustc([
-      "--crate-type",
-      "rlib",
-      "--crate-name",
-      "netdep",
-      "--out-dir",
-      d,
-      join(crates, "netdep", "src", "lib.rs"),
-    ]);
-    rustc([
-      "-C",
-      `linker=${linkerWrapper()}`,
-      "-C",
-      `link-arg=--map=${join(d, "bin.map")}`,
-      "-C",
-      `link-arg=--why-extract=${join(d, "bin.why")}`,
-      "--crate-type",
-      "bin",
-      "--crate-name",
-      "xdp_bin",
-      "-L",
-      d,
-      "--extern",
-      `netdep=${join(d, "libnetdep.rlib")}`,
-      "-o",
-      join(d, "bin.o"),
-      join(crates, "xdp_bin", "src", "main.rs"),
+    rustWithNetdep(d).crate(join(d, "bin.o"), [
+      `--map=${join(d, "bin.map")}`,
+      `--why-extract=${join(d, "bin.why")}`,
     ]);
     const map = readFileSync(join(d, "bin.map"), "utf8");
     const why = readFileSync(join(d, "bin.why"), "utf8").trimEnd().split("\n");

@@ -4,9 +4,9 @@
 // The system's LLVM 22 and 19 with the right outcomes, with and without inputs that
 // need 22; bad candidates rejected for the right reason; the library API.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { listCandidates } from "../../ffi/discover.ts";
@@ -14,13 +14,14 @@ import { Llvm } from "../../ffi/llvm.ts";
 import { surveyLlvm } from "../../ffi/survey.ts";
 import { readBitcodeProducer } from "../../src/bitcode_producer.ts";
 import { llvmReport } from "../../src/mod.ts";
+import { clangBitcode } from "../support/explain.ts";
 import {
   compileC,
+  fileTempDir,
   linkerCommand,
   makeArchive,
   runLinker,
   runWithEnv,
-  tempDir,
   tool,
 } from "../support/tools.ts";
 
@@ -29,21 +30,11 @@ const LLVM19 = "/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1";
 const LLVM22_DIR = "/usr/lib/llvm-22";
 const LLVM19_DIR = "/usr/lib/llvm-19";
 
-const dir = tempDir("bpfl-printllvm-");
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = fileTempDir("bpfl-printllvm-");
 
 const main22 = compileC(dir, "main22", "int f(int x) { return x + 1; }\n");
 const main19 = join(dir, "main19.bc");
-tool("clang-19", [
-  "-target",
-  "bpf",
-  "-O2",
-  "-emit-llvm",
-  "-c",
-  join(dir, "main22.c"),
-  "-o",
-  main19,
-]);
+clangBitcode("clang-19", join(dir, "main22.c"), main19);
 const ir = compileC(dir, "text", "int g(int x) { return x * 2; }\n", "ll");
 writeFileSync(join(dir, "notes.txt"), "not bitcode\n");
 makeArchive(dir, "libmix.a", [main22, join(dir, "notes.txt")]);

@@ -4,26 +4,17 @@
 // so a failed or crashed link still leaves it, and LLVM fatal errors say how to make one.
 // Then the library API's reproduceBundle, and a Rust crate linked by rustc.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { link, reproduceBundle } from "../../src/mod.ts";
 import { tokenizeResponseFile } from "../../src/response_file.ts";
-import {
-  compileXdpExample,
-  linkerWrapper,
-  repoRoot,
-  run,
-  runLinker,
-  rustSysroot,
-  tempDir,
-  tool,
-} from "../support/tools.ts";
+import { rustForTests } from "../support/explain.ts";
+import { compileXdpExample, fileTempDir, runLinker, tool } from "../support/tools.ts";
 
-const dir = tempDir("bpfl-repro-");
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = fileTempDir("bpfl-repro-");
 const ex = compileXdpExample(dir);
 
 /** Extract `tar` into a new empty directory and return it. */
@@ -251,61 +242,16 @@ test("library API: reproduceBundle gives a tar the CLI relinks to the library's 
 
 // ------------------------------------------------------------------------------- Rust
 
-const sysroot = rustSysroot();
-if (sysroot.skip) process.stderr.write(`SKIP: Rust --reproduce test: ${sysroot.skip}\n`);
+const { needsRust, rustWithNetdep } = rustForTests("Rust --reproduce test");
 
 test(
   "rustc -C link-arg=--reproduce: the bundle (rlibs, export list) relinks to the same bytes",
-  sysroot.skip ? { skip: sysroot.skip } : {},
+  needsRust(),
   () => {
     const d = join(dir, "rust");
-    mkdirSync(d);
-    const crates = join(repoRoot, "tests", "fixtures", "rust", "crates");
-    const rustc = (args: string[]) => {
-      const r = run("/usr/bin/rustc", [
-        "--edition",
-        "2021",
-        "--target",
-        "bpfel-unknown-none",
-        "--sysroot",
-        sysroot.root!,
-        "-C",
-        "panic=abort",
-        "-C",
-        "opt-level=3",
-        "-C",
-        "debuginfo=2",
-        ...args,
-      ]);
-      assert.equal(r.status, 0, r.stderr);
-    };
-    rustc([
-      "--crate-type",
-      "rlib",
-      "--crate-name",
-      "netdep",
-      "--out-dir",
-      d,
-      join(crates, "netdep", "src", "lib.rs"),
-    ]);
-    rustc([
-      "-C",
-      `linker=${linkerWrapper()}`,
-      "-C",
-      "link-arg=--btf",
-      "-C",
-      `link-arg=--reproduce=${join(d, "rust.tar")}`,
-      "--crate-type",
-      "bin",
-      "--crate-name",
-      "xdp_bin",
-      "-L",
-      d,
-      "--extern",
-      `netdep=${join(d, "libnetdep.rlib")}`,
-      "-o",
-      join(d, "bin.o"),
-      join(crates, "xdp_bin", "src", "main.rs"),
+    rustWithNetdep(d, ["-C", "debuginfo=2"]).crate(join(d, "bin.o"), [
+      "--btf",
+      `--reproduce=${join(d, "rust.tar")}`,
     ]);
     const files = tarList(join(d, "rust.tar"));
     // rustc's export list (deleted after the link) is in the bundle, and so are the rlibs.

@@ -4,27 +4,16 @@
 // loaded, or never defined. A C program built to exercise every case; then the log
 // file, the library API, and a Rust crate linked by rustc.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { link } from "../../src/mod.ts";
-import {
-  compileC,
-  linkerWrapper,
-  makeArchive,
-  repoRoot,
-  run,
-  runLinker,
-  rustSysroot,
-  symbols,
-  tempDir,
-  tool,
-} from "../support/tools.ts";
+import { clangBitcode, rustForTests } from "../support/explain.ts";
+import { compileC, fileTempDir, makeArchive, runLinker, symbols } from "../support/tools.ts";
 
-const dir = tempDir("bpfl-whylive-");
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = fileTempDir("bpfl-whylive-");
 
 compileC(
   dir,
@@ -150,16 +139,7 @@ test("--why-live and --map with LLVM 19 on clang-19 bitcode", () => {
   const d = join(dir, "llvm19");
   mkdirSync(d);
   for (const name of ["prog", "used", "unused"]) {
-    tool("clang-19", [
-      "-target",
-      "bpf",
-      "-O2",
-      "-emit-llvm",
-      "-c",
-      join(dir, `${name}.c`),
-      "-o",
-      join(d, `${name}.bc`),
-    ]);
+    clangBitcode("clang-19", join(dir, `${name}.c`), join(d, `${name}.bc`));
   }
   makeArchive(d, "liblive.a", [join(d, "used.bc"), join(d, "unused.bc")]);
   const r = runLinker(
@@ -189,61 +169,15 @@ test("--why-live and --map with LLVM 19 on clang-19 bitcode", () => {
 
 // ------------------------------------------------------------------------------- Rust
 
-const sysroot = rustSysroot();
-if (sysroot.skip) process.stderr.write(`SKIP: Rust --why-live tests: ${sysroot.skip}\n`);
+const { needsRust, rustWithNetdep } = rustForTests("Rust --why-live tests");
 
 test(
   "rustc -C link-arg=--why-live: the program, and netdep's helper it calls",
-  sysroot.skip ? { skip: sysroot.skip } : {},
+  needsRust(),
   () => {
     const d = join(dir, "rust");
-    mkdirSync(d, { recursive: true });
-    const crates = join(repoRoot, "tests", "fixtures", "rust", "crates");
-    const rustc = (args: string[]) => {
-      const r = run("/usr/bin/rustc", [
-        "--edition",
-        "2021",
-        "--target",
-        "bpfel-unknown-none",
-        "--sysroot",
-        sysroot.root!,
-        "-C",
-        "panic=abort",
-        "-C",
-        "opt-level=3",
-        ...args,
-      ]);
-      assert.equal(r.status, 0, r.stderr);
-      return r.stderr;
-    };
-    rustc([
-      "--crate-type",
-      "rlib",
-      "--crate-name",
-      "netdep",
-      "--out-dir",
-      d,
-      join(crates, "netdep", "src", "lib.rs"),
-    ]);
-    const build = (extra: string[]) =>
-      rustc([
-        "-C",
-        `linker=${linkerWrapper()}`,
-        "-W",
-        "linker-messages",
-        ...extra.flatMap((a) => ["-C", `link-arg=${a}`]),
-        "--crate-type",
-        "bin",
-        "--crate-name",
-        "xdp_bin",
-        "-L",
-        d,
-        "--extern",
-        `netdep=${join(d, "libnetdep.rlib")}`,
-        "-o",
-        join(d, "bin.o"),
-        join(crates, "xdp_bin", "src", "main.rs"),
-      ]);
+    const rust = rustWithNetdep(d);
+    const build = (extra: string[]) => rust.crate(join(d, "bin.o"), extra, { messages: true });
     build([]);
     // netdep::weigh is #[inline(never)]: a function of its own, called by prog.
     const weigh = [...symbols(join(d, "bin.o")).keys()].find((name) =>
