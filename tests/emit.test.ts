@@ -197,7 +197,9 @@ test("a link killed with SIGKILL at random times never leaves a partial output",
     run.child.kill("SIGKILL");
     const exit = await run.done;
     if (existsSync(out)) {
-      assert.equal(exit.status, 0, "an output exists only if the link finished");
+      // The kill may land after the rename, while the process exits: the
+      // output must then be complete, whatever the exit status says.
+      assert.ok(exit.status === 0 || exit.signal === "SIGKILL", `unexpected exit ${exit.status}`);
       assert.ok(
         equalBytes(readFileSync(out), expected),
         `attempt ${attempt}: the output is complete`,
