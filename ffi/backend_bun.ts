@@ -14,6 +14,23 @@ function bunType(t: NativeType): FFITypeOrString {
   }
 }
 
+/** Result types: size_t and handles as `u64_fast`, a number whenever it fits (no BigInt). */
+function bunResultType(t: NativeType): FFITypeOrString {
+  return t === "u64" ? "u64_fast" : bunType(t);
+}
+
+/**
+ * A pointer-returning symbol with NULL as null (Bun hands out 0 on some paths),
+ * generated with a fixed arity: a rest-parameter wrapper would cost more than
+ * the call on hot paths.
+ */
+function nullAsNull(raw: (...args: unknown[]) => unknown, arity: number) {
+  const params = Array.from({ length: arity }, (_, i) => `a${i}`).join(", ");
+  return new Function("raw", `return (${params}) => raw(${params}) || null;`)(raw) as (
+    ...args: unknown[]
+  ) => unknown;
+}
+
 type BunPointer = number;
 const asPointer = (p: BunPointer | null): Pointer | null => (p ? p as unknown as Pointer : null);
 const asBun = (p: Pointer | null): BunPointer => p as unknown as BunPointer;
@@ -23,7 +40,7 @@ export const bunBackend: FfiBackend = {
 
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
     const toBun = (def: SymbolDef) =>
-      ({ args: def.parameters.map(bunType), returns: bunType(def.result) }) as FFIFunction;
+      ({ args: def.parameters.map(bunType), returns: bunResultType(def.result) }) as FFIFunction;
     const table: Record<string, FFIFunction> = {};
     for (const [name, def] of Object.entries(symbols)) {
       if (!def.optional) table[name] = toBun(def);
@@ -47,10 +64,7 @@ export const bunBackend: FfiBackend = {
     for (const [name, def] of Object.entries(symbols)) {
       const raw = raws[name];
       if (!raw) continue;
-      if (def.result === "u64") bound[name] = (...args) => Number(raw(...args));
-      // Bun hands out 0 for NULL on some paths; the neutral API promises null.
-      else if (def.result === "ptr") bound[name] = (...args) => raw(...args) || null;
-      else bound[name] = raw;
+      bound[name] = def.result === "ptr" ? nullAsNull(raw, def.parameters.length) : raw;
     }
     return {
       symbols: bound,
