@@ -60,3 +60,23 @@ export interface FfiBackend {
     fn: (...args: any[]) => unknown,
   ): NativeCallback;
 }
+
+/**
+ * Wrap a raw foreign function with a fixed-arity JS function generated for it,
+ * `(a0, a1, ...) => result(raw(arg(a0, 0), arg(a1, 1), ...))`: a generic
+ * rest-parameter wrapper would cost more than the call it wraps on hot paths
+ * (hundreds of thousands of calls when walking debug info). The expressions
+ * are code, built only from the symbol table's types, never from input.
+ */
+export function fixedArityWrapper(
+  raw: (...args: unknown[]) => unknown,
+  arity: number,
+  arg: (name: string, index: number) => string,
+  result: (call: string) => string,
+): (...args: unknown[]) => unknown {
+  const params = Array.from({ length: arity }, (_, i) => `a${i}`);
+  const call = `raw(${params.map((p, i) => arg(p, i)).join(", ")})`;
+  const body = result(call);
+  if (body === `raw(${params.join(", ")})`) return raw;
+  return new Function("raw", `return (${params.join(", ")}) => ${body};`)(raw);
+}

@@ -1,7 +1,7 @@
 // Bun back end of ffi/backend.ts.
 
 import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
-import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
+import { type FfiBackend, fixedArityWrapper, type NativeCallback, type OpenedLibrary, type Pointer } from "./backend.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 function bunType(t: NativeType): FFITypeOrString {
@@ -17,18 +17,6 @@ function bunType(t: NativeType): FFITypeOrString {
 /** Result types: size_t and handles as `u64_fast`, a number whenever it fits (no BigInt). */
 function bunResultType(t: NativeType): FFITypeOrString {
   return t === "u64" ? "u64_fast" : bunType(t);
-}
-
-/**
- * A pointer-returning symbol with NULL as null (Bun hands out 0 on some paths),
- * generated with a fixed arity: a rest-parameter wrapper would cost more than
- * the call on hot paths.
- */
-function nullAsNull(raw: (...args: unknown[]) => unknown, arity: number) {
-  const params = Array.from({ length: arity }, (_, i) => `a${i}`).join(", ");
-  return new Function("raw", `return (${params}) => raw(${params}) || null;`)(raw) as (
-    ...args: unknown[]
-  ) => unknown;
 }
 
 type BunPointer = number;
@@ -64,7 +52,10 @@ export const bunBackend: FfiBackend = {
     for (const [name, def] of Object.entries(symbols)) {
       const raw = raws[name];
       if (!raw) continue;
-      bound[name] = def.result === "ptr" ? nullAsNull(raw, def.parameters.length) : raw;
+      // Bun hands out 0 for NULL on some paths; the neutral API promises null.
+      bound[name] = def.result === "ptr"
+        ? fixedArityWrapper(raw, def.parameters.length, (a) => a, (call) => `(${call} || null)`)
+        : raw;
     }
     return {
       symbols: bound,

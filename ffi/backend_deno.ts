@@ -4,7 +4,7 @@
 // path takes a BigInt u64 in ~8 ns, a pointer object or a number in ~50-60 ns,
 // and the linker makes hundreds of thousands of calls on big modules.
 
-import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
+import { type FfiBackend, fixedArityWrapper, type NativeCallback, type OpenedLibrary, type Pointer } from "./backend.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 type DenoNative = "void" | "u8" | "i32" | "u32" | "u64" | "pointer" | "buffer" | "function";
@@ -34,26 +34,20 @@ type Raw = (...args: unknown[]) => unknown;
  * Adapt a raw Deno symbol to the neutral API: NULL arguments (null) become 0n,
  * numbers for u64 parameters become BigInts (Deno's fast call path takes a
  * BigInt u64 in ~8 ns, a number in ~60 ns), a NULL result (0n) becomes null,
- * and size_t results become numbers. The wrapper is generated per symbol with
- * a fixed arity: a generic rest-parameter wrapper would cost more than the
- * call it wraps (hundreds of thousands of calls when walking debug info).
+ * and size_t results become numbers.
  */
 function adapt(raw: Raw, def: SymbolDef): Raw {
-  const params = def.parameters.map((_, i) => `a${i}`);
-  const args = def.parameters.map((t, i) => {
-    const a = params[i];
-    if (t === "ptr" || t === "fn") return `(${a} === null ? 0n : ${a})`;
-    if (t === "u64") return `(typeof ${a} === "number" ? BigInt(${a}) : ${a})`;
-    return a;
-  });
-  const call = `raw(${args.join(", ")})`;
-  const body = def.result === "u64"
-    ? `Number(${call})`
-    : def.result === "ptr"
-    ? `(${call} || null)`
-    : call;
-  if (body === `raw(${params.join(", ")})`) return raw;
-  return new Function("raw", `return (${params.join(", ")}) => ${body};`)(raw) as Raw;
+  return fixedArityWrapper(
+    raw,
+    def.parameters.length,
+    (a, i) => {
+      const t = def.parameters[i];
+      if (t === "ptr" || t === "fn") return `(${a} === null ? 0n : ${a})`;
+      if (t === "u64") return `(typeof ${a} === "number" ? BigInt(${a}) : ${a})`;
+      return a;
+    },
+    (call) => (def.result === "u64" ? `Number(${call})` : def.result === "ptr" ? `(${call} || null)` : call),
+  );
 }
 
 const PROT_READ = 1;
