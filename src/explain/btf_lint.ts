@@ -16,6 +16,9 @@
 //   not a function, not a forward-declared struct. Structs, unions, arrays and
 //   floats by value are refused. Program entry points (functions in a section
 //   other than .text) and functions nothing calls are not checked this way.
+// - Maps. libbpf refuses a BTF-defined map (a VAR in the `.maps` DATASEC) of
+//   static linkage ("unsupported map linkage static"): the linker makes every
+//   symbol that is not exported static, so a map must be exported.
 
 import {
   type Btf,
@@ -319,7 +322,26 @@ export function lintBtf(btf: Btf, elf?: ElfObject): string[] {
   const report = (line: string) => lines.push(`BTF: ${line}`);
   checkNames(btf, report);
   if (elf) checkGlobalFunctions(elf, btf, report);
+  checkMapLinkage(btf, report);
   return lines;
+}
+
+/** BTF VAR linkage 0: static (the kernel's BTF_VAR_STATIC). */
+const BTF_VAR_STATIC = 0;
+
+/** Maps in `.maps` must not be static for libbpf to create them. */
+function checkMapLinkage(btf: Btf, report: (line: string) => void): void {
+  for (const section of btf.types) {
+    if (section.kind !== BTF_KIND.DATASEC || section.name !== ".maps") continue;
+    for (const v of section.variables) {
+      const variable = btf.types[v.type];
+      if (variable?.kind !== BTF_KIND.VAR || variable.linkage !== BTF_VAR_STATIC) continue;
+      const name = printable(variable.name);
+      report(
+        `map '${name}' has static linkage: libbpf refuses it ("unsupported map linkage static"); export it (--export ${name})`,
+      );
+    }
+  }
 }
 
 /**

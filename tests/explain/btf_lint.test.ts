@@ -351,3 +351,50 @@ test(
     assert.equal(new Set(lines).size, lines.length);
   },
 );
+
+// ---------------------------------------------------------------------------- map linkage
+
+const MAP_PROGRAM = `
+#define SEC(n) __attribute__((section(n), used))
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) typeof(val) *name
+struct xdp_md { unsigned data, data_end; };
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
+struct { __uint(type, 2); __uint(max_entries, 1); __type(key, int); __type(value, long); } counts SEC(".maps");
+SEC("xdp") int prog(struct xdp_md *ctx) {
+  int k = 0;
+  long *v = bpf_map_lookup_elem(&counts, &k);
+  if (v) __sync_fetch_and_add(v, 1);
+  return 2;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+let mapLinks: { dir: string; unexported: string[]; exported: string[] } | undefined;
+/** The map program linked without and with its map exported (once per file). */
+function linkMapProgram() {
+  if (mapLinks) return mapLinks;
+  const d = join(dir, "maps");
+  mkdirSync(d, { recursive: true });
+  const bc = compileC(d, "maps", MAP_PROGRAM, "bc", ["-g"]);
+  mapLinks = {
+    dir: d,
+    unexported: lintLines(linkCli(["--btf", "--export", "prog", bc, "-o", "static.o"], d)),
+    exported: lintLines(linkCli(["--btf", "--export", "prog,counts", bc, "-o", "global.o"], d)),
+  };
+  return mapLinks;
+}
+
+test("a BTF map that was not exported (static) gets one warning naming it; exported, none", () => {
+  const { unexported, exported } = linkMapProgram();
+  assert.deepEqual(unexported, [
+    `warning: BTF: map 'counts' has static linkage: libbpf refuses it ("unsupported map linkage static"); export it (--export counts)`,
+  ]);
+  assert.deepEqual(exported, []);
+});
+
+test("the kernel's loader agrees: the static map is refused, the exported one loads", needsBpf(), () => {
+  const { dir: d } = linkMapProgram();
+  assert.equal(verifierAccepts(join(d, "static.o")).ok, false);
+  assert.equal(verifierAccepts(join(d, "global.o")).ok, true);
+});
