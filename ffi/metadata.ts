@@ -213,6 +213,13 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const TWO_32 = 4294967296;
 
+/** The first `count` handles of an array LLVM filled with 64-bit pointers (as 32-bit words). */
+function handlesFrom(words: Uint32Array, count: number): MDRef[] {
+  const out = new Array<MDRef>(count);
+  for (let i = 0; i < count; i++) out[i] = (words[2 * i + 1] * TWO_32 + words[2 * i]) as MDRef;
+  return out;
+}
+
 // ---- cloning subprograms through LLVM's printer and parser
 
 const CLONES_LIST = "bpf_linker.static_subprograms";
@@ -449,10 +456,7 @@ export class DebugMetadata implements Disposable {
       this.#ops32 = new Uint32Array(this.#ops.buffer);
     }
     api.LLVMGetMDNodeOperands(ref, this.#ops);
-    const words = this.#ops32;
-    const out = new Array<MDRef>(count);
-    for (let i = 0; i < count; i++) out[i] = (words[2 * i + 1] * TWO_32 + words[2 * i]) as MDRef;
-    return out;
+    return handlesFrom(this.#ops32, count);
   }
 
   /** The DWARF tag of a DINode. */
@@ -582,10 +586,7 @@ export class DebugMetadata implements Disposable {
     }
     const table = new Uint32Array(count * 2);
     this.api.LLVMGetNamedMetadataOperands(scratch.handle, name, new Uint8Array(table.buffer));
-    const clones: MDRef[] = [];
-    for (let i = 0; i < count; i++) {
-      clones.push((table[2 * i + 1] * TWO_32 + table[2 * i]) as MDRef);
-    }
+    const clones = handlesFrom(table, count);
     olds.forEach((old, i) => {
       const oldOps = this.operands(old);
       const cloneOps = this.operands(clones[i]);
@@ -690,9 +691,7 @@ export class DebugMetadata implements Disposable {
     if (count === 0) return [];
     const table = new Uint32Array(count * 2);
     api.LLVMGetNamedMetadataOperands(this.#module.handle, bytes, new Uint8Array(table.buffer));
-    const out = new Array<MDRef>(count);
-    for (let i = 0; i < count; i++) out[i] = (table[2 * i + 1] * TWO_32 + table[2 * i]) as MDRef;
-    return out;
+    return handlesFrom(table, count);
   }
 
   /** The metadata attached to every global variable (e.g. DIGlobalVariableExpression). */
