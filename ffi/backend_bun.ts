@@ -23,6 +23,25 @@ type BunPointer = number;
 const asPointer = (p: BunPointer | null): Pointer | null => (p ? p as unknown as Pointer : null);
 const asBun = (p: Pointer | null): BunPointer => p as unknown as BunPointer;
 
+type Raw = (...args: unknown[]) => unknown;
+
+// `raw(...) || null` for each arity, as closures: generating a function per
+// symbol (fixedArityWrapper) costs more at start-up than all of dlopen's own
+// binding, and Bun's native calls gain nothing from a per-symbol call site.
+const NULL_FOR_ZERO: ((raw: Raw) => Raw)[] = [
+  (raw) => () => raw() || null,
+  (raw) => (a) => raw(a) || null,
+  (raw) => (a, b) => raw(a, b) || null,
+  (raw) => (a, b, c) => raw(a, b, c) || null,
+  (raw) => (a, b, c, d) => raw(a, b, c, d) || null,
+  (raw) => (a, b, c, d, e) => raw(a, b, c, d, e) || null,
+  (raw) => (a, b, c, d, e, f) => raw(a, b, c, d, e, f) || null,
+];
+
+function nullForZero(raw: Raw, arity: number): Raw {
+  return NULL_FOR_ZERO[arity]?.(raw) ?? fixedArityWrapper(raw, arity, (a) => a, (call) => `(${call} || null)`);
+}
+
 export const bunBackend: FfiBackend = {
   runtime: "bun",
 
@@ -53,9 +72,7 @@ export const bunBackend: FfiBackend = {
       const raw = raws[name];
       if (!raw) continue;
       // Bun hands out 0 for NULL on some paths; the neutral API promises null.
-      bound[name] = def.result === "ptr"
-        ? fixedArityWrapper(raw, def.parameters.length, (a) => a, (call) => `(${call} || null)`)
-        : raw;
+      bound[name] = def.result === "ptr" ? nullForZero(raw, def.parameters.length) : raw;
     }
     return {
       symbols: bound,

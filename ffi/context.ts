@@ -24,6 +24,7 @@ export class Context implements Disposable {
   #handler: NativeCallback;
   /** Errors LLVM reported since the last `#collectErrors` started. */
   #errors: string[] | undefined;
+  #freedByProcessExit = false;
 
   /** `onDiagnostic` sees every diagnostic LLVM reports in this context. */
   constructor(llvm: Llvm, onDiagnostic: (d: Diagnostic) => void) {
@@ -122,8 +123,23 @@ export class Context implements Disposable {
     return new Module(this, this.llvm.ffi.readPointer(out)!);
   }
 
+  /**
+   * The process exits once this context is done with (the CLI): from now on
+   * disposing it, or a module in it, frees nothing and the OS reclaims the
+   * memory at exit. Freeing a big linked module node by node takes tens of
+   * milliseconds that a command-line link does not need to spend (clang's
+   * -disable-free, for the same reason).
+   */
+  leaveToProcessExit(): void {
+    this.#freedByProcessExit = true;
+  }
+
+  get freedByProcessExit(): boolean {
+    return this.#freedByProcessExit;
+  }
+
   [Symbol.dispose](): void {
-    if (this.#ptr === null) return;
+    if (this.#ptr === null || this.#freedByProcessExit) return;
     this.llvm.api.LLVMContextDispose(this.#ptr);
     this.#ptr = null;
     // After the context is gone LLVM can no longer call the handler.

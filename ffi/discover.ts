@@ -32,7 +32,8 @@ export function versionFromName(name: string): number[] | undefined {
 }
 
 export function isLibLlvmName(name: string): boolean {
-  return LIB_NAME.test(name) || RUST_LIB_NAME.test(name);
+  // The prefix test first: system directories hold thousands of other names.
+  return name.startsWith("libLLVM") && (LIB_NAME.test(name) || RUST_LIB_NAME.test(name));
 }
 
 function compareVersionsDesc(a?: number[], b?: number[]): number {
@@ -175,7 +176,7 @@ export function listCandidates(env: DiscoveryEnv, explicitPath?: string): Candid
   system.sort((a, b) => compareVersionsDesc(a.nameVersion, b.nameVersion));
   out.push(...system);
   for (const dir of rustToolchainDirectories(env)) {
-    out.push(...listDir(dir).filter((n) => RUST_LIB_NAME.test(n)).map((n) => ({
+    out.push(...listDir(dir).filter((n) => n.startsWith("libLLVM") && RUST_LIB_NAME.test(n)).map((n) => ({
       path: join(dir, n),
       source: "rust toolchain",
       nameVersion: versionFromName(n),

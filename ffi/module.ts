@@ -206,7 +206,7 @@ export class Module implements Disposable {
 
   [Symbol.dispose](): void {
     if (this.#ptr === null) return;
-    this.#llvm.api.LLVMDisposeModule(this.#ptr);
+    if (!this.context.freedByProcessExit) this.#llvm.api.LLVMDisposeModule(this.#ptr);
     this.#ptr = null;
   }
 }

@@ -253,6 +253,22 @@ function readCString(strings: Uint8Array, at: number): { text: string; end: numb
   return end < 0 ? undefined : { text: utf8.decode(strings.subarray(at, end)), end };
 }
 
+/**
+ * readCString over one string area. When the area is ASCII (symbol names nearly
+ * always are) it is decoded once and names are slices of it: thousands of small
+ * decodes cost more than the rest of reading an rlib's index.
+ */
+function cStringReader(strings: Uint8Array): (at: number) => { text: string; end: number } | undefined {
+  for (let i = 0; i < strings.length; i++) {
+    if (strings[i] >= 0x80) return (at) => readCString(strings, at);
+  }
+  const text = utf8.decode(strings);
+  return (at) => {
+    const end = text.indexOf("\0", at);
+    return end < 0 ? undefined : { text: text.slice(at, end), end };
+  };
+}
+
 /** GNU `/` (4-byte) and `/SYM64/` (8-byte): big-endian count, offsets, then NUL-terminated names. */
 function readGnuSymbolTable(body: Uint8Array, wordSize: 4 | 8, file: string): ArchiveSymbol[] {
   const view = viewOf(body);
@@ -269,9 +285,10 @@ function readGnuSymbolTable(body: Uint8Array, wordSize: 4 | 8, file: string): Ar
   }
   const strings = body.subarray(wordSize * (1 + count));
   const symbols: ArchiveSymbol[] = [];
+  const readName = cStringReader(strings);
   let nameAt = 0;
   for (let i = 0; i < count; i++) {
-    const name = readCString(strings, nameAt);
+    const name = readName(nameAt);
     if (name === undefined) {
       throw new ArchiveError(`symbol table has names for only ${i} of ${count} symbols`, { file });
     }

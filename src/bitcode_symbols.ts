@@ -7,9 +7,9 @@
 //   - the first MODULE_BLOCK's own records: VERSION, ASM, GLOBALVAR, FUNCTION, ALIAS,
 //     ALIAS_OLD and IFUNC. Its sub-blocks (types, constants, metadata, function bodies...)
 //     are skipped by their length words, so the cost grows with the number of globals, not
-//     with the size of the code. BLOCKINFO is read (it is small), though module-level
-//     records never use its abbreviations: LLVM applies BLOCKINFO only to blocks entered
-//     after it, and writes it inside the module block (LLVM skips a top-level one).
+//     with the size of the code. BLOCKINFO is skipped like the rest: LLVM applies its
+//     abbreviations only to blocks entered after it, and module-level records never use
+//     them (LLVM writes it inside the module block and skips a top-level one).
 //   - the first STRTAB_BLOCK after that module (a file with several modules, from
 //     `llvm-cat -b`, shares one string table written after all of them).
 //
@@ -150,8 +150,9 @@ function readModuleBlock(reader: BitstreamReader, header: BlockHeader): ModuleRe
     const entry = reader.next();
     if (entry.kind === "end") break;
     if (entry.kind === "block") {
-      if (entry.header.blockId === BLOCKINFO_BLOCK_ID) reader.readBlockInfo(entry.header);
-      else reader.skipBlock(entry.header);
+      // BLOCKINFO too: its abbreviations are for blocks entered later, and every
+      // sub-block is skipped (reading it was most of a cold scan's time).
+      reader.skipBlock(entry.header);
       continue;
     }
     const record: BitRecord = entry.record;
@@ -287,4 +288,90 @@ export function readBitcodeSymbols(bytes: Uint8Array): BitcodeSymbols | undefine
     if (error instanceof MalformedBitstream) return undefined;
     throw error; // a bug in this reader, not bad input: let tests see it
   }
+}
+
+/** Whether a module must be linked even when nothing references it (see member_selection.ts). */
+export interface KeepFlags {
+  hasUsedList: boolean;
+  hasModuleAsm: boolean;
+}
+
+const USED_LIST_NAMES = ["llvm.used", "llvm.compiler.used"].map((name) => new TextEncoder().encode(name));
+
+function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
+  const first = needle[0];
+  const last = haystack.length - needle.length;
+  for (let at = haystack.indexOf(first); at >= 0 && at <= last; at = haystack.indexOf(first, at + 1)) {
+    let i = 1;
+    while (i < needle.length && haystack[at + i] === needle[i]) i++;
+    if (i === needle.length) return true;
+  }
+  return false;
+}
+
+/**
+ * The keep flags of the first module in `bytes`, for when its defined symbols are known
+ * already (an archive's symbol index): far less work than readBitcodeSymbols on a
+ * member nothing may need. Module records are read only up to the first global, since
+ * LLVM writes the inline asm record before the globals; the string table is searched
+ * for the used lists' names. `undefined` when unsure (not understood, or a used list's
+ * name appears in the string table, possibly inside another name): the caller then
+ * reads the whole symbol list, which settles it.
+ */
+export function readKeepFlags(bytes: Uint8Array): KeepFlags | undefined {
+  const stream = bitcodeStream(bytes);
+  if (!stream) return undefined;
+  const reader = new BitstreamReader(stream);
+  try {
+    let hasModuleAsm: boolean | undefined;
+    for (;;) {
+      const block = reader.nextTopLevelBlock();
+      if (!block) return undefined; // no string table
+      if (hasModuleAsm === undefined) {
+        if (block.blockId !== MODULE_BLOCK_ID) {
+          reader.skipBlock(block);
+          continue;
+        }
+        hasModuleAsm = readModuleAsmFlag(reader, block);
+        if (hasModuleAsm === undefined) return undefined;
+        continue;
+      }
+      if (block.blockId !== STRTAB_BLOCK_ID) {
+        reader.skipBlock(block);
+        continue;
+      }
+      const strtab = readStrtabBlock(reader, block);
+      if (!strtab) return undefined;
+      if (USED_LIST_NAMES.some((name) => containsBytes(strtab, name))) return undefined;
+      return { hasUsedList: false, hasModuleAsm };
+    }
+  } catch (error) {
+    if (error instanceof MalformedBitstream) return undefined;
+    throw error;
+  }
+}
+
+/** Module records up to the first global: is there module asm? `undefined` if not version 2. */
+function readModuleAsmFlag(reader: BitstreamReader, header: BlockHeader): boolean | undefined {
+  let version: number | undefined;
+  let hasModuleAsm = false;
+  reader.enterBlock(header);
+  for (;;) {
+    const entry = reader.next();
+    if (entry.kind === "end") break;
+    if (entry.kind === "block") {
+      reader.skipBlock(entry.header);
+      continue;
+    }
+    const record = entry.record;
+    if (record.code === MODULE_CODE_VERSION) {
+      version = record.ops[0];
+    } else if (record.code === MODULE_CODE_ASM) {
+      if (record.ops.length > 0 || (record.blob && record.blob.length > 0)) hasModuleAsm = true;
+    } else if (linkageIndex(record.code) >= 0) {
+      reader.leaveBlock();
+      break;
+    }
+  }
+  return version === STRTAB_MODULE_VERSION ? hasModuleAsm : undefined;
 }

@@ -401,6 +401,14 @@ export class BitstreamReader {
     cursor.limit = header.end;
   }
 
+  /** Closes the innermost open block without reading the rest of it. */
+  leaveBlock(): void {
+    const scope = this.scopes.pop();
+    if (!scope) throw new Error("leaveBlock outside a block");
+    this.cursor.pos = scope.header.end;
+    this.cursor.limit = scope.outerLimit;
+  }
+
   /** The next entry of the innermost open block. DEFINE_ABBREV is handled here. */
   next(): BitstreamEntry {
     const scope = this.scopes[this.scopes.length - 1];

@@ -23,6 +23,12 @@ export interface ModuleInput {
   format: ModuleFormat;
   /** A view into the file's bytes (no copy). */
   bytes: Uint8Array;
+  /**
+   * For a bitcode archive member: the symbols the archive's index says it
+   * defines (written by llvm-ar or rustc from the bitcode itself); undefined when
+   * the index has no entry for it. Lets selection skip reading members no one needs.
+   */
+  indexedDefinitions?: readonly string[];
 }
 
 /** `file` or `file(member)`, as errors and logs name an input. */
@@ -97,11 +103,24 @@ function archiveModules(input: InputFile, log: Logger): ModuleInput[] {
   const file = input.path;
   const out: ModuleInput[] = [];
   const archive = readArchive(input.bytes, file);
+  const indexed = new Map<number, string[]>();
+  for (const { name, memberOffset } of archive.symbols) {
+    const names = indexed.get(memberOffset);
+    if (names) names.push(name);
+    else indexed.set(memberOffset, [name]);
+  }
   for (const member of archive.members) {
     const where = `${file}(${member.name})`;
     switch (detectInputKind(member.data)) {
       case "bitcode":
-        out.push({ file, member: member.name, format: "bitcode", bytes: member.data });
+        out.push({
+          file,
+          member: member.name,
+          format: "bitcode",
+          bytes: member.data,
+          // Bitcode in a Darwin wrapper is indexed under Mach-O names ("_f"), not IR names.
+          indexedDefinitions: member.data[0] === 0x42 ? indexed.get(member.offset) : undefined,
+        });
         break;
       case "ir":
         out.push({ file, member: member.name, format: "ir", bytes: member.data });

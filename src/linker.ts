@@ -88,6 +88,11 @@ export interface LinkRequest {
   /** Output path (or a name, for the library API), used to name --dump-module files. */
   outputName: string;
   hooks?: LinkHooks;
+  /**
+   * The process exits right after this link (the CLI): LLVM's memory is left
+   * for the OS to reclaim instead of being freed piece by piece.
+   */
+  exitsAfterLink?: boolean;
 }
 
 /** Handle one diagnostic per SPEC 4.10; returns true when it fails the link. */
@@ -150,6 +155,7 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   using context = new Context(llvm, (d) => {
     if (reportDiagnostic(d, log, options.fatalErrors)) failures.push(d.message);
   });
+  if (request.exitsAfterLink) context.leaveToProcessExit();
 
   const v = llvm.version;
   checkProducers(inputs, { major: v.major, text: llvm.versionString, path: llvm.path });

@@ -145,7 +145,13 @@ async function run(argv: string[]): Promise<number> {
     whyExtract: options.whyExtract !== undefined,
     whyLive: options.whyLive,
   });
-  const request: LinkRequest = { inputs, options, outputName: options.output, hooks: explainer.hooks };
+  const request: LinkRequest = {
+    inputs,
+    options,
+    outputName: options.output,
+    hooks: explainer.hooks,
+    exitsAfterLink: true,
+  };
   const outcome = link(llvm, request, log, timer);
   timer.run("write", () => writeFileAtomically(options.output, outcome.bytes));
   if (explainer.wanted) {

@@ -2,14 +2,16 @@
 // symbol that is still undefined, or must be kept regardless (it defines an
 // exported root, carries llvm.used/llvm.compiler.used or module asm, or its
 // symbols cannot be read). Symbols come from reading the bitcode's module
-// records in TypeScript (src/bitcode_symbols.ts), without LLVM.
+// records in TypeScript (src/bitcode_symbols.ts), without LLVM. Where the
+// archive's index lists a member's definitions, only its keep flags are read
+// up front, and its undefined symbols only if it is linked.
 //
 // Unlike `ld`, every archive is searched again until nothing changes (as if all
 // of them were in one --start-group): the Rust bpf-linker linked every member
 // regardless of order, and the result must not depend on where an archive
 // appears on the command line.
 
-import type { BitcodeSymbols } from "./bitcode_symbols.ts";
+import { type BitcodeSymbols, type KeepFlags, readKeepFlags } from "./bitcode_symbols.ts";
 import { describeInput, type ModuleInput } from "./inputs.ts";
 
 /** Why a module is part of the link. */
@@ -36,6 +38,11 @@ export interface MemberSelection {
 
 type Scan = (input: ModuleInput) => BitcodeSymbols | undefined;
 
+/** What selection needs to know of a module before deciding whether to link it. */
+interface Facts extends KeepFlags {
+  defined: readonly string[];
+}
+
 /** Which modules to link. `wholeArchive` keeps every member (the Rust bpf-linker's behaviour). */
 export function selectModules(
   inputs: ModuleInput[],
@@ -44,30 +51,35 @@ export function selectModules(
   wholeArchive: boolean,
 ): MemberSelection {
   const reasons = new Map<ModuleInput, InclusionReason>();
-  const symbolsOf = new Map<ModuleInput, BitcodeSymbols>();
+  const symbolsOf = new Map<ModuleInput, BitcodeSymbols | undefined>();
+  const readSymbols = (input: ModuleInput) => {
+    if (!symbolsOf.has(input)) symbolsOf.set(input, scan(input));
+    return symbolsOf.get(input);
+  };
+  const factsOf = new Map<ModuleInput, Facts>();
   const lazy: ModuleInput[] = [];
   let blind = false; // a linked module whose references cannot be read
 
   for (const input of inputs) {
-    const symbols = wholeArchive || input.format !== "bitcode" ? undefined : scan(input);
-    if (symbols) symbolsOf.set(input, symbols);
     if (input.member === undefined) {
       reasons.set(input, { kind: "input" });
-      blind ||= symbols === undefined;
+      if (!wholeArchive) blind ||= input.format !== "bitcode" || readSymbols(input) === undefined;
     } else if (wholeArchive) {
       reasons.set(input, { kind: "all-members" });
     } else {
-      const reason = symbols ? mustKeep(symbols, roots) : { kind: "unreadable" as const };
+      const facts = input.format === "bitcode" ? factsFor(input, readSymbols) : undefined;
+      const reason = facts ? mustKeep(facts, roots) : { kind: "unreadable" as const };
+      if (facts) factsOf.set(input, facts);
       if (reason) reasons.set(input, reason);
       else lazy.push(input);
-      blind ||= symbols === undefined;
+      blind ||= facts === undefined;
     }
   }
+  if (!blind && lazy.length > 0) blind = !resolve(reasons, factsOf, readSymbols, lazy);
   // Without knowing what some linked module references, any member may be
   // needed: keep them all rather than guess.
-  if (blind) for (const member of lazy) reasons.set(member, { kind: "all-members" });
+  if (blind) for (const member of lazy) if (!reasons.has(member)) reasons.set(member, { kind: "all-members" });
 
-  if (!blind && lazy.length > 0) resolve(reasons, symbolsOf, lazy);
   const selected: SelectedModule[] = [];
   const skipped: ModuleInput[] = [];
   for (const input of inputs) {
@@ -78,34 +90,51 @@ export function selectModules(
   return { selected, skipped };
 }
 
-function mustKeep(symbols: BitcodeSymbols, roots: ReadonlySet<string>): InclusionReason | undefined {
-  if (symbols.hasUsedList) return { kind: "used-list" };
-  if (symbols.hasModuleAsm) return { kind: "module-asm" };
-  const root = symbols.defined.find((name) => roots.has(name));
+/** From the archive index and the keep flags when possible, else from all its symbols. */
+function factsFor(input: ModuleInput, readSymbols: Scan): Facts | undefined {
+  if (input.indexedDefinitions) {
+    const flags = readKeepFlags(input.bytes);
+    if (flags) return { defined: input.indexedDefinitions, ...flags };
+  }
+  return readSymbols(input);
+}
+
+function mustKeep(facts: Facts, roots: ReadonlySet<string>): InclusionReason | undefined {
+  if (facts.hasUsedList) return { kind: "used-list" };
+  if (facts.hasModuleAsm) return { kind: "module-asm" };
+  const root = facts.defined.find((name) => roots.has(name));
   return root === undefined ? undefined : { kind: "root", symbol: root };
 }
 
-/** Pull lazy members in until every symbol that can be defined is. */
+/**
+ * Pull lazy members in until every symbol that can be defined is. False when a
+ * linked member's references cannot be read after all (the caller keeps every member).
+ */
 function resolve(
   reasons: Map<ModuleInput, InclusionReason>,
-  symbolsOf: Map<ModuleInput, BitcodeSymbols>,
+  factsOf: Map<ModuleInput, Facts>,
+  readSymbols: Scan,
   lazy: ModuleInput[],
-): void {
+): boolean {
   // First lazy member (in command-line order) defining each symbol.
   const provider = new Map<string, ModuleInput>();
   for (const member of lazy) {
-    for (const name of symbolsOf.get(member)!.defined) if (!provider.has(name)) provider.set(name, member);
+    for (const name of factsOf.get(member)!.defined) if (!provider.has(name)) provider.set(name, member);
   }
   const defined = new Set<string>();
   const pending: { symbol: string; referencedBy: string }[] = [];
+  let complete = true;
   const include = (input: ModuleInput) => {
-    const symbols = symbolsOf.get(input);
-    if (!symbols) return; // unreadable modules cannot tell what they need
+    const symbols = readSymbols(input);
+    if (!symbols) {
+      complete = false; // cannot tell what it needs
+      return;
+    }
     for (const name of symbols.defined) defined.add(name);
     for (const name of symbols.undefined) pending.push({ symbol: name, referencedBy: describeInput(input) });
   };
   for (const input of reasons.keys()) include(input);
-  while (pending.length > 0) {
+  while (pending.length > 0 && complete) {
     const { symbol, referencedBy } = pending.pop()!;
     if (defined.has(symbol)) continue;
     const member = provider.get(symbol);
@@ -113,4 +142,5 @@ function resolve(
     reasons.set(member, { kind: "undefined-symbol", symbol, referencedBy });
     include(member);
   }
+  return complete;
 }

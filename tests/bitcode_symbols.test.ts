@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-import { type BitcodeSymbols, readBitcodeSymbols } from "../src/bitcode_symbols.ts";
+import { type BitcodeSymbols, readBitcodeSymbols, readKeepFlags } from "../src/bitcode_symbols.ts";
 import { ARRAY, BitWriter, CHAR6, FIXED, VBR } from "./support/bitwriter.ts";
 import { fuzzRandomStreams, fuzzSeeds, makeRandom, readsWithoutThrowing } from "./support/fuzz.ts";
 import { toolTest, workspace } from "./support/tools.ts";
@@ -602,10 +602,37 @@ test("a module with no named globals needs no string table", () => {
   });
 });
 
+toolTest("readKeepFlags: readBitcodeSymbols' flags, or undefined when a used list's name is in the string table", [
+  "clang-22",
+  "llvm-as-22",
+], () => {
+  const sources: Record<string, string> = {
+    "kf_plain.c": "int g = 3; int f(int x) { return x + g; }\n",
+    "kf_asm.c": 'asm(".globl marker"); int h(void) { return 1; }\n',
+    "kf_used.c": "__attribute__((used)) static int keep(void) { return 5; }\n",
+  };
+  const flags = (file: string) => readKeepFlags(readBytes(file));
+  for (const [name, text] of Object.entries(sources)) {
+    write(name, text);
+    run("clang-22", ["-target", "bpf", "-O2", "-g", "-emit-llvm", "-c", name, "-o", name.replace(".c", ".bc")]);
+  }
+  assert.deepEqual(flags("kf_plain.bc"), { hasUsedList: false, hasModuleAsm: false });
+  assert.deepEqual(flags("kf_asm.bc"), { hasUsedList: false, hasModuleAsm: true });
+  assert.equal(flags("kf_used.bc"), undefined, "llvm.compiler.used: unsure, the full read decides");
+  assert.equal(read("kf_used.bc").hasUsedList, true);
+  // A name that merely contains "llvm.used" is no used list, but only the full read can tell.
+  write("kf_lookalike.ll", '@"xllvm.usedy" = global i32 1\n');
+  run("llvm-as-22", ["kf_lookalike.ll", "-o", "kf_lookalike.bc"]);
+  assert.equal(flags("kf_lookalike.bc"), undefined);
+  assert.equal(read("kf_lookalike.bc").hasUsedList, false);
+});
+
 // ---------------------------------------------------------------------------
 // Robustness: truncations and bit flips of real bitcode never throw, never hang
 
 function check(bytes: Uint8Array, what: string): BitcodeSymbols | undefined {
+  const flags = readsWithoutThrowing(what, () => readKeepFlags(bytes));
+  if (flags !== undefined) assert.deepEqual(Object.keys(flags).sort(), ["hasModuleAsm", "hasUsedList"], what);
   const result = readsWithoutThrowing(what, () => readBitcodeSymbols(bytes));
   if (result !== undefined) {
     for (const list of [result.defined, result.undefined]) {

@@ -59,6 +59,33 @@ test("an IR text member is loaded, and since its references are unknown every me
   assert.deepEqual(skipped, []);
 });
 
+test("the archive index, where present, decides as reading every member would", () => {
+  // llvm-ar S: no symbol index, so every member's symbols are read from its bitcode.
+  const unindexed = [
+    makeArchive(dir, "libg-noindex.a", [g, unused], "rcS"),
+    makeArchive(dir, "libf-noindex.a", [f, rootDef, usedList, moduleAsm], "rcS"),
+  ];
+  const log = new Logger("off", new MemorySink());
+  const indexedInputs = [libG, libF].flatMap((path) => modulesOf({ path, bytes: readFileSync(path) }, log));
+  for (const input of indexedInputs) {
+    // llvm-ar lists every member that defines a symbol (usedlist.bc defines only a static).
+    const defined = readBitcodeSymbols(input.bytes)!.defined;
+    assert.deepEqual(input.indexedDefinitions ?? [], defined, input.member);
+  }
+  const plainInputs = unindexed.flatMap((path) => modulesOf({ path, bytes: readFileSync(path) }, log));
+  assert.ok(plainInputs.every((i) => i.indexedDefinitions === undefined));
+  const summary = (paths: string[], roots: string[]) => {
+    const { selected, skipped } = select(paths, roots);
+    return {
+      selected: selected.map((s) => [label(s), s.reason.kind === "undefined-symbol" ? s.reason.symbol : s.reason.kind]),
+      skipped: skipped.map((s) => s.member),
+    };
+  };
+  for (const roots of [["prog"], ["prog", "other_root"], ["prog", "unused"]]) {
+    assert.deepEqual(summary([main, ...unindexed], roots), summary([main, libG, libF], roots), roots.join(","));
+  }
+});
+
 test("--whole-archive keeps every member", () => {
   const { selected, skipped } = select([main, libG, libF], ["prog"], true);
   assert.equal(skipped.length, 0);
