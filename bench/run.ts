@@ -268,17 +268,20 @@ async function buildCases(): Promise<Case[]> {
       cwd: dir,
       contestants: [
         ...ours(["--export", m.exports.join(","), ...m.inputs]),
-        pipeline("pipeline", "LLVM pipeline, the 25 members ld would use", ld.files, opts),
-        pipeline("pipeline-all", "LLVM pipeline, llvm-link given the whole .a (info)", m.inputs, opts),
+        pipeline("pipeline-all", "LLVM pipeline, llvm-link given the .a (baseline)", m.inputs, opts),
+        pipeline("pipeline-members", "LLVM pipeline, given only the 25 members ld would use", ld.files, opts),
       ],
-      baseline: "pipeline",
+      // The anchor: the pipeline handed the archive, which llvm-link links whole;
+      // the 0.5x target is what loading only the needed members must buy.
+      baseline: "pipeline-all",
       timeTarget: 0.5,
       timeTargetFor: ["compiled", "bun", "deno"],
       notes: [
         ld.note,
-        "the baseline pipeline gets main.bc and the 25 members an ld-style link uses, extracted beforehand " +
-        "(outside the timing), so both sides link the same code; the 'whole .a' row is what llvm-link does " +
-        "when handed the archive (it links every member), for reference",
+        "the baseline is the pipeline handed main.bc and the archive, as the issue's anchor figures are " +
+        "(llvm-link links every member); the second pipeline row gets only the 25 members an ld-style link " +
+        "uses, found with llvm-nm and extracted beforehand (outside the timing): the same code as ours, a " +
+        "stricter comparison no target is set against",
       ],
     });
   }

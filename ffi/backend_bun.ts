@@ -42,10 +42,34 @@ function nullForZero(raw: Raw, arity: number): Raw {
   return NULL_FOR_ZERO[arity]?.(raw) ?? fixedArityWrapper(raw, arity, (a) => a, (call) => `(${call} || null)`);
 }
 
+const RTLD_LAZY = 1;
+let libcDlopen: ((path: Uint8Array, flags: number) => unknown) | null | undefined;
+
+/**
+ * Load `path` with RTLD_LAZY through libc before Bun's own dlopen, which binds
+ * every function libLLVM imports up front (about 2 ms of symbol lookups for the
+ * ~15k it has, most never called). Bun's dlopen then finds the library loaded.
+ * Best effort: without glibc's dlopen nothing changes.
+ */
+function preloadLazily(path: string): void {
+  if (libcDlopen === undefined) {
+    try {
+      libcDlopen = process.platform === "linux"
+        ? dlopen("libc.so.6", { dlopen: { args: ["ptr", "i32"], returns: "ptr" } }).symbols.dlopen as never
+        : null;
+    } catch {
+      libcDlopen = null;
+    }
+  }
+  // The handle is dropped on purpose: the library stays loaded for the process.
+  libcDlopen?.(new TextEncoder().encode(`${path}\0`), RTLD_LAZY);
+}
+
 export const bunBackend: FfiBackend = {
   runtime: "bun",
 
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
+    preloadLazily(path);
     const toBun = (def: SymbolDef) =>
       ({ args: def.parameters.map(bunType), returns: bunResultType(def.result) }) as FFIFunction;
     const table: Record<string, FFIFunction> = {};

@@ -4,13 +4,10 @@
 import { readFileSync, writeSync } from "node:fs";
 import { oneLine } from "../ffi/context.ts";
 import { ffiBackend, Llvm, LlvmNotFound } from "../ffi/llvm.ts";
-import { surveyLlvm } from "../ffi/survey.ts";
 import { type CommandLine, type CommandToken, helpText, parseCommandTokens, parseExportSymbols } from "./cli.ts";
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
-import { LinkExplainer } from "./explain/explain.ts";
-import { formatLlvmReport, type InputReport } from "./explain/llvm_report.ts";
-import { makeReproduceBundle } from "./explain/reproduce.ts";
+import type { InputReport } from "./explain/llvm_report.ts";
 import { type InputFile, modulesOf, readInputFile } from "./inputs.ts";
 import { collectModuleInputs, link, type LinkRequest, newestProducerMajor } from "./linker.ts";
 import { fileSink, Logger, MemorySink, stderrSink } from "./log.ts";
@@ -89,18 +86,24 @@ async function llvmReport(options: CommandLine): Promise<string> {
     }
   });
   const modules = inputs.flatMap((input) => ("modules" in input ? input.modules : []));
+  // Imported here: start-up evaluates only what a plain link runs.
+  const [{ surveyLlvm }, { formatLlvmReport }] = await Promise.all([
+    import("../ffi/survey.ts"),
+    import("./explain/llvm_report.ts"),
+  ]);
   const survey = await surveyLlvm({ explicitPath: options.llvmPath, preferMajor: newestProducerMajor(modules) });
   return formatLlvmReport(survey, inputs, `bpf-linker ${VERSION}`);
 }
 
 /** --reproduce: the bundle is written before linking, so a crash still leaves it. */
-function writeReproduceBundle(
+async function writeReproduceBundle(
   path: string,
   tokens: CommandToken[],
   files: InputFile[],
   llvm: Llvm,
   log: Logger,
-): void {
+): Promise<void> {
+  const { makeReproduceBundle } = await import("./explain/reproduce.ts");
   const byPath = new Map(files.map((f) => [f.path, f.bytes]));
   const bundle = makeReproduceBundle({
     tokens,
@@ -138,23 +141,29 @@ async function run(argv: string[]): Promise<number> {
   const llvm = await loadLlvm(options, log, timer, newestProducerMajor(inputs));
   if (options.reproduce) {
     const path = options.reproduce;
-    timer.run("reproduce", () => writeReproduceBundle(path, tokens, files, llvm, log));
+    const start = performance.now();
+    await writeReproduceBundle(path, tokens, files, llvm, log);
+    timer.add("reproduce", performance.now() - start);
   }
-  const explainer = new LinkExplainer(llvm, options, {
-    map: options.map !== undefined,
-    whyExtract: options.whyExtract !== undefined,
-    whyLive: options.whyLive,
-  });
+  const wantsExplain = options.map !== undefined || options.whyExtract !== undefined || options.whyLive.length > 0;
+  // Imported only when asked for: start-up evaluates only what a plain link runs.
+  const explainer = wantsExplain
+    ? new (await import("./explain/explain.ts")).LinkExplainer(llvm, options, {
+      map: options.map !== undefined,
+      whyExtract: options.whyExtract !== undefined,
+      whyLive: options.whyLive,
+    })
+    : undefined;
   const request: LinkRequest = {
     inputs,
     options,
     outputName: options.output,
-    hooks: explainer.hooks,
+    hooks: explainer?.hooks,
     exitsAfterLink: true,
   };
   const outcome = link(llvm, request, log, timer);
   timer.run("write", () => writeFileAtomically(options.output, outcome.bytes));
-  if (explainer.wanted) {
+  if (explainer?.wanted) {
     const report = timer.run("explain", () => explainer.report(request, outcome));
     const encoder = new TextEncoder();
     if (options.map && report.map) writeFileAtomically(options.map, encoder.encode(report.map));
