@@ -53,6 +53,12 @@ export interface FfiBackend {
    * mapped (empty, not a regular file, no mmap): the caller reads it instead.
    */
   mapFile(path: string): Uint8Array | undefined;
+  /**
+   * Run a full garbage collection now, where the runtime allows it: between a
+   * phase that leaves much JS garbage and one where LLVM's memory peaks, so the
+   * peak does not include both. A no-op where the runtime offers no hook.
+   */
+  collectGarbage(): void;
   /** Make a C callback. */
   callback(
     parameters: readonly NativeType[],

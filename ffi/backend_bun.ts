@@ -144,6 +144,10 @@ export const bunBackend: FfiBackend = {
     }
   },
 
+  collectGarbage(): void {
+    (globalThis as unknown as { Bun: { gc(sync: boolean): void } }).Bun.gc(true);
+  },
+
   callback(parameters, result, fn): NativeCallback {
     const cb = new JSCallback(fn, { args: parameters.map(bunType), returns: bunType(result) } as never);
     return { pointer: cb.ptr as unknown as Pointer, close: () => cb.close() };

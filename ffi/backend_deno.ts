@@ -150,6 +150,11 @@ export const denoBackend: FfiBackend = {
     }
   },
 
+  collectGarbage(): void {
+    // Only exposed with --v8-flags=--expose-gc; otherwise V8 decides alone.
+    (globalThis as unknown as { gc?: () => void }).gc?.();
+  },
+
   callback(parameters, result, fn): NativeCallback {
     const cb = new Deno.UnsafeCallback(
       { parameters: parameters.map(denoType), result: denoType(result) } as Deno.UnsafeCallbackDefinition,

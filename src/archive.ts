@@ -28,7 +28,6 @@ const THIN_ARCHIVE_MAGIC = "!<thin>\n";
 const HEADER_SIZE = 60;
 const NAME_FIELD = { start: 0, end: 16 };
 const SIZE_FIELD = { start: 48, end: 58 };
-const HEADER_TERMINATOR = "`\n";
 const BSD_LONG_NAME_PREFIX = "#1/";
 const NEWLINE = 0x0a;
 const NUL = 0x00;
@@ -37,6 +36,13 @@ const utf8 = new TextDecoder("utf-8");
 
 function latin1(bytes: Uint8Array): string {
   return String.fromCharCode(...bytes);
+}
+
+/** Where a header field ends once its space padding is dropped. */
+function trimmedEnd(header: Uint8Array, field: { start: number; end: number }): number {
+  let end = field.end;
+  while (end > field.start && header[end - 1] === 0x20) end--;
+  return end;
 }
 
 function startsWithText(bytes: Uint8Array, text: string): boolean {
@@ -106,13 +112,13 @@ function readRawMember(
     throw new ArchiveError(`truncated archive member header at offset ${offset}`, { file });
   }
   const header = bytes.subarray(offset, offset + HEADER_SIZE);
-  const nameField = latin1(header.subarray(NAME_FIELD.start, NAME_FIELD.end)).replace(/ +$/, "");
+  const nameField = latin1(header.subarray(NAME_FIELD.start, trimmedEnd(header, NAME_FIELD)));
   const dataStart = offset + HEADER_SIZE;
   const available = bytes.length - dataStart;
   // Enough to name the member in messages before its size is known to be valid.
   const partial: RawMember = { offset, nameField, body: bytes.subarray(dataStart) };
 
-  if (latin1(header.subarray(SIZE_FIELD.end)) !== HEADER_TERMINATOR) {
+  if (header[SIZE_FIELD.end] !== 0x60 /* ` */ || header[SIZE_FIELD.end + 1] !== NEWLINE) {
     // Without its terminator this is probably no header at all, so it names no member.
     throw new ArchiveError(
       `invalid archive member header at offset ${offset}: missing terminator`,
@@ -120,7 +126,7 @@ function readRawMember(
     );
   }
   // Decimal digits padded with spaces, as ar writes it (and LLVM requires).
-  const sizeField = latin1(header.subarray(SIZE_FIELD.start, SIZE_FIELD.end)).replace(/ +$/, "");
+  const sizeField = latin1(header.subarray(SIZE_FIELD.start, trimmedEnd(header, SIZE_FIELD)));
   if (!isDecimal(sizeField)) {
     throw new ArchiveError(
       `invalid size field '${printable(sizeField)}' in archive member header at offset ${offset}`,
@@ -171,7 +177,18 @@ function lookUpLongName(
     throw new ArchiveError(`unterminated long name at offset ${nameOffset}`, where);
   }
   if (end > nameOffset && longNames[end - 1] === 0x2f /* '/' */) end--;
-  return utf8.decode(longNames.subarray(nameOffset, end));
+  return decodedLongNames(longNames)?.slice(nameOffset, end) ?? utf8.decode(longNames.subarray(nameOffset, end));
+}
+
+let lastLongNames: { bytes: Uint8Array; text: string | undefined } | undefined;
+
+/** The long-name table as one string when it is ASCII (offsets then index it), decoded once. */
+function decodedLongNames(longNames: Uint8Array): string | undefined {
+  if (lastLongNames?.bytes !== longNames) {
+    const ascii = longNames.every((b) => b < 0x80);
+    lastLongNames = { bytes: longNames, text: ascii ? utf8.decode(longNames) : undefined };
+  }
+  return lastLongNames.text;
 }
 
 /** The BSD `#1/LEN` name: the first LEN bytes of the body, padded with NULs. */

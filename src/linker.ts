@@ -170,7 +170,12 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   if (options.btf) {
     // BTF is emitted by the BPF backend from the debug info we keep, once the
     // sanitizer has made it C-shaped (SPEC 5).
-    const report = timer.run("sanitize", () => sanitizeDebugInfo(llvm, module, exported, log));
+    const report = timer.run("sanitize", () => {
+      const report = sanitizeDebugInfo(llvm, module, exported, log);
+      // The walk's JS garbage goes now, before LLVM's memory peaks in codegen.
+      llvm.ffi.collectGarbage();
+      return report;
+    });
     const warning = emptiedEnumsWarning(report);
     if (warning) log.warn(warning);
   } else {
