@@ -151,53 +151,66 @@ function rustToolchainDirectories(env: DiscoveryEnv): string[] {
  * `BPF_LINKER_LLVM`) is the only candidate when given: the user's choice wins.
  */
 export function listCandidates(env: DiscoveryEnv, explicitPath?: string): Candidate[] {
-  if (explicitPath) return expandUserPath(explicitPath, "--llvm");
-  if (env.BPF_LINKER_LLVM) return expandUserPath(env.BPF_LINKER_LLVM, "BPF_LINKER_LLVM");
-
-  const out: Candidate[] = [];
-  if (env.LLVM_PREFIX) out.push(...expandUserPath(env.LLVM_PREFIX, "LLVM_PREFIX"));
-  const sysPrefixes = Object.keys(env)
-    .filter((k) => /^LLVM_SYS_\d+_PREFIX$/.test(k) && env[k])
-    .sort((a, b) => Number(b.split("_")[2]) - Number(a.split("_")[2]));
-  for (const key of sysPrefixes) out.push(...expandUserPath(env[key]!, key));
-
-  // llvm-config's --libdir is <its real bin dir>/../lib; resolving the symlink
-  // avoids spawning it (start-up time, and Deno's --allow-run).
-  const llvmConfig = findOnPath("llvm-config", env);
-  if (llvmConfig) {
-    try {
-      out.push(...librariesIn(join(dirname(dirname(realpathSync(llvmConfig))), "lib"), "llvm-config"));
-    } catch {
-      // dangling symlink: nothing to add
-    }
-  }
-
-  const system = systemDirectories().flatMap((d) => librariesIn(d, "system"));
-  system.sort((a, b) => compareVersionsDesc(a.nameVersion, b.nameVersion));
-  out.push(...system);
-  for (const dir of rustToolchainDirectories(env)) {
-    out.push(...listDir(dir).filter((n) => n.startsWith("libLLVM") && RUST_LIB_NAME.test(n)).map((n) => ({
-      path: join(dir, n),
-      source: "rust toolchain",
-      nameVersion: versionFromName(n),
-    })));
-  }
-  return dedupe(out);
+  return [...discoverCandidates(env, explicitPath)];
 }
 
-function dedupe(candidates: Candidate[]): Candidate[] {
+/**
+ * The candidates of listCandidates, one group of sources at a time: a caller
+ * that stops at the first usable library never scans the later sources (the
+ * rustup toolchains, say). The same file reached twice (symlinks) is given once.
+ */
+export function* discoverCandidates(env: DiscoveryEnv, explicitPath?: string): Generator<Candidate> {
   const seen = new Set<string>();
-  return candidates.filter((c) => {
+  const fresh = (c: Candidate) => {
     let key = c.path;
     try {
       key = realpathSync(c.path);
     } catch {
-      // missing: keep by its own name so the error lists it
+      // missing: kept under its own name so the error lists it
     }
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
-  });
+  };
+  for (const group of candidateGroups(env, explicitPath)) {
+    for (const candidate of group()) if (fresh(candidate)) yield candidate;
+  }
+}
+
+/** Sources in priority order, each listed only when the ones before did not suffice. */
+function candidateGroups(env: DiscoveryEnv, explicitPath?: string): (() => Candidate[])[] {
+  if (explicitPath) return [() => expandUserPath(explicitPath, "--llvm")];
+  if (env.BPF_LINKER_LLVM) return [() => expandUserPath(env.BPF_LINKER_LLVM!, "BPF_LINKER_LLVM")];
+  const sysPrefixes = Object.keys(env)
+    .filter((k) => /^LLVM_SYS_\d+_PREFIX$/.test(k) && env[k])
+    .sort((a, b) => Number(b.split("_")[2]) - Number(a.split("_")[2]));
+  return [
+    () => (env.LLVM_PREFIX ? expandUserPath(env.LLVM_PREFIX, "LLVM_PREFIX") : []),
+    ...sysPrefixes.map((key) => () => expandUserPath(env[key]!, key)),
+    // llvm-config's --libdir is <its real bin dir>/../lib; resolving the symlink
+    // avoids spawning it (start-up time, and Deno's --allow-run).
+    () => {
+      const llvmConfig = findOnPath("llvm-config", env);
+      if (!llvmConfig) return [];
+      try {
+        return librariesIn(join(dirname(dirname(realpathSync(llvmConfig))), "lib"), "llvm-config");
+      } catch {
+        return []; // dangling symlink
+      }
+    },
+    () => {
+      const system = systemDirectories().flatMap((d) => librariesIn(d, "system"));
+      return system.sort((a, b) => compareVersionsDesc(a.nameVersion, b.nameVersion));
+    },
+    () =>
+      rustToolchainDirectories(env).flatMap((dir) =>
+        listDir(dir).filter((n) => n.startsWith("libLLVM") && RUST_LIB_NAME.test(n)).map((n) => ({
+          path: join(dir, n),
+          source: "rust toolchain",
+          nameVersion: versionFromName(n),
+        }))
+      ),
+  ];
 }
 
 const ELF_MACHINE: Record<string, number> = { x64: 62, arm64: 183, riscv64: 243, ppc64: 21, s390x: 22 };

@@ -3,7 +3,7 @@
 // resulting `Llvm` object is the root every other wrapper hangs off.
 
 import type { FfiBackend, NativeCallback, NativeFunction, OpenedLibrary, Pointer } from "./backend.ts";
-import { type Candidate, type DiscoveryEnv, listCandidates, rejectLibraryFile } from "./discover.ts";
+import { type Candidate, discoverCandidates, type DiscoveryEnv, rejectLibraryFile } from "./discover.ts";
 import { LLVM_SYMBOLS, type SymbolDef, symbolsForVersion } from "./symbols.ts";
 
 type Defs = typeof LLVM_SYMBOLS;
@@ -144,7 +144,8 @@ export class Llvm {
     const ffi = await ffiBackend();
     const env = options.env ?? process.env;
     const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
-    const candidates = options.candidates ?? listCandidates(env, options.explicitPath);
+    // Lazily: sources after the one that provides a usable library are never scanned.
+    const candidates = options.candidates ?? discoverCandidates(env, options.explicitPath);
     const attempts: LoadAttempt[] = [];
     let fallback: { symbols: Record<string, (...args: unknown[]) => unknown>; attempt: LoadAttempt; version: LlvmVersion; path: string } | undefined;
     for (const candidate of candidates) {
