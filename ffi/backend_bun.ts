@@ -1,6 +1,7 @@
 // Bun back end of ffi/backend.ts.
 
 import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
+import { statSync } from "node:fs";
 import { type FfiBackend, fixedArityWrapper, type NativeCallback, type OpenedLibrary, type Pointer } from "./backend.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
@@ -43,7 +44,38 @@ function nullForZero(raw: Raw, arity: number): Raw {
 }
 
 const RTLD_LAZY = 1;
-let libcDlopen: ((path: Uint8Array, flags: number) => unknown) | null | undefined;
+const O_RDONLY = 0;
+const PROT_READ = 1;
+const MAP_PRIVATE = 2;
+
+interface Libc {
+  dlopen(path: Uint8Array, flags: number): number | null;
+  open(path: Uint8Array, flags: number): number;
+  close(fd: number): number;
+  /** A number, or a BigInt for MAP_FAILED (u64_fast: only values past 2^53 stay BigInts). */
+  mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number | bigint;
+}
+let libc: Libc | null | undefined;
+
+/** glibc's dlopen, open, mmap and close; null elsewhere (then Bun's own calls are used). */
+function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  try {
+    libc = process.platform === "linux"
+      ? dlopen("libc.so.6", {
+        dlopen: { args: ["ptr", "i32"], returns: "ptr" },
+        open: { args: ["ptr", "i32"], returns: "i32" },
+        close: { args: ["i32"], returns: "i32" },
+        mmap: { args: ["u64", "u64", "i32", "i32", "i32", "i64"], returns: "u64_fast" },
+      }).symbols as unknown as Libc
+      : null;
+  } catch {
+    libc = null;
+  }
+  return libc;
+}
+
+const cPath = (path: string) => new TextEncoder().encode(`${path}\0`);
 
 /**
  * Load `path` with RTLD_LAZY through libc before Bun's own dlopen, which binds
@@ -52,17 +84,34 @@ let libcDlopen: ((path: Uint8Array, flags: number) => unknown) | null | undefine
  * Best effort: without glibc's dlopen nothing changes.
  */
 function preloadLazily(path: string): void {
-  if (libcDlopen === undefined) {
-    try {
-      libcDlopen = process.platform === "linux"
-        ? dlopen("libc.so.6", { dlopen: { args: ["ptr", "i32"], returns: "ptr" } }).symbols.dlopen as never
-        : null;
-    } catch {
-      libcDlopen = null;
-    }
-  }
   // The handle is dropped on purpose: the library stays loaded for the process.
-  libcDlopen?.(new TextEncoder().encode(`${path}\0`), RTLD_LAZY);
+  loadLibc()?.dlopen(cPath(path), RTLD_LAZY);
+}
+
+/**
+ * A read-only private mapping through libc. Bun.mmap opens files for writing,
+ * so it fails on a read-only file (an rlib of a system-wide Rust install), which
+ * would then be copied into memory instead.
+ */
+function mapReadOnly(c: Libc, path: string): Uint8Array | undefined {
+  let size: number;
+  try {
+    const info = statSync(path);
+    if (!info.isFile() || info.size === 0) return undefined;
+    size = info.size;
+  } catch {
+    return undefined;
+  }
+  const fd = c.open(cPath(path), O_RDONLY);
+  if (fd < 0) return undefined;
+  try {
+    const address = c.mmap(0, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (typeof address !== "number" || address === 0) return undefined; // MAP_FAILED is (void*)-1
+    // Never unmapped: inputs live as long as the process (the CLI) needs them.
+    return new Uint8Array(toArrayBuffer(address as never, 0, size));
+  } finally {
+    c.close(fd);
+  }
 }
 
 export const bunBackend: FfiBackend = {
@@ -134,6 +183,8 @@ export const bunBackend: FfiBackend = {
   },
 
   mapFile(path: string): Uint8Array | undefined {
+    const c = loadLibc();
+    if (c) return mapReadOnly(c, path);
     try {
       // A private mapping: nothing we do can write through to the file.
       return (globalThis as unknown as { Bun: { mmap(p: string, o: object): Uint8Array } }).Bun.mmap(path, {

@@ -1,0 +1,58 @@
+// The FFI back end's file mapping (inputs are read without copies), under
+// whichever runtime runs the suite.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ffiBackend } from "../../ffi/llvm.ts";
+import { isBun, repoRoot, tempDir } from "../support/tools.ts";
+
+const dir = tempDir();
+
+test("mapFile: the file's bytes; nothing for an empty file, a directory or a missing path", async () => {
+  const ffi = await ffiBackend();
+  const path = join(dir, "input.bin");
+  const bytes = new Uint8Array(70_000).map((_, i) => (i * 7) & 0xff);
+  writeFileSync(path, bytes);
+  assert.deepEqual(ffi.mapFile(path), bytes);
+  writeFileSync(join(dir, "empty"), "");
+  assert.equal(ffi.mapFile(join(dir, "empty")), undefined);
+  mkdirSync(join(dir, "sub"));
+  assert.equal(ffi.mapFile(join(dir, "sub")), undefined);
+  assert.equal(ffi.mapFile(join(dir, "missing")), undefined);
+});
+
+// A user's link reads rlibs of a system-wide Rust install, which they cannot
+// write: mapping must not need write access (Bun.mmap does), or every such
+// input would be copied into memory instead.
+const setpriv = spawnSync("setpriv", ["--version"]).status === 0;
+const asRoot = process.getuid?.() === 0;
+const reason = !asRoot ? "needs root to run a child as another user" : !setpriv ? "setpriv not installed" : undefined;
+if (reason) process.stderr.write(`SKIP: mapFile of a read-only file: ${reason}\n`);
+
+test("mapFile maps a file the user can only read", { skip: reason }, () => {
+  const shared = tempDir();
+  chmodSync(shared, 0o755);
+  const path = join(shared, "readonly.rlib");
+  writeFileSync(path, new Uint8Array(4096).fill(0x5a));
+  chmodSync(path, 0o444);
+  const script = join(shared, "map.ts");
+  writeFileSync(
+    script,
+    `import { ffiBackend } from ${JSON.stringify(join(repoRoot, "ffi", "llvm.ts"))};\n` +
+      `const m = (await ffiBackend()).mapFile(${JSON.stringify(path)});\n` +
+      `console.log(m ? "mapped " + m.length + " " + m[100] : "not mapped");\n`,
+  );
+  chmodSync(script, 0o644);
+  const runtime = isBun ? [process.execPath, script] : [process.execPath, "run", "-A", "--no-lock", script];
+  const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", ...runtime], {
+    encoding: "utf8",
+    env: { ...process.env, HOME: shared, DENO_DIR: join(shared, "deno"), XDG_CACHE_HOME: shared },
+    cwd: shared,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), "mapped 4096 90");
+  assert.deepEqual(readFileSync(path).length, 4096);
+});
