@@ -33,9 +33,16 @@ const IDENTIFICATION_CODE_EPOCH = 2;
 
 /** The producer string: operands are bytes (char6 or fixed 8 in practice), or a blob. */
 function recordText(record: BitRecord): string {
-  const bytes = record.blob ?? Uint8Array.from(record.ops, (op) => op & 0xff);
-  return new TextDecoder().decode(bytes);
+  if (record.blob) return utf8.decode(record.blob);
+  const ops = record.ops;
+  // Producer strings are ASCII: built directly, as this runs for every archive member.
+  if (ops.every((op) => op < 0x80)) return String.fromCharCode(...ops);
+  const bytes = new Uint8Array(ops.length);
+  for (let i = 0; i < ops.length; i++) bytes[i] = ops[i] & 0xff;
+  return utf8.decode(bytes);
 }
+
+const utf8 = new TextDecoder();
 
 /** Reads the identification block's records; its header was just read. */
 function readIdentificationBlock(
@@ -83,7 +90,7 @@ export function readBitcodeProducer(bytes: Uint8Array): BitcodeProducer | undefi
     for (;;) {
       const block = reader.nextTopLevelBlock();
       if (!block) return undefined;
-      if (block.blockId === IDENTIFICATION_BLOCK_ID) return readIdentificationBlock(reader, block);
+      if (block.blockId === IDENTIFICATION_BLOCK_ID) return cachedIdentification(reader, block, stream);
       // The first module has no identification block: do not borrow a later module's.
       if (block.blockId === MODULE_BLOCK_ID) return undefined;
       reader.skipBlock(block); // BLOCKINFO, or anything else: LLVM skips these here too
@@ -92,6 +99,28 @@ export function readBitcodeProducer(bytes: Uint8Array): BitcodeProducer | undefi
     if (error instanceof MalformedBitstream) return undefined;
     throw error; // a bug in this reader, not bad input: let tests see it
   }
+}
+
+// Every member of an archive from one compiler starts with the same bytes up to the
+// end of its identification block, and those bytes alone decide the result: so an
+// rlib's hundreds of members are decoded once. Bounded, in case of many producers.
+const identifications = new Map<string, BitcodeProducer | undefined>();
+const MAX_CACHED = 64;
+
+function cachedIdentification(
+  reader: BitstreamReader,
+  header: BlockHeader,
+  stream: Uint8Array,
+): BitcodeProducer | undefined {
+  const key = String.fromCharCode(...stream.subarray(0, header.end / 8));
+  if (identifications.has(key)) {
+    const hit = identifications.get(key);
+    return hit && { ...hit };
+  }
+  const result = readIdentificationBlock(reader, header);
+  if (identifications.size >= MAX_CACHED) identifications.clear();
+  identifications.set(key, result && { ...result });
+  return result;
 }
 
 /**

@@ -357,7 +357,7 @@ function readModuleAsmFlag(reader: BitstreamReader, header: BlockHeader): boolea
   let hasModuleAsm = false;
   reader.enterBlock(header);
   for (;;) {
-    const entry = reader.next();
+    const entry = reader.nextSkippingOperands();
     if (entry.kind === "end") break;
     if (entry.kind === "block") {
       reader.skipBlock(entry.header);
@@ -365,9 +365,9 @@ function readModuleAsmFlag(reader: BitstreamReader, header: BlockHeader): boolea
     }
     const record = entry.record;
     if (record.code === MODULE_CODE_VERSION) {
-      version = record.ops[0];
+      version = record.first;
     } else if (record.code === MODULE_CODE_ASM) {
-      if (record.ops.length > 0 || (record.blob && record.blob.length > 0)) hasModuleAsm = true;
+      if (record.count > 0 || (record.blobLength ?? 0) > 0) hasModuleAsm = true;
     } else if (linkageIndex(record.code) >= 0) {
       reader.leaveBlock();
       break;

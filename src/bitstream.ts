@@ -325,6 +325,60 @@ function readUnabbreviatedRecord(cursor: BitCursor): BitRecord {
   return { code, ops, abbrevId: UNABBREV_RECORD };
 }
 
+/**
+ * What `BitstreamReader.nextSkippingOperands` tells of a record: its code, how many
+ * operands it has besides a blob, the first of them, and the blob's length if it has one.
+ */
+export interface RecordSummary {
+  code: number;
+  count: number;
+  /** The first operand after the code; undefined when there is none. */
+  first?: number;
+  blobLength?: number;
+}
+
+function skipAbbreviatedRecord(cursor: BitCursor, abbrev: AbbrevOp[]): RecordSummary {
+  const code = readScalar(cursor, abbrev[0]);
+  let count = 0;
+  let first: number | undefined;
+  let blobLength: number | undefined;
+  for (let i = 1; i < abbrev.length; i++) {
+    const op = abbrev[i];
+    if (op.kind === "array") {
+      const length = cursor.vbr(6);
+      const element = abbrev[++i];
+      if (length * minElementBits(element) > cursor.remaining()) throw new MalformedBitstream();
+      if (length > 0 && count === 0) first = readScalar(cursor, element);
+      const rest = count === 0 && length > 0 ? length - 1 : length;
+      if (element.kind === "vbr") {
+        for (let j = 0; j < rest; j++) cursor.vbr(element.width);
+      } else {
+        cursor.pos += rest * minElementBits(element); // fixed-width elements: no need to decode
+      }
+      count += length;
+    } else if (op.kind === "blob") {
+      blobLength = cursor.vbr(6);
+      cursor.alignTo32();
+      cursor.bytesAt(blobLength);
+      cursor.alignTo32();
+    } else {
+      const value = readScalar(cursor, op);
+      if (count === 0) first = value;
+      count++;
+    }
+  }
+  return blobLength === undefined ? { code, count, first } : { code, count, first, blobLength };
+}
+
+function skipUnabbreviatedRecord(cursor: BitCursor): RecordSummary {
+  const code = cursor.vbr6();
+  const count = cursor.vbr6();
+  if (count * 6 > cursor.remaining()) throw new MalformedBitstream();
+  const first = count > 0 ? cursor.vbr6() : undefined;
+  for (let i = 1; i < count; i++) cursor.vbr6();
+  return { code, count, first };
+}
+
 /** Abbreviations that BLOCKINFO defines for other blocks, by block id. */
 export type BlockInfo = Map<number, AbbrevOp[][]>;
 
@@ -399,6 +453,37 @@ export class BitstreamReader {
     });
     cursor.pos = header.start;
     cursor.limit = header.end;
+  }
+
+  /**
+   * Like `next`, but a record's operands are skipped rather than collected (a summary
+   * is returned): for walks that only look at record codes, on many modules.
+   */
+  nextSkippingOperands(): { kind: "end" } | { kind: "block"; header: BlockHeader } | {
+    kind: "record";
+    record: RecordSummary;
+  } {
+    const scope = this.scopes[this.scopes.length - 1];
+    if (!scope) throw new Error("next outside a block");
+    const cursor = this.cursor;
+    for (;;) {
+      const id = cursor.fixed(scope.header.abbrevWidth);
+      if (id === END_BLOCK) {
+        cursor.alignTo32();
+        cursor.limit = scope.outerLimit;
+        this.scopes.pop();
+        return { kind: "end" };
+      }
+      if (id === ENTER_SUBBLOCK) return { kind: "block", header: this.readBlockHeader() };
+      if (id === DEFINE_ABBREV) {
+        scope.abbrevs.push(readAbbrevDefinition(cursor));
+        continue;
+      }
+      if (id === UNABBREV_RECORD) return { kind: "record", record: skipUnabbreviatedRecord(cursor) };
+      const abbrev = scope.abbrevs[id - FIRST_APPLICATION_ABBREV];
+      if (!abbrev) throw new MalformedBitstream();
+      return { kind: "record", record: skipAbbreviatedRecord(cursor, abbrev) };
+    }
   }
 
   /** Closes the innermost open block without reading the rest of it. */

@@ -138,7 +138,8 @@ async function run(argv: string[]): Promise<number> {
   const { mapFile } = await ffiBackend();
   const files = timer.run("read inputs", () => options.inputs.map((path) => readInputFile(path, mapFile)));
   const inputs = timer.run("read inputs", () => collectModuleInputs(files, log));
-  const llvm = await loadLlvm(options, log, timer, newestProducerMajor(inputs));
+  const producerMajor = timer.run("read inputs", () => newestProducerMajor(inputs));
+  const llvm = await loadLlvm(options, log, timer, producerMajor);
   if (options.reproduce) {
     const path = options.reproduce;
     const start = performance.now();
