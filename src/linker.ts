@@ -146,7 +146,7 @@ export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer
 /** Link `request.inputs` into the bytes of the requested output kind. */
 export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): LinkOutcome {
   const { options } = request;
-  applyLlvmOptions(llvm, options, log);
+  timer.run("configure LLVM", () => applyLlvmOptions(llvm, options, log));
   const exported = exportedSymbols(options);
   const selection = timer.run("select members", () => selectInputs(request.inputs, exported, options.wholeArchive, log));
   const inputs = selection.selected.map((s) => s.input);
@@ -163,7 +163,7 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
 
   const triple = chooseTriple(module.triple, options.target);
   log.debug(`target ${triple}, cpu ${options.cpu}, features '${options.cpuFeatures}'`);
-  using machine = createTargetMachine(llvm, triple, options);
+  using machine = timer.run("configure LLVM", () => createTargetMachine(llvm, triple, options));
   module.triple = triple;
   module.setDataLayout(machine);
 

@@ -20,9 +20,21 @@ export class PhaseTimer {
 
   report(): string {
     const total = this.phases.reduce((sum, p) => sum + p.ms, 0);
-    const width = Math.max(5, ...this.phases.map((p) => p.name.length));
+    const width = Math.max("peak RSS".length, ...this.phases.map((p) => p.name.length));
     const lines = this.phases.map((p) => `  ${p.name.padEnd(width)} ${p.ms.toFixed(1).padStart(9)} ms`);
     lines.push(`  ${"total".padEnd(width)} ${total.toFixed(1).padStart(9)} ms`);
+    const peak = peakRssMiB();
+    if (peak !== undefined) lines.push(`  ${"peak RSS".padEnd(width)} ${peak.toFixed(0).padStart(9)} MiB`);
     return `time:\n${lines.join("\n")}\n`;
+  }
+}
+
+/** The process's peak resident memory so far (getrusage), where the runtime reports it. */
+function peakRssMiB(): number | undefined {
+  try {
+    const kib = process.resourceUsage?.().maxRSS;
+    return typeof kib === "number" && kib > 0 ? kib / 1024 : undefined;
+  } catch {
+    return undefined;
   }
 }

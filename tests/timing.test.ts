@@ -16,7 +16,7 @@ test("PhaseTimer adds repeated phases up and reports a total", () => {
   const report = timer.report();
   assert.match(report, /^time:\n/);
   assert.match(report, /\n {2}read +2\.0 ms\n/);
-  assert.match(report, /\n {2}total +\d+\.\d ms\n$/);
+  assert.match(report, /\n {2}total +\d+\.\d ms\n( {2}peak RSS +\d+ MiB\n)?$/);
 });
 
 test("--time prints every phase of a real link on stderr; without it stderr stays empty", () => {
@@ -30,6 +30,9 @@ test("--time prints every phase of a real link on stderr; without it stderr stay
   for (const phase of ["read inputs", "load libLLVM", "select members", "parse and link", "optimize", "codegen", "write", "total"]) {
     assert.ok(phases.includes(phase), `${phase} missing from:\n${timed.stderr}`);
   }
+  // And the peak memory, from getrusage: more than the runtime alone, less than a GiB.
+  const peak = Number(/^ {2}peak RSS +(\d+) MiB$/m.exec(timed.stderr)?.[1]);
+  assert.ok(peak > 20 && peak < 1024, `peak RSS line missing or implausible:\n${timed.stderr}`);
   const quiet = runLinker(["--export", "prog", main, lib, "-o", out]);
   assert.equal(quiet.status, 0);
   assert.equal(quiet.stderr, "");
