@@ -323,14 +323,39 @@ async function buildCases(): Promise<Case[]> {
       id: "d",
       title: "(d) one tiny .ll",
       cwd: dir,
-      contestants: [...ours(["--export", m.exports.join(","), ...m.inputs]), llcAlone(m.inputs[0])],
+      contestants: [...ours(["--export", m.exports.join(","), ...m.inputs]), llcAlone(m.inputs[0]), ...dlopenFloor()],
       baseline: "llc",
       timeTarget: 1.25,
       timeTargetFor: ["compiled"],
-      notes: ["the baseline is llc-22 alone on the same .ll (no opt step)"],
+      notes: [
+        "the baseline is llc-22 alone on the same .ll (no opt step)",
+        "the floor row is a Bun executable (bun build --compile) that only dlopens libLLVM 22 and asks its version",
+      ],
     });
   }
   return cases;
+}
+
+/**
+ * Informational: `bench/floor/dlopen_only.ts` compiled with `bun build --compile`,
+ * which dlopens libLLVM 22 and returns: the start-up every compiled run pays.
+ */
+function dlopenFloor(): Contestant[] {
+  const exe = join(CACHE, "dlopen-only");
+  const built = tryRun(BUN, ["build", "--compile", join(REPO, "bench/floor/dlopen_only.ts"), "--outfile", exe]);
+  const libdir = tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
+  if (built.status !== 0 || !libdir) {
+    log(`warning: no dlopen-only floor: ${(built.stderr || "llvm-config-22 --libdir failed").trim().split("\n")[0]}`);
+    return [];
+  }
+  const libLlvm = join(libdir, "libLLVM.so");
+  return [{
+    id: "dlopen-floor",
+    label: "Bun executable that only dlopens libLLVM (floor, no target)",
+    ours: false,
+    steps: () => [{ cmd: exe, args: [libLlvm] }],
+    output: (work) => join(work, "none"),
+  }];
 }
 
 // ---------------------------------------------------------------------------

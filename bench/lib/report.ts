@@ -22,6 +22,7 @@ const SHORT: Record<string, string> = {
   "pipeline-members": "LLVM pipeline, only the needed members",
   "pipeline-all": "LLVM pipeline, handed the .a",
   llc: "llc alone",
+  "dlopen-floor": "Bun executable that only dlopens libLLVM",
 };
 
 function time(ms: number | undefined): string {
