@@ -9,13 +9,7 @@
 // Corrupt or truncated input yields `undefined`; nothing is thrown. The bitstream layer
 // itself lives in bitstream.ts.
 
-import {
-  bitcodeStream,
-  type BitRecord,
-  BitstreamReader,
-  type BlockHeader,
-  MalformedBitstream,
-} from "./bitstream.ts";
+import { type BitRecord, type BitstreamReader, type BlockHeader, readBitcodeWith } from "./bitstream.ts";
 
 export interface BitcodeProducer {
   /** IDENTIFICATION_CODE_STRING, e.g. "LLVM22.1.8". */
@@ -51,23 +45,15 @@ function readIdentificationBlock(
 ): BitcodeProducer | undefined {
   let producer: string | undefined;
   let epoch: number | undefined;
-  reader.enterBlock(header);
-  for (;;) {
-    const entry = reader.next();
-    if (entry.kind === "end") break;
-    if (entry.kind === "block") {
-      // Nothing nests here today; skip whatever a future LLVM might put inside.
-      reader.skipBlock(entry.header);
-      continue;
-    }
-    const record = entry.record;
+  // Nothing nests here today; whatever a future LLVM might put inside is skipped.
+  reader.eachRecord(header, (record) => {
     // Like LLVM's reader, a repeated record overrides the earlier one.
     if (record.code === IDENTIFICATION_CODE_STRING) {
       producer = recordText(record);
     } else if (record.code === IDENTIFICATION_CODE_EPOCH && record.ops.length > 0) {
       epoch = record.ops[0];
     }
-  }
+  });
   if (producer === undefined) return undefined;
   const result: BitcodeProducer = { producer };
   if (epoch !== undefined) result.epoch = epoch;
@@ -82,10 +68,7 @@ function readIdentificationBlock(
  * block (LLVM < 3.8), or the block is malformed or truncated. Never throws.
  */
 export function readBitcodeProducer(bytes: Uint8Array): BitcodeProducer | undefined {
-  const stream = bitcodeStream(bytes);
-  if (!stream) return undefined;
-  const reader = new BitstreamReader(stream);
-  try {
+  return readBitcodeWith(bytes, (reader, stream) => {
     // Top level holds only blocks. Each iteration consumes ≥ 46 bits, so this ends.
     for (;;) {
       const block = reader.nextTopLevelBlock();
@@ -95,10 +78,7 @@ export function readBitcodeProducer(bytes: Uint8Array): BitcodeProducer | undefi
       if (block.blockId === MODULE_BLOCK_ID) return undefined;
       reader.skipBlock(block); // BLOCKINFO, or anything else: LLVM skips these here too
     }
-  } catch (error) {
-    if (error instanceof MalformedBitstream) return undefined;
-    throw error; // a bug in this reader, not bad input: let tests see it
-  }
+  });
 }
 
 // Every member of an archive from one compiler starts with the same bytes up to the

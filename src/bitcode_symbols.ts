@@ -28,14 +28,7 @@
 // and never symbols, as in llvm-nm; unnamed globals cannot be referenced from another
 // module and are left out too.
 
-import {
-  bitcodeStream,
-  type BitRecord,
-  BitstreamReader,
-  type BlockHeader,
-  BLOCKINFO_BLOCK_ID,
-  MalformedBitstream,
-} from "./bitstream.ts";
+import { type BitstreamReader, type BlockHeader, readBitcodeWith } from "./bitstream.ts";
 
 export interface BitcodeSymbols {
   /**
@@ -145,34 +138,26 @@ function readModuleBlock(reader: BitstreamReader, header: BlockHeader): ModuleRe
   const names: PendingName[] = [];
   let hasModuleAsm = false;
   let version: number | undefined;
-  reader.enterBlock(header);
-  for (;;) {
-    const entry = reader.next();
-    if (entry.kind === "end") break;
-    if (entry.kind === "block") {
-      // BLOCKINFO too: its abbreviations are for blocks entered later, and every
-      // sub-block is skipped (reading it was most of a cold scan's time).
-      reader.skipBlock(entry.header);
-      continue;
-    }
-    const record: BitRecord = entry.record;
+  let understood = true;
+  // Sub-blocks are skipped, BLOCKINFO too: its abbreviations are for blocks entered
+  // later (reading it was most of a cold scan's time).
+  reader.eachRecord(header, (record) => {
     const ops = record.ops;
     if (record.code === MODULE_CODE_VERSION) {
-      if (ops.length < 1) return undefined;
       version = ops[0];
-      if (version !== STRTAB_MODULE_VERSION) return undefined;
-      continue;
+      understood = version === STRTAB_MODULE_VERSION;
+      return !understood;
     }
     if (record.code === MODULE_CODE_ASM) {
       // A char array (LLVM writes it unabbreviated); a blob would do as well.
       if (ops.length > 0 || (record.blob && record.blob.length > 0)) hasModuleAsm = true;
-      continue;
+      return false;
     }
     const linkageAt = linkageIndex(record.code);
-    if (linkageAt < 0) continue;
+    if (linkageAt < 0) return false;
     // Without VERSION 2 first, names are not (offset, size) pairs.
-    if (version !== STRTAB_MODULE_VERSION) return undefined;
-    if (ops.length <= linkageAt) return undefined;
+    understood = version === STRTAB_MODULE_VERSION && ops.length > linkageAt;
+    if (!understood) return true;
     // GLOBALVAR: initid (index 4) 0 is a declaration; FUNCTION: isproto (index 4) non-zero.
     let isDeclaration = false;
     if (record.code === MODULE_CODE_GLOBALVAR) isDeclaration = ops[4] === 0;
@@ -183,25 +168,20 @@ function readModuleBlock(reader: BitstreamReader, header: BlockHeader): ModuleRe
       kind: classify(ops[linkageAt], isDeclaration),
       isGlobalVar: record.code === MODULE_CODE_GLOBALVAR,
     });
-  }
+    return false;
+  });
   // A module with no VERSION record at all is version 0 (absolute ids, names in the VST).
-  if (version !== STRTAB_MODULE_VERSION) return undefined;
+  if (!understood || version !== STRTAB_MODULE_VERSION) return undefined;
   return { names, hasModuleAsm };
 }
 
 /** The STRTAB_BLOB of a string table block (header just read); the last one wins. */
 function readStrtabBlock(reader: BitstreamReader, header: BlockHeader): Uint8Array | undefined {
   let strtab: Uint8Array | undefined;
-  reader.enterBlock(header);
-  for (;;) {
-    const entry = reader.next();
-    if (entry.kind === "end") return strtab;
-    if (entry.kind === "block") {
-      reader.skipBlock(entry.header);
-      continue;
-    }
-    if (entry.record.code === STRTAB_BLOB && entry.record.blob) strtab = entry.record.blob;
-  }
+  reader.eachRecord(header, (record) => {
+    if (record.code === STRTAB_BLOB && record.blob) strtab = record.blob;
+  });
+  return strtab;
 }
 
 const utf8 = new TextDecoder();
@@ -259,10 +239,7 @@ function resolveNames(
  * conservatively. Never throws; time and memory are bounded by the input's size.
  */
 export function readBitcodeSymbols(bytes: Uint8Array): BitcodeSymbols | undefined {
-  const stream = bitcodeStream(bytes);
-  if (!stream) return undefined;
-  const reader = new BitstreamReader(stream);
-  try {
+  return readBitcodeWith(bytes, (reader) => {
     let module: ModuleRecords | undefined;
     // Top level holds only blocks; each iteration consumes ≥ 46 bits, so this ends.
     for (;;) {
@@ -284,10 +261,7 @@ export function readBitcodeSymbols(bytes: Uint8Array): BitcodeSymbols | undefine
     }
     // No string table: fine only when no record needed a name from it.
     return module ? resolveNames(module, undefined) : undefined;
-  } catch (error) {
-    if (error instanceof MalformedBitstream) return undefined;
-    throw error; // a bug in this reader, not bad input: let tests see it
-  }
+  });
 }
 
 /** Whether a module must be linked even when nothing references it (see member_selection.ts). */
@@ -319,10 +293,7 @@ function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
  * reads the whole symbol list, which settles it.
  */
 export function readKeepFlags(bytes: Uint8Array): KeepFlags | undefined {
-  const stream = bitcodeStream(bytes);
-  if (!stream) return undefined;
-  const reader = new BitstreamReader(stream);
-  try {
+  return readBitcodeWith(bytes, (reader) => {
     let hasModuleAsm: boolean | undefined;
     for (;;) {
       const block = reader.nextTopLevelBlock();
@@ -345,33 +316,21 @@ export function readKeepFlags(bytes: Uint8Array): KeepFlags | undefined {
       if (USED_LIST_NAMES.some((name) => containsBytes(strtab, name))) return undefined;
       return { hasUsedList: false, hasModuleAsm };
     }
-  } catch (error) {
-    if (error instanceof MalformedBitstream) return undefined;
-    throw error;
-  }
+  });
 }
 
 /** Module records up to the first global: is there module asm? `undefined` if not version 2. */
 function readModuleAsmFlag(reader: BitstreamReader, header: BlockHeader): boolean | undefined {
   let version: number | undefined;
   let hasModuleAsm = false;
-  reader.enterBlock(header);
-  for (;;) {
-    const entry = reader.nextSkippingOperands();
-    if (entry.kind === "end") break;
-    if (entry.kind === "block") {
-      reader.skipBlock(entry.header);
-      continue;
-    }
-    const record = entry.record;
+  reader.eachRecordSummary(header, (record) => {
     if (record.code === MODULE_CODE_VERSION) {
       version = record.first;
     } else if (record.code === MODULE_CODE_ASM) {
       if (record.count > 0 || (record.blobLength ?? 0) > 0) hasModuleAsm = true;
     } else if (linkageIndex(record.code) >= 0) {
-      reader.leaveBlock();
-      break;
+      return true; // the first global: LLVM writes inline asm before any
     }
-  }
+  });
   return version === STRTAB_MODULE_VERSION ? hasModuleAsm : undefined;
 }

@@ -455,37 +455,6 @@ export class BitstreamReader {
     cursor.limit = header.end;
   }
 
-  /**
-   * Like `next`, but a record's operands are skipped rather than collected (a summary
-   * is returned): for walks that only look at record codes, on many modules.
-   */
-  nextSkippingOperands(): { kind: "end" } | { kind: "block"; header: BlockHeader } | {
-    kind: "record";
-    record: RecordSummary;
-  } {
-    const scope = this.scopes[this.scopes.length - 1];
-    if (!scope) throw new Error("next outside a block");
-    const cursor = this.cursor;
-    for (;;) {
-      const id = cursor.fixed(scope.header.abbrevWidth);
-      if (id === END_BLOCK) {
-        cursor.alignTo32();
-        cursor.limit = scope.outerLimit;
-        this.scopes.pop();
-        return { kind: "end" };
-      }
-      if (id === ENTER_SUBBLOCK) return { kind: "block", header: this.readBlockHeader() };
-      if (id === DEFINE_ABBREV) {
-        scope.abbrevs.push(readAbbrevDefinition(cursor));
-        continue;
-      }
-      if (id === UNABBREV_RECORD) return { kind: "record", record: skipUnabbreviatedRecord(cursor) };
-      const abbrev = scope.abbrevs[id - FIRST_APPLICATION_ABBREV];
-      if (!abbrev) throw new MalformedBitstream();
-      return { kind: "record", record: skipAbbreviatedRecord(cursor, abbrev) };
-    }
-  }
-
   /** Closes the innermost open block without reading the rest of it. */
   leaveBlock(): void {
     const scope = this.scopes.pop();
@@ -496,6 +465,52 @@ export class BitstreamReader {
 
   /** The next entry of the innermost open block. DEFINE_ABBREV is handled here. */
   next(): BitstreamEntry {
+    return this.advance(readUnabbreviatedRecord, readAbbreviatedRecord);
+  }
+
+  /**
+   * Like `next`, but a record's operands are skipped rather than collected (a summary
+   * is returned): for walks that only look at record codes, on many modules.
+   */
+  nextSkippingOperands(): { kind: "end" } | { kind: "block"; header: BlockHeader } | {
+    kind: "record";
+    record: RecordSummary;
+  } {
+    return this.advance(skipUnabbreviatedRecord, skipAbbreviatedRecord);
+  }
+
+  /**
+   * Enters the block (its header just read) and hands each of its records to `visit`,
+   * skipping nested blocks. `visit` returning true stops early: the rest of the block is
+   * skipped unread.
+   */
+  eachRecord(header: BlockHeader, visit: (record: BitRecord) => boolean | void): void {
+    this.visitRecords(header, visit, () => this.next());
+  }
+
+  /** `eachRecord` with operands skipped rather than collected (see nextSkippingOperands). */
+  eachRecordSummary(header: BlockHeader, visit: (record: RecordSummary) => boolean | void): void {
+    this.visitRecords(header, visit, () => this.nextSkippingOperands());
+  }
+
+  private visitRecords<R>(
+    header: BlockHeader,
+    visit: (record: R) => boolean | void,
+    step: () => { kind: "end" } | { kind: "block"; header: BlockHeader } | { kind: "record"; record: R },
+  ): void {
+    this.enterBlock(header);
+    for (;;) {
+      const entry = step();
+      if (entry.kind === "end") return;
+      if (entry.kind === "block") this.skipBlock(entry.header);
+      else if (visit(entry.record) === true) return this.leaveBlock();
+    }
+  }
+
+  private advance<R>(
+    unabbreviated: (cursor: BitCursor) => R,
+    abbreviated: (cursor: BitCursor, abbrev: AbbrevOp[], id: number) => R,
+  ): { kind: "end" } | { kind: "block"; header: BlockHeader } | { kind: "record"; record: R } {
     const scope = this.scopes[this.scopes.length - 1];
     if (!scope) throw new Error("next outside a block");
     const cursor = this.cursor;
@@ -513,12 +528,10 @@ export class BitstreamReader {
         scope.abbrevs.push(readAbbrevDefinition(cursor));
         continue;
       }
-      if (id === UNABBREV_RECORD) {
-        return { kind: "record", record: readUnabbreviatedRecord(cursor) };
-      }
+      if (id === UNABBREV_RECORD) return { kind: "record", record: unabbreviated(cursor) };
       const abbrev = scope.abbrevs[id - FIRST_APPLICATION_ABBREV];
       if (!abbrev) throw new MalformedBitstream();
-      return { kind: "record", record: readAbbreviatedRecord(cursor, abbrev, id) };
+      return { kind: "record", record: abbreviated(cursor, abbrev, id) };
     }
   }
 
@@ -593,4 +606,23 @@ export function bitcodeStream(bytes: Uint8Array): Uint8Array | undefined {
   if (bytes.length < RAW_MAGIC.length) return undefined;
   for (let i = 0; i < RAW_MAGIC.length; i++) if (bytes[i] !== RAW_MAGIC[i]) return undefined;
   return bytes;
+}
+
+/**
+ * Run `read` on the bitcode in `bytes` (raw or wrapped) with a fresh reader. `undefined`
+ * when it is not bitcode, or when `read` meets malformed or truncated input; any other
+ * exception is a bug in the reader, not bad input, and propagates so tests see it.
+ */
+export function readBitcodeWith<T>(
+  bytes: Uint8Array,
+  read: (reader: BitstreamReader, stream: Uint8Array) => T | undefined,
+): T | undefined {
+  const stream = bitcodeStream(bytes);
+  if (!stream) return undefined;
+  try {
+    return read(new BitstreamReader(stream), stream);
+  } catch (error) {
+    if (error instanceof MalformedBitstream) return undefined;
+    throw error;
+  }
 }
