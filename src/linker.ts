@@ -172,8 +172,9 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
     // sanitizer has made it C-shaped (SPEC 5).
     const report = timer.run("sanitize", () => {
       const report = sanitizeDebugInfo(llvm, module, exported, log);
-      // The walk's JS garbage goes now, before LLVM's memory peaks in codegen.
-      llvm.ffi.collectGarbage();
+      // The walk's JS garbage goes now, before LLVM's memory peaks in codegen. Only
+      // for the command: in a library user's process a full collection is theirs to time.
+      if (request.exitsAfterLink) llvm.ffi.collectGarbage();
       return report;
     });
     const warning = emptiedEnumsWarning(report);
