@@ -93,6 +93,11 @@ export interface LinkRequest {
    * for the OS to reclaim instead of being freed piece by piece.
    */
   exitsAfterLink?: boolean;
+  /**
+   * The modules to link, already chosen from `inputs` (selectInputs): the command
+   * chooses them before loading libLLVM, to load the one their producers need.
+   */
+  selection?: MemberSelection;
 }
 
 /** Handle one diagnostic per SPEC 4.10; returns true when it fails the link. */
@@ -148,7 +153,8 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   const { options } = request;
   timer.run("configure LLVM", () => applyLlvmOptions(llvm, options, log));
   const exported = exportedSymbols(options);
-  const selection = timer.run("select members", () => selectInputs(request.inputs, exported, options.wholeArchive, log));
+  const selection = request.selection ??
+    timer.run("select members", () => selectInputs(request.inputs, exported, options.wholeArchive, log));
   const inputs = selection.selected.map((s) => s.input);
 
   const failures: string[] = [];

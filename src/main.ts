@@ -9,7 +9,8 @@ import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
 import type { InputReport } from "./explain/llvm_report.ts";
 import { type InputFile, modulesOf, readInputFile } from "./inputs.ts";
-import { collectModuleInputs, link, type LinkRequest, newestProducerMajor } from "./linker.ts";
+import { exportedSymbols } from "./exports.ts";
+import { collectModuleInputs, link, type LinkRequest, newestProducerMajor, selectInputs } from "./linker.ts";
 import { fileSink, Logger, MemorySink, stderrSink } from "./log.ts";
 import { expandResponseFiles } from "./response_file.ts";
 import { PhaseTimer } from "./timing.ts";
@@ -138,7 +139,12 @@ async function run(argv: string[]): Promise<number> {
   const { mapFile } = await ffiBackend();
   const files = timer.run("read inputs", () => options.inputs.map((path) => readInputFile(path, mapFile)));
   const inputs = timer.run("read inputs", () => collectModuleInputs(files, log));
-  const producerMajor = timer.run("read inputs", () => newestProducerMajor(inputs));
+  // Members are chosen before libLLVM is: the producers of what is linked say which LLVM to load.
+  const selection = timer.run(
+    "select members",
+    () => selectInputs(inputs, exportedSymbols(options), options.wholeArchive, log),
+  );
+  const producerMajor = timer.run("read inputs", () => newestProducerMajor(selection.selected.map((s) => s.input)));
   const llvm = await loadLlvm(options, log, timer, producerMajor);
   if (options.reproduce) {
     const path = options.reproduce;
@@ -161,6 +167,7 @@ async function run(argv: string[]): Promise<number> {
     outputName: options.output,
     hooks: explainer?.hooks,
     exitsAfterLink: true,
+    selection,
   };
   const outcome = link(llvm, request, log, timer);
   timer.run("write", () => writeFileAtomically(options.output, outcome.bytes));

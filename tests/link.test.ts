@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { collectModuleInputs, newestProducerMajor } from "../src/linker.ts";
 import { Logger, MemorySink } from "../src/log.ts";
-import { compileC, loadAndRun, needsBpf, run, runLinker, tempDir, tool } from "./support/tools.ts";
+import { compileC, loadAndRun, makeArchive, needsBpf, run, runLinker, tempDir, tool } from "./support/tools.ts";
 import { readFileSync } from "node:fs";
 
 const dir = tempDir();
@@ -65,6 +65,21 @@ test("with LLVM 19 preferred by LLVM_PREFIX, LLVM 22 bitcode makes discovery pic
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /passed over .*llvm-19/);
   assert.match(r.stderr, /using libLLVM 22\./);
+  assert.ok(existsSync(out));
+});
+
+test("an archive member nothing needs does not decide the libLLVM: LLVM 19 stays chosen", () => {
+  // LLVM 22 bitcode in the archive, but only the LLVM 19 member is linked.
+  const unused22 = compileC(dir, "unused22", `int unused_helper(int x) { return x * 3; }\n`);
+  const archive = makeArchive(dir, "libmixed.a", [lib19, unused22]);
+  const out = join(dir, "picked19.o");
+  const r = run("env", [
+    "LLVM_PREFIX=/usr/lib/llvm-19",
+    ...linkerArgv(["--log-level", "info", "--export", "prog", prog19, archive, "-o", out]),
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /using libLLVM 19\./);
+  assert.doesNotMatch(r.stderr, /passed over/);
   assert.ok(existsSync(out));
 });
 
