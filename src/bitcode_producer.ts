@@ -29,8 +29,9 @@ const IDENTIFICATION_CODE_EPOCH = 2;
 function recordText(record: BitRecord): string {
   if (record.blob) return utf8.decode(record.blob);
   const ops = record.ops;
-  // Producer strings are ASCII: built directly, as this runs for every archive member.
-  if (ops.every((op) => op < 0x80)) return String.fromCharCode(...ops);
+  // Producer strings are short ASCII: built directly. A crafted huge record takes the
+  // byte path, as spreading it would overflow the call stack.
+  if (ops.length <= MAX_SPREAD && ops.every((op) => op < 0x80)) return String.fromCharCode(...ops);
   const bytes = new Uint8Array(ops.length);
   for (let i = 0; i < ops.length; i++) bytes[i] = ops[i] & 0xff;
   return utf8.decode(bytes);
@@ -86,12 +87,15 @@ export function readBitcodeProducer(bytes: Uint8Array): BitcodeProducer | undefi
 // rlib's hundreds of members are decoded once. Bounded, in case of many producers.
 const identifications = new Map<string, BitcodeProducer | undefined>();
 const MAX_CACHED = 64;
+/** Real identification blocks are ~50 bytes; bigger ones (crafted) are read uncached. */
+const MAX_SPREAD = 4096;
 
 function cachedIdentification(
   reader: BitstreamReader,
   header: BlockHeader,
   stream: Uint8Array,
 ): BitcodeProducer | undefined {
+  if (header.end / 8 > MAX_SPREAD) return readIdentificationBlock(reader, header);
   const key = String.fromCharCode(...stream.subarray(0, header.end / 8));
   if (identifications.has(key)) {
     const hit = identifications.get(key);

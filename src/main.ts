@@ -33,7 +33,8 @@ function parseArguments(argv: string[]): { options: CommandLine; tokens: Command
   const args = expandResponseFiles(argv, (path) => readFileSync(path, "utf8"));
   const { options, tokens } = parseCommandTokens(args);
   for (const file of options.exportSymbolsFiles) {
-    options.exports.push(...parseExportSymbols(readTextFile(file, "export symbols file")));
+    // A loop, not a spread: an export list can be longer than a call's argument limit.
+    for (const name of parseExportSymbols(readTextFile(file, "export symbols file"))) options.exports.push(name);
   }
   return { options, tokens };
 }

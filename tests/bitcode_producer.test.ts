@@ -228,6 +228,14 @@ test("unabbreviated STRING and EPOCH records", () => {
   });
 });
 
+test("a huge STRING record (crafted) is read, not a stack overflow", () => {
+  const producer = `LLVM22.1.0${"x".repeat(1_200_000)}`;
+  const w = new BitWriter().enter(13, 5);
+  w.unabbrev(1, codes(producer)).end();
+  // Twice: the second read goes through the cache lookup too.
+  for (let i = 0; i < 2; i++) assert.equal(readBitcodeProducer(w.bytes())?.producer, producer);
+});
+
 test("clang's layout: char6 array STRING, fixed EPOCH, then a MODULE_BLOCK", () => {
   const w = new BitWriter().enter(13, 5);
   w.defineAbbrev([[LIT, 1], [false, ARRAY], [false, CHAR6]]);
