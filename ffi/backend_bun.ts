@@ -83,7 +83,11 @@ const cPath = (path: string) => new TextEncoder().encode(`${path}\0`);
  * ~15k it has, most never called). Bun's dlopen then finds the library loaded.
  * Best effort: without glibc's dlopen nothing changes.
  */
+const preloaded = new Set<string>();
+
 function preloadLazily(path: string): void {
+  if (preloaded.has(path)) return; // the version probe and the full binding open the same path
+  preloaded.add(path);
   // The handle is dropped on purpose: the library stays loaded for the process.
   loadLibc()?.dlopen(cPath(path), RTLD_LAZY);
 }

@@ -671,16 +671,7 @@ export class DebugMetadata implements Disposable {
 
   /** Every function of the module, in module order. */
   functions(): DebugFunction[] {
-    const api = this.api;
-    const out: DebugFunction[] = [];
-    for (
-      let f = api.LLVMGetFirstFunction(this.#module.handle);
-      f !== null;
-      f = api.LLVMGetNextFunction(f)
-    ) {
-      out.push(new DebugFunction(this, this.llvm, f));
-    }
-    return out;
+    return this.#module.functions().map((f) => new DebugFunction(this, this.llvm, f.handle));
   }
 
   /** The operands of the module's named metadata `name` (e.g. `llvm.dbg.cu`), in order. */
@@ -696,16 +687,7 @@ export class DebugMetadata implements Disposable {
 
   /** The metadata attached to every global variable (e.g. DIGlobalVariableExpression). */
   globalVariableAttachments(): MDRef[] {
-    const api = this.api;
-    const out: MDRef[] = [];
-    for (
-      let g = api.LLVMGetFirstGlobal(this.#module.handle);
-      g !== null;
-      g = api.LLVMGetNextGlobal(g)
-    ) {
-      for (const ref of this.attachmentsOf(g, false)) out.push(ref);
-    }
-    return out;
+    return this.#module.globalVariables().flatMap((g) => this.attachmentsOf(g.handle, false));
   }
 
   /** @internal Attachments of a global object, or (instruction = true) of an instruction except !dbg. */

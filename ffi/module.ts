@@ -30,6 +30,11 @@ export class GlobalValue {
     this.kind = kind;
   }
 
+  /** The raw handle, for other ffi/ wrappers only. */
+  get handle(): Pointer {
+    return this.#ptr;
+  }
+
   get name(): string {
     const length = new Uint8Array(8);
     const p = this.#llvm.api.LLVMGetValueName2(this.#ptr, length);

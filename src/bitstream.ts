@@ -293,6 +293,22 @@ function minElementBits(op: AbbrevOp): number {
   }
 }
 
+/** An array operand's length, checked against the bits left: each element takes some. */
+function readArrayLength(cursor: BitCursor, element: AbbrevOp): number {
+  const length = cursor.vbr(6);
+  if (length * minElementBits(element) > cursor.remaining()) throw new MalformedBitstream();
+  return length;
+}
+
+/** A blob operand: its length, then its bytes between 32-bit alignments. */
+function readBlob(cursor: BitCursor): Uint8Array {
+  const length = cursor.vbr(6);
+  cursor.alignTo32();
+  const blob = cursor.bytesAt(length);
+  cursor.alignTo32();
+  return blob;
+}
+
 function readAbbreviatedRecord(cursor: BitCursor, abbrev: AbbrevOp[], abbrevId: number): BitRecord {
   const code = readScalar(cursor, abbrev[0]);
   const ops: number[] = [];
@@ -300,15 +316,11 @@ function readAbbreviatedRecord(cursor: BitCursor, abbrev: AbbrevOp[], abbrevId: 
   for (let i = 1; i < abbrev.length; i++) {
     const op = abbrev[i];
     if (op.kind === "array") {
-      const length = cursor.vbr(6);
       const element = abbrev[++i];
-      if (length * minElementBits(element) > cursor.remaining()) throw new MalformedBitstream();
+      const length = readArrayLength(cursor, element);
       for (let j = 0; j < length; j++) ops.push(readScalar(cursor, element));
     } else if (op.kind === "blob") {
-      const length = cursor.vbr(6);
-      cursor.alignTo32();
-      blob = cursor.bytesAt(length);
-      cursor.alignTo32();
+      blob = readBlob(cursor);
     } else {
       ops.push(readScalar(cursor, op));
     }
@@ -345,9 +357,8 @@ function skipAbbreviatedRecord(cursor: BitCursor, abbrev: AbbrevOp[]): RecordSum
   for (let i = 1; i < abbrev.length; i++) {
     const op = abbrev[i];
     if (op.kind === "array") {
-      const length = cursor.vbr(6);
       const element = abbrev[++i];
-      if (length * minElementBits(element) > cursor.remaining()) throw new MalformedBitstream();
+      const length = readArrayLength(cursor, element);
       if (length > 0 && count === 0) first = readScalar(cursor, element);
       const rest = count === 0 && length > 0 ? length - 1 : length;
       if (element.kind === "vbr") {
@@ -357,10 +368,7 @@ function skipAbbreviatedRecord(cursor: BitCursor, abbrev: AbbrevOp[]): RecordSum
       }
       count += length;
     } else if (op.kind === "blob") {
-      blobLength = cursor.vbr(6);
-      cursor.alignTo32();
-      cursor.bytesAt(blobLength);
-      cursor.alignTo32();
+      blobLength = readBlob(cursor).length;
     } else {
       const value = readScalar(cursor, op);
       if (count === 0) first = value;
