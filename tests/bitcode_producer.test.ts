@@ -5,8 +5,6 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { homedir } from "node:os";
-import { join } from "node:path";
 
 import {
   type BitcodeProducer,
@@ -176,12 +174,6 @@ toolTest("rustc --emit=llvm-bc (/usr/bin/rustc)", ["/usr/bin/rustc", "llvm-bcana
   checkRustc("/usr/bin/rustc", "rust.bc");
 });
 
-// rustup's rustc, when there is one, writes its STRING record unabbreviated (clang uses a
-// char6 array abbreviation) and with the "-rust-" suffix: another path through the reader.
-const RUSTUP_RUSTC = join(homedir(), ".cargo", "bin", "rustc");
-toolTest("rustc --emit=llvm-bc (rustup)", [RUSTUP_RUSTC, "llvm-bcanalyzer-22"], () => {
-  checkRustc(RUSTUP_RUSTC, "rustup.bc");
-});
 
 toolTest("llvm-cat -b: several modules in one file, the first module's producer wins", [
   "clang-22",
@@ -204,11 +196,11 @@ toolTest(
     const small = readBytes("big.bc");
     const big = new Uint8Array(64 << 20);
     big.set(small);
-    const start = performance.now();
-    for (let i = 0; i < 1000; i++) readBitcodeProducer(big);
-    const elapsed = performance.now() - start;
     assert.equal(readBitcodeProducer(big)?.producer, readBitcodeProducer(small)?.producer);
-    assert.ok(elapsed < 500, `1000 reads of a 64 MiB file took ${elapsed.toFixed(0)} ms`);
+    // What lies after the identification block is never looked at: garbage there
+    // changes nothing. (Speed is for scripts/bench, not for tests.)
+    big.fill(0xff, small.length);
+    assert.equal(readBitcodeProducer(big)?.producer, readBitcodeProducer(small)?.producer);
   },
 );
 
@@ -225,6 +217,19 @@ test("unabbreviated STRING and EPOCH records", () => {
     producer: "LLVM23.0.0git",
     epoch: 0,
     llvmVersion: { major: 23, minor: 0, patch: 0 },
+  });
+});
+
+// rustup's rustc writes its STRING record so (clang uses a char6 array abbreviation), with
+// the "-rust-<release>-<channel>" suffix. rustup is not part of the set-up (Debian has no
+// package of it), so its layout is built here.
+test("rustup's layout: unabbreviated STRING with the -rust- suffix", () => {
+  const w = new BitWriter().enter(13, 5);
+  w.unabbrev(1, codes("LLVM22.1.2-rust-1.95.0-stable")).unabbrev(2, [0]).end();
+  assert.deepEqual(readBitcodeProducer(w.bytes()), {
+    producer: "LLVM22.1.2-rust-1.95.0-stable",
+    epoch: 0,
+    llvmVersion: { major: 22, minor: 1, patch: 2 },
   });
 });
 
@@ -397,14 +402,11 @@ toolTest("truncations: undefined until the identification block is complete, the
   assert.ok(full);
   // magic (4) + ENTER_SUBBLOCK header aligned to a word (4) + length word (4) + the block.
   const blockEnd = 12 + 4 * bcanalyzerIdentification("trunc.bc").words;
-  const start = performance.now();
   for (let length = 0; length <= bytes.length; length++) {
     const got = check(bytes.subarray(0, length), `truncated to ${length}`);
     if (length < blockEnd) assert.equal(got, undefined, `truncated to ${length}`);
     else assert.deepEqual(got, full, `truncated to ${length}`);
   }
-  const elapsed = performance.now() - start;
-  assert.ok(elapsed < 1000, `${bytes.length} truncations took ${elapsed.toFixed(0)} ms`);
 });
 
 toolTest("fuzz: thousands of bit flips and overwrites of real bitcode", [
@@ -423,7 +425,6 @@ toolTest("fuzz: thousands of bit flips and overwrites of real bitcode", [
   ]);
   run("/usr/bin/rustc", ["--emit=llvm-bc", "--crate-type", "lib", "lib.rs", "-o", "fuzzrust.bc"]);
   const seeds = [readBytes("fuzz.bc"), readBytes("fuzzmac.bc"), readBytes("fuzzrust.bc")];
-  const start = performance.now();
   // The header and identification block live in the first ~100 bytes: aim most flips there.
   const { reads: iterations, readable: survived } = fuzzSeeds(
     seeds,
@@ -431,20 +432,15 @@ toolTest("fuzz: thousands of bit flips and overwrites of real bitcode", [
     check,
     128,
   );
-  const elapsed = performance.now() - start;
   assert.ok(iterations >= 12000);
   // Flips outside the identification block leave it readable: many inputs must survive.
   assert.ok(survived > 1000, `only ${survived} mutated inputs still had a producer`);
-  assert.ok(elapsed < 1000, `${iterations} fuzzed reads took ${elapsed.toFixed(0)} ms`);
 });
 
 test("fuzz: random streams behind a valid magic", () => {
-  const start = performance.now();
   // Often start with a plausible ENTER_SUBBLOCK of block 13 so the reader goes deeper.
   fuzzRandomStreams(makeRandom(42), { count: 5000, maxExtra: 200, minLength: 12 }, (bytes) => {
     bytes[4] = 0x35; // abbrev id 1, block id 13 (vbr8, low bits)
     bytes[5] = (bytes[5] & 0xc0) | 0x14; // rest of block id, width 5
   }, check);
-  const elapsed = performance.now() - start;
-  assert.ok(elapsed < 1000, `5000 random streams took ${elapsed.toFixed(0)} ms`);
 });

@@ -7,8 +7,6 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { homedir } from "node:os";
-import { join } from "node:path";
 
 import { type BitcodeSymbols, readBitcodeSymbols, readKeepFlags } from "../src/bitcode_symbols.ts";
 import { ARRAY, BitWriter, CHAR6, FIXED, VBR } from "./support/bitwriter.ts";
@@ -371,11 +369,6 @@ toolTest("rustc --emit=llvm-bc (/usr/bin/rustc) matches llvm-nm-22", [
   checkRustc("/usr/bin/rustc", "rust.bc");
 });
 
-const RUSTUP_RUSTC = join(homedir(), ".cargo", "bin", "rustc");
-toolTest("rustc --emit=llvm-bc (rustup) matches llvm-nm-22", [RUSTUP_RUSTC, "llvm-nm-22"], () => {
-  checkRustc(RUSTUP_RUSTC, "rustup.bc");
-});
-
 // ---------------------------------------------------------------------------
 // Record layouts, as LLVM's own dumper shows them
 
@@ -652,15 +645,9 @@ toolTest("truncations: undefined for every proper prefix (the string table is la
   const bytes = readBytes("trunc.bc");
   const full = readBitcodeSymbols(bytes);
   assert.ok(full);
-  const start = performance.now();
   for (let length = 0; length < bytes.length; length++) {
     assert.equal(check(bytes.subarray(0, length), `truncated to ${length}`), undefined);
   }
-  const elapsed = performance.now() - start;
-  console.log(
-    `${bytes.length} truncations of a ${bytes.length}-byte module: ${elapsed.toFixed(0)} ms`,
-  );
-  assert.ok(elapsed < 2000, `${bytes.length} truncations took ${elapsed.toFixed(0)} ms`);
 });
 
 toolTest("fuzz: thousands of bit flips and overwrites of real bitcode", [
@@ -671,29 +658,13 @@ toolTest("fuzz: thousands of bit flips and overwrites of real bitcode", [
   clangMac("fuzzmac.bc");
   rustcBitcode("/usr/bin/rustc", "fuzzrust.bc");
   const seeds = [readBytes("fuzz.bc"), readBytes("fuzzmac.bc"), readBytes("fuzzrust.bc")];
-  let slowest = 0;
-  const start = performance.now();
-  const timed = (bytes: Uint8Array, what: string) => {
-    const t = performance.now();
-    const result = check(bytes, what);
-    slowest = Math.max(slowest, performance.now() - t);
-    return result;
-  };
-  const { reads: iterations, readable } = fuzzSeeds(seeds, makeRandom(0x5eed), timed);
-  const elapsed = performance.now() - start;
-  console.log(
-    `${iterations} fuzzed reads in ${elapsed.toFixed(0)} ms (slowest ${slowest.toFixed(1)} ms), ` +
-      `${readable} bit-flipped inputs still readable`,
-  );
+  const { reads: iterations, readable } = fuzzSeeds(seeds, makeRandom(0x5eed), check);
   assert.ok(iterations >= 12000);
   // Flips in function bodies, metadata and the like leave the symbols readable.
   assert.ok(readable > 1000, `only ${readable} mutated inputs were still readable`);
-  assert.ok(slowest < 1000, `one read took ${slowest.toFixed(0)} ms`);
-  assert.ok(elapsed < 10000, `${iterations} fuzzed reads took ${elapsed.toFixed(0)} ms`);
 });
 
 test("fuzz: random streams behind a valid magic, often opening a module block", () => {
-  const start = performance.now();
   fuzzRandomStreams(makeRandom(42), { count: 5000, maxExtra: 300, minLength: 16 }, (bytes) => {
     // ENTER_SUBBLOCK (2 bits: 01), block id 8 (vbr8), abbrev width 3 (vbr4), then the
     // length word covering the rest, and VERSION 2 unabbreviated (width 3: id 3).
@@ -702,17 +673,14 @@ test("fuzz: random streams behind a valid magic, often opening a module block", 
     bytes[6] = 0;
     bytes[7] = 0;
   }, check);
-  const elapsed = performance.now() - start;
-  assert.ok(elapsed < 2000, `5000 random streams took ${elapsed.toFixed(0)} ms`);
 });
 
 // ---------------------------------------------------------------------------
-// Performance on a big module
+// A big module (its reading speed is for scripts/bench, not for tests)
 
-toolTest("performance: a big generated module, next to LLVM reading it", [
+toolTest("a big generated module: read twice alike, and as llvm-nm-22 has it", [
   "clang-22",
   "llvm-nm-22",
-  "llvm-dis-22",
 ], () => {
   const count = 4000;
   let source = "";
@@ -723,29 +691,13 @@ toolTest("performance: a big generated module, next to LLVM reading it", [
   write("big.c", source);
   run("clang-22", ["-target", "bpf", "-O2", "-emit-llvm", "-c", "big.c", "-o", "big.bc"]);
   const bytes = readBytes("big.bc");
-  let t = performance.now();
   const got = readBitcodeSymbols(bytes);
-  const first = performance.now() - t;
-  t = performance.now();
-  for (let i = 0; i < 5; i++) readBitcodeSymbols(bytes);
-  const warm = (performance.now() - t) / 5;
   assert.ok(got);
+  assert.deepEqual(readBitcodeSymbols(bytes), got);
   assert.equal(got.defined.length, 2 * count);
   assert.equal(got.undefined.length, count);
   // The whole set still agrees with llvm-nm at this size.
   const expected = nmSymbols("llvm-nm-22", path("big.bc"));
   assert.deepEqual(sorted(got.defined), expected.defined);
   assert.deepEqual(sorted(got.undefined), expected.undefined);
-  // LLVM parsing the whole module (llvm-dis, output discarded), for scale: a process start
-  // is included, so this is indicative only.
-  t = performance.now();
-  run("llvm-dis-22", ["big.bc", "-o", "/dev/null"]);
-  const llvmDis = performance.now() - t;
-  console.log(
-    `readBitcodeSymbols on ${(bytes.length / 1024).toFixed(0)} KiB (${3 * count} globals): ` +
-      `first ${first.toFixed(1)} ms, warm ${warm.toFixed(1)} ms; llvm-dis-22 ${
-        llvmDis.toFixed(0)
-      } ms`,
-  );
-  assert.ok(first < 2000, `first read took ${first.toFixed(0)} ms`);
 });

@@ -17,9 +17,8 @@ import {
   assertXdpVerdicts,
   builtExecutable,
   compileXdpExample,
+  containerRoot,
   needsBpf,
-  repoRoot,
-  run,
   runInRoot,
   sectionNames,
 } from "./support/tools.ts";
@@ -34,22 +33,8 @@ type Setup = { root: string; work: string; skip?: undefined } | {
 const WORK = `/work/bpfl-${process.pid}-${Date.now().toString(36)}`;
 
 function prepare(): Setup {
-  if (process.getuid?.() !== 0) return { skip: "not root: chroot and mounting /proc need root" };
-  for (const tool of ["/usr/sbin/chroot", "/usr/bin/unshare", "/usr/bin/flock"]) {
-    if (!existsSync(tool)) return { skip: `${tool} is missing` };
-  }
-  process.stderr.write(
-    "container: scripts/container-root (cached; the first run on a machine debootstraps, ~1-5 min)\n",
-  );
-  const made = run("bash", [join(repoRoot, "scripts", "container-root")]);
-  const root = made.stdout.trim().split("\n").pop() ?? "";
-  if (made.status !== 0 || !root || !existsSync(root)) {
-    const why = made.stderr.trim().split("\n").slice(-3).join(" | ");
-    return {
-      skip:
-        `the Debian trixie root could not be made (scripts/container-root exit ${made.status}): ${why}`,
-    };
-  }
+  const { root, skip } = containerRoot();
+  if (!root) return { skip: skip! };
   const work = join(root, WORK);
   mkdirSync(work, { recursive: true });
   copyFileSync(builtExecutable(), join(work, "bpf-linker"));

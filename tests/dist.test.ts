@@ -5,7 +5,16 @@
 // fail like the script entry. Also: the libLLVM of a rustup toolchain.
 
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { test } from "node:test";
 import { listCandidates } from "../ffi/discover.ts";
@@ -248,54 +257,52 @@ test("a library dlopen refuses is reported without a repeated prefix (script ent
 
 // ------------------------------------------------------------------ rustup's libLLVM
 
-const rustupHome = process.env.RUSTUP_HOME ?? join(process.env.HOME ?? "/root", ".rustup");
+// A rustup toolchain laid out here as rustup installs one (rustup is not part of the
+// set-up: Debian has no package of it): <home>/.rustup/toolchains/<name>/lib/ holding
+// libLLVM.so.22.1-rust-<release> (the library) and libLLVM-22-rust-<release>.so (a linker
+// script naming it). The library is Debian's libLLVM 22 under rust's name, hard-linked
+// (copied across file systems): discovery counts a file once by its real path, so a
+// symlink would fold it into the system candidate.
+const rustupHome = join(dir, "home", ".rustup");
+const LLVM22_LIB = "/usr/lib/x86_64-linux-gnu/libLLVM.so.22.1";
+const RUST_RELEASE = "1.96.0-stable";
 
-/** libLLVM.so.N-rust-* files of the installed rustup toolchains. */
-function rustupLibraries(): string[] {
-  const toolchains = join(rustupHome, "toolchains");
-  if (!existsSync(toolchains)) return [];
-  return readdirSync(toolchains).flatMap((t) => {
-    const lib = join(toolchains, t, "lib");
-    return existsSync(lib)
-      ? readdirSync(lib).filter((n) => /^libLLVM\.so\.\d+.*-rust-/.test(n)).map((n) => join(lib, n))
-      : [];
-  }).sort();
+function layOutRustup(): string[] {
+  const lib = join(rustupHome, "toolchains", "stable-x86_64-unknown-linux-gnu", "lib");
+  mkdirSync(lib, { recursive: true });
+  const library = join(lib, `libLLVM.so.22.1-rust-${RUST_RELEASE}`);
+  try {
+    linkSync(LLVM22_LIB, library);
+  } catch {
+    copyFileSync(LLVM22_LIB, library);
+  }
+  writeFileSync(join(lib, `libLLVM-22-rust-${RUST_RELEASE}.so`), `INPUT(libLLVM.so.22.1-rust-${RUST_RELEASE})\n`);
+  return [library];
 }
 
-const rustLibs = rustupLibraries();
-function needsRustup(): { skip?: string } {
-  if (rustLibs.length > 0) return {};
-  const reason = `no rustup toolchain with a libLLVM under ${rustupHome}/toolchains ` +
-    "(rustup downloads toolchains from the Rust project's servers, which this machine cannot reach; " +
-    "Debian 12 has no rustup package and its rustc uses the system libLLVM 14)";
-  process.stderr.write(`SKIP: rustup libLLVM: ${reason}\n`);
-  return { skip: reason };
-}
+const rustLibs = layOutRustup();
 
 test(
   "discovery lists each rustup toolchain's libLLVM as a 'rust toolchain' candidate",
-  needsRustup(),
   () => {
-    const home = dirname(rustupHome);
-    const env = rustupHome === join(home, ".rustup")
-      ? { PATH: "", HOME: home }
-      : { PATH: "", RUSTUP_HOME: rustupHome };
-    const candidates = listCandidates(env);
-    for (const lib of rustLibs) {
-      const found = candidates.find((c) => c.path === lib);
-      assert.ok(
-        found,
-        `${lib} not among the candidates:\n${candidates.map((c) => c.path).join("\n")}`,
-      );
-      assert.equal(found.source, "rust toolchain");
-      assert.equal(found.nameVersion?.[0], Number(/libLLVM\.so\.(\d+)/.exec(lib)![1]));
+    // rustup's default home (~/.rustup) and RUSTUP_HOME alike.
+    for (const env of [{ PATH: "", HOME: dirname(rustupHome) }, { PATH: "", RUSTUP_HOME: rustupHome }]) {
+      const candidates = listCandidates(env);
+      for (const lib of rustLibs) {
+        const found = candidates.find((c) => c.path === lib);
+        assert.ok(
+          found,
+          `${lib} not among the candidates:\n${candidates.map((c) => c.path).join("\n")}`,
+        );
+        assert.equal(found.source, "rust toolchain");
+        assert.equal(found.nameVersion?.[0], Number(/libLLVM\.so\.(\d+)/.exec(lib)![1]));
+      }
     }
   },
 );
 
 test(
   "--llvm <rustup libLLVM> links examples/xdp (executable and script entry alike)",
-  needsRustup(),
   () => {
     for (const lib of rustLibs) {
       const v = runExe(["--llvm", lib, "-V"]);
@@ -317,7 +324,7 @@ test(
 
 test(
   "the kernel runs an object linked by rustup's libLLVM",
-  { ...needsBpf(), ...needsRustup() },
+  needsBpf(),
   () => {
     const lib = rustLibs[rustLibs.length - 1];
     const out = join(dir, "rust-kernel.o");
@@ -329,7 +336,6 @@ test(
 
 test(
   "--llvm <rustup toolchain dir> takes the library, and the linker script beside it is refused",
-  needsRustup(),
   () => {
     const lib = rustLibs[0];
     const toolchain = dirname(dirname(lib));
@@ -337,10 +343,9 @@ test(
     assert.equal(v.status, 0, v.stderr);
     assert.ok(v.stdout.includes(`(${lib})`), `expected ${lib}:\n${v.stdout}`);
     const script = readdirSync(dirname(lib)).find((n) => /^libLLVM-\d+-rust-.*\.so$/.test(n));
-    if (script) {
-      const r = runExe(["--llvm", join(dirname(lib), script), "-V"]);
-      assert.equal(r.status, 1);
-      assert.match(r.stderr, /^error: .*linker script.*\n$/);
-    }
+    assert.ok(script, "the toolchain has its linker script");
+    const r = runExe(["--llvm", join(dirname(lib), script), "-V"]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^error: .*linker script.*\n$/);
   },
 );

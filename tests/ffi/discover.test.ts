@@ -61,12 +61,21 @@ test("LLVM_PREFIX and LLVM_SYS_*_PREFIX come before system libraries, system one
 });
 
 test("llvm-config on PATH contributes its lib directory", () => {
+  // An LLVM prefix laid out here (whatever llvm-config the machine has, if any, is not
+  // on this PATH): <prefix>/bin/llvm-config, reached through a symlink in another
+  // directory as distributions link it, and <prefix>/lib with a real libLLVM 19.
   const dir = tempDir();
+  const prefix = join(dir, "llvm");
+  mkdirSync(join(prefix, "bin"), { recursive: true });
+  mkdirSync(join(prefix, "lib"));
   mkdirSync(join(dir, "bin"));
-  symlinkSync("/usr/lib/llvm-19/bin/llvm-config", join(dir, "bin", "llvm-config"));
+  writeFileSync(join(prefix, "bin", "llvm-config"), "#!/bin/sh\necho 19.1.7\n", { mode: 0o755 });
+  symlinkSync(LLVM19, join(prefix, "lib", "libLLVM.so.19.1"));
+  symlinkSync(join(prefix, "bin", "llvm-config"), join(dir, "bin", "llvm-config"));
   const candidates = listCandidates({ PATH: join(dir, "bin") });
   assert.equal(candidates[0].source, "llvm-config");
-  assert.ok(candidates[0].path.startsWith("/usr/lib/llvm-19/lib/"), candidates[0].path);
+  assert.equal(candidates[0].path, join(prefix, "lib", "libLLVM.so.19.1"));
+  assert.deepEqual(candidates[0].nameVersion, [19, 1]);
 });
 
 test("a prefix without libraries yields its lib/libLLVM.so so the error names it", () => {

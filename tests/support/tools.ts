@@ -93,7 +93,17 @@ export function toolAvailable(command: string): boolean {
   return toolPresence.get(command)!;
 }
 
-/** A test that needs real tools; skipped loudly (a SKIP line on stderr) when one is not installed. */
+/**
+ * Under CI=true a check that cannot run is a failure, not a skip: after scripts/setup
+ * nothing should be missing, so a skip there means set-up is incomplete. (scripts/test
+ * also counts every remaining skip as failed under CI.)
+ */
+export const skipsFail = process.env.CI === "true";
+
+/**
+ * A test that needs real tools; skipped loudly (a SKIP line on stderr) when one is not
+ * installed, or failed under CI (skipsFail).
+ */
 export function toolTest(name: string, tools: string[], body: () => void): void {
   const missing = tools.filter((command) => !toolAvailable(command));
   if (missing.length === 0) {
@@ -101,6 +111,12 @@ export function toolTest(name: string, tools: string[], body: () => void): void 
     return;
   }
   const reason = `${missing.join(", ")} not installed`;
+  if (skipsFail) {
+    test(name, () => {
+      throw new Error(`${reason} (CI=true: scripts/setup must install it)`);
+    });
+    return;
+  }
   console.error(`SKIP: ${name}: ${reason}`);
   test(name, { skip: reason }, () => {});
 }
@@ -327,6 +343,33 @@ export const XDP_DROP = 1;
 export function assertXdpVerdicts(obj: string, program = "xdp_filter"): void {
   assert.equal(loadAndRun(obj, program, xdpPacket("pass")), XDP_PASS);
   assert.equal(loadAndRun(obj, program, xdpPacket("drop")), XDP_DROP);
+}
+
+let containerRootMade: { root?: string; skip?: string } | undefined;
+
+/**
+ * The minimal Debian trixie root with libLLVM 21 (scripts/container-root: made once per
+ * machine, a few minutes, then cached), or why there is none. Made by whichever test
+ * file asks first, so the LLVM 21 tests never depend on the order files run in.
+ */
+export function containerRoot(): { root?: string; skip?: string } {
+  if (containerRootMade) return containerRootMade;
+  if (process.getuid?.() !== 0) return containerRootMade = { skip: "not root: chroot and mounting /proc need root" };
+  for (const command of ["/usr/sbin/chroot", "/usr/bin/unshare", "/usr/bin/flock"]) {
+    if (!existsSync(command)) return containerRootMade = { skip: `${command} is missing` };
+  }
+  process.stderr.write(
+    "container: scripts/container-root (cached; the first run on a machine debootstraps, ~1-5 min)\n",
+  );
+  const made = run("bash", [join(repoRoot, "scripts", "container-root")]);
+  const root = made.stdout.trim().split("\n").pop() ?? "";
+  if (made.status !== 0 || !root || !existsSync(root)) {
+    const why = made.stderr.trim().split("\n").slice(-3).join(" | ");
+    return containerRootMade = {
+      skip: `the Debian trixie root could not be made (scripts/container-root exit ${made.status}): ${why}`,
+    };
+  }
+  return containerRootMade = { root };
 }
 
 /**
