@@ -5,7 +5,7 @@ import { Context, type Diagnostic } from "../ffi/context.ts";
 import type { Llvm } from "../ffi/llvm.ts";
 import type { Module } from "../ffi/module.ts";
 import { pruneDeadCompileUnits } from "./btf/prune.ts";
-import { emptiedEnumsWarning, sanitizeDebugInfo } from "./btf/sanitize.ts";
+import { emptiedEnumsNotes, sanitizeDebugInfo } from "./btf/sanitize.ts";
 import { lintBtfObject } from "./explain/btf_lint.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
 import { LinkError, LlvmError, UsageError } from "./errors.ts";
@@ -183,8 +183,9 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
       if (request.exitsAfterLink) llvm.ffi.collectGarbage();
       return report;
     });
-    const warning = emptiedEnumsWarning(report);
-    if (warning) log.warn(warning);
+    const notes = emptiedEnumsNotes(report);
+    if (notes.info) log.info(notes.info);
+    for (const warning of notes.warnings) log.warn(warning);
   } else {
     timer.run("strip debug info", () => module.stripDebugInfo());
   }
