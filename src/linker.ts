@@ -134,14 +134,30 @@ export interface LinkOutcome {
 export function selectInputs(inputs: ModuleInput[], exported: Set<string>, wholeArchive: boolean, log: Logger) {
   const selection = selectModules(inputs, exported, (input) => readBitcodeSymbols(input.bytes), wholeArchive);
   for (const { input, reason } of selection.selected) {
-    if (reason.kind === "undefined-symbol") {
-      log.debug(`loading ${describeInput(input)} for '${reason.symbol}' (referenced by ${reason.referencedBy})`);
-    } else if (input.member !== undefined) {
-      log.debug(`loading ${describeInput(input)} (${reason.kind})`);
-    }
+    log.debug(`loading ${describeInput(input)} (${describeReason(reason)})`);
   }
-  for (const input of selection.skipped) log.debug(`not loading ${describeInput(input)}: nothing needs it`);
+  for (const input of selection.skipped) log.debug(`not loading ${describeInput(input)}: nothing references a symbol it defines`);
   return selection;
+}
+
+/** Why a module is linked, in words, for the debug log. */
+function describeReason(reason: MemberSelection["selected"][number]["reason"]): string {
+  switch (reason.kind) {
+    case "input":
+      return "named on the command line";
+    case "all-members":
+      return "every member linked: --whole-archive, or what a linked module references cannot be read";
+    case "root":
+      return `defines '${reason.symbol}', which is exported`;
+    case "used-list":
+      return "it has llvm.used or llvm.compiler.used";
+    case "module-asm":
+      return "it has module asm";
+    case "unreadable":
+      return "its symbols could not be read, so it is kept";
+    case "undefined-symbol":
+      return `defines '${reason.symbol}', referenced by ${reason.referencedBy}`;
+  }
 }
 
 export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): Uint8Array {

@@ -52,6 +52,9 @@ export interface SanitizeReport {
   reordered: number;
 }
 
+/** The type aya-ebpf puts in its BTF map definitions (see fixMembers). */
+const AYA_MAP_MARKER = "AyaBtfMapMarker";
+
 /** Where DIEnumerator and DIVariable keep their names (llvm/IR/DebugInfoMetadata.h). */
 const ENUMERATOR_NAME = 0;
 const VARIABLE_NAME = 1;
@@ -250,11 +253,16 @@ export function sanitizeDebugInfo(
     return parts.reverse().join("::");
   };
 
-  /** Struct/union: drop a data-carrying enum's variants, or sort members by offset. */
-  const fixMembers = (node: MDRef, ops: MDRef[]) => {
-    if (md.typeFlags(node) & DI_FLAG_FWD_DECL) return;
+  /**
+   * Struct/union: drop a data-carrying enum's variants, or sort members by
+   * offset. A member of type `AyaBtfMapMarker` is dropped and the struct made
+   * anonymous (returns true): aya-ebpf marks its BTF map definitions so, and
+   * libbpf refuses a map definition with a member it does not know.
+   */
+  const fixMembers = (node: MDRef, ops: MDRef[]): boolean => {
+    if (md.typeFlags(node) & DI_FLAG_FWD_DECL) return false;
     const elements = elementsOperand < ops.length ? ops[elementsOperand] : NO_MD;
-    if (elements === NO_MD) return;
+    if (elements === NO_MD) return false;
     if (md.kind(elements) !== MetadataKind.MDTuple) {
       throw new LlvmError(
         `unexpected DICompositeType layout in LLVM ${md.llvm.versionString}: elements are not operand ${elementsOperand}`,
@@ -263,6 +271,7 @@ export function sanitizeDebugInfo(
     const items = md.operands(elements);
     const members: { ref: MDRef; offset: number; index: number }[] = [];
     let sorted = true;
+    let marked = false;
     let last = -Infinity;
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
@@ -275,7 +284,11 @@ export function sanitizeDebugInfo(
         const name = qualifiedName(ops);
         emptied.add(name);
         emptiedNodes.set(node, name);
-        return;
+        return false;
+      }
+      if (kind === MetadataKind.DIDerivedType && isMapMarker(item)) {
+        marked = true;
+        continue;
       }
       // Non-type elements (never seen from rustc or clang for C) keep their place at the end.
       const offset = kind === MetadataKind.DIDerivedType ? md.offsetInBits(item) : Infinity;
@@ -283,12 +296,28 @@ export function sanitizeDebugInfo(
       last = offset;
       members.push({ ref: item, offset, index: i });
     }
-    if (sorted) return;
-    members.sort((a, b) => a.offset - b.offset || a.index - b.index);
+    if (sorted && !marked) return false;
+    if (!sorted) {
+      members.sort((a, b) => a.offset - b.offset || a.index - b.index);
+      report.reordered++;
+    }
     const tuple = md.tuple(members.map((m) => m.ref));
     md.replaceOperand(node, elementsOperand, tuple);
     ops[elementsOperand] = tuple;
-    report.reordered++;
+    return marked;
+  };
+
+  // A DIDerivedType's base type sits just before a composite's elements, in
+  // every supported LLVM (3 and 4 up to LLVM 20, 5 and 6 since).
+  const baseTypeOperand = elementsOperand - 1;
+  /** A member whose type is aya-ebpf's `AyaBtfMapMarker`. */
+  const isMapMarker = (member: MDRef): boolean => {
+    const memberOps = md.operands(member);
+    const base = baseTypeOperand < memberOps.length ? memberOps[baseTypeOperand] : NO_MD;
+    if (base === NO_MD || md.kind(base) !== MetadataKind.DICompositeType) return false;
+    const baseOps = md.operands(base);
+    const name = baseOps.length > Operand.typeName ? baseOps[Operand.typeName] : NO_MD;
+    return name !== NO_MD && md.string(name) === AYA_MAP_MARKER;
   };
 
   // Roots. Aliases carry no metadata (their aliasee is a function or global
@@ -314,8 +343,7 @@ export function sanitizeDebugInfo(
       case MetadataKind.DICompositeType: {
         const tag = md.tag(node);
         if (tag === DwTag.structureType || tag === DwTag.unionType || tag === DwTag.classType) {
-          fixMembers(node, ops);
-          rename(node, ops, false);
+          rename(node, ops, fixMembers(node, ops));
         } else if (tag === DwTag.enumerationType) {
           rename(node, ops, false);
         }
