@@ -233,11 +233,13 @@ function checkObject(kind: CrateKind, obj: string, btf: boolean) {
 function checkBtf(kind: CrateKind, obj: string) {
   const types = parseBtfDump(btfDump(obj));
   assert.ok(types.length > 10, "BTF has types");
-  // Sanitized names: C identifiers only (section names of DATASECs start with a
-  // dot; bpftool shows an empty name as (anon)).
+  // Sanitized names: C identifiers only where the kernel checks them (section
+  // names of DATASECs start with a dot; base types keep Rust's names, such as
+  // `()`; bpftool shows an empty name as (anon)).
   const identifier = /^([A-Za-z0-9_]*|\(anon\))$/;
+  assert.ok(types.some((t) => t.kind === "INT" && t.name === "()"), "the unit type keeps its name");
   for (const t of types) {
-    if (t.kind === "DATASEC") continue;
+    if (t.kind === "DATASEC" || t.kind === "INT" || t.kind === "FLOAT") continue;
     assert.match(t.name, identifier, `name of ${t.line}`);
     for (const member of t.members) {
       const m = /^'([^']*)'/.exec(member);
