@@ -5,8 +5,9 @@
 //   (BTF linkage=static: verified in its callers' context, not on its own);
 // - struct/union members are sorted by offset (the kernel wants them in order,
 //   Rust reorders fields), data-carrying enums lose their variants (BTF cannot
-//   describe them), pointer types lose their names and every other type and
-//   function name is made a C identifier (sanitizeTypeName).
+//   describe them), pointer types lose their names and the names the kernel
+//   checks (struct, union, enum and values, typedef, func, var, member) are
+//   made C identifiers (sanitizeTypeName); base types such as `()` keep theirs.
 //
 // One walk over the metadata graph does the rewriting: it starts at every
 // global variable's and function's attachments and every instruction's debug
