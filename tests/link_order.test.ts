@@ -18,7 +18,17 @@ import { collectModuleInputs, selectInputs } from "../src/linker.ts";
 import type { ModuleInput } from "../src/inputs.ts";
 import { Logger, MemorySink } from "../src/log.ts";
 import { loadLlvm } from "../src/mod.ts";
-import { compileC, LLVM_BIN, makeArchive, repoRoot, run, rustSysroot, tempDir, tool } from "./support/tools.ts";
+import {
+  compileC,
+  LLVM_BIN,
+  makeArchive,
+  repoRoot,
+  run,
+  runLinker,
+  rustSysroot,
+  tempDir,
+  tool,
+} from "./support/tools.ts";
 
 const dir = tempDir("bpfl-order-");
 const llvm = await loadLlvm();
@@ -145,6 +155,47 @@ test("a C program and an archive of which two of three members are used: llvm-li
   const { inputs, files } = modulesFor([a, b, archive], []);
   assert.deepEqual(inputs.map((i) => i.member ?? "-"), ["-", "-", "lib.bc", "lib2.bc"]);
   assert.deepEqual(ourOrder(inputs).order, llvmLinkOrder(files));
+});
+
+test("the object (no BTF) is the LLVM 22 pipeline's, llvm-link then opt then llc, but for the FILE symbol: linked_module", () => {
+  const archive = makeArchive(dir, "libobj.a", [unused, lib, lib2]);
+  const exports = "xdp_one,xdp_two,xdp_three";
+  const ours = join(dir, "ours.o");
+  const r = runLinker(["--export", exports, a, b, archive, "-o", ours]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, "", "a successful default link prints nothing");
+  // The pipeline gets the modules our link used (unused.bc is not among them), in the same order.
+  const { files } = modulesFor([a, b, archive], exports.split(","));
+  const linked = join(dir, "pipeline.bc");
+  const optimized = join(dir, "pipeline-opt.bc");
+  const theirs = join(dir, "pipeline.o");
+  tool(`${LLVM_BIN}/llvm-link`, ["-o", linked, ...files]);
+  tool(`${LLVM_BIN}/opt`, [
+    "-passes=internalize,default<O2>,dce",
+    `-internalize-public-api-list=${exports},memcpy,memmove,memset,memcmp,bcmp`,
+    "-cold-callsite-rel-freq=0",
+    "--strip-debug",
+    linked,
+    "-o",
+    optimized,
+  ]);
+  tool(`${LLVM_BIN}/llc`, [
+    "-march=bpf",
+    "-mcpu=generic",
+    "-O3",
+    "-filetype=obj",
+    "-bpf-disable-trap-unreachable",
+    "-bpf-expand-memcpy-in-order",
+    optimized,
+    "-o",
+    theirs,
+  ]);
+  const table = (obj: string) => tool(`${LLVM_BIN}/llvm-readelf`, ["-s", "-W", obj]);
+  assert.match(table(ours), / FILE +LOCAL +DEFAULT +ABS linked_module$/m);
+  assert.match(table(theirs), / FILE +LOCAL +DEFAULT +ABS llvm-link$/m);
+  assert.equal(table(ours).replace(/ linked_module$/m, " llvm-link"), table(theirs));
+  const code = (obj: string) => tool(`${LLVM_BIN}/llvm-objdump`, ["-d", "-r", obj]).split("\n").slice(2).join("\n");
+  assert.equal(code(ours), code(theirs));
 });
 
 const sysroot = rustSysroot();
