@@ -110,8 +110,8 @@ interface LinkedRun {
  * Parse and link every input into one module named `linked_module`, in
  * command-line order, as the Rust bpf-linker and llvm-link do: each input is
  * linked into the module holding everything before it (LLVMLinkModules2 into
- * an initially empty module). Where the inputs are, that order decides the
- * order of functions and globals (LLVM's IRMover brings a local function in
+ * an initially empty module). That decides the order of functions and
+ * globals (LLVM's IRMover brings a local function in
  * when it is first referenced, so it lands after its first user), and with it
  * the object's layout and BTF type ids.
  *
