@@ -71,6 +71,13 @@ export class Context implements Disposable {
     }
   }
 
+  /** An empty module named `name` (its identifier and source file name), to link into. */
+  createModule(name: string): Module {
+    const ptr = this.llvm.api.LLVMModuleCreateWithNameInContext(cString(name), this.handle);
+    if (ptr === null) throw new LlvmFailure("LLVMModuleCreateWithNameInContext failed");
+    return new Module(this, ptr);
+  }
+
   /** Parse bitcode without copying it: LLVM reads `bytes` in place during the call. */
   parseBitcode(bytes: Uint8Array, name: string): Module {
     const api = this.llvm.api;

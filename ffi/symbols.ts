@@ -75,6 +75,7 @@ export const LLVM_SYMBOLS = {
   LLVMParseIRInContext2: { parameters: ["ptr", "ptr", "buf", "buf"], result: "i32", since: 22 },
 
   // --- Modules
+  LLVMModuleCreateWithNameInContext: { parameters: ["buf", "ptr"], result: "ptr" },
   LLVMDisposeModule: { parameters: ["ptr"], result: "void" },
   LLVMLinkModules2: { parameters: ["ptr", "ptr"], result: "i32" },
   LLVMGetTarget: { parameters: ["ptr"], result: "ptr" },

@@ -293,3 +293,26 @@ export function extractElfBitcode(
   }
   return undefined;
 }
+
+const SHT_NULL = 0;
+const SHT_SYMTAB = 2;
+const SHT_STRTAB = 3;
+
+/**
+ * True for an ELF object that carries nothing to link: no section with code or
+ * data, only symbol and string tables (empty sections aside). rustc adds such
+ * a `symbols.o` to every link, holding undefined references to the exported
+ * symbols so a native linker keeps them; for a bitcode link it is expected,
+ * whatever its name. Corrupt headers -> InputError naming `where`.
+ */
+export function isElfWithoutContents(bytes: Uint8Array, where: ErrorLocation): boolean {
+  if (!hasPrefixAt(bytes, 0, ELF_MAGIC)) throw new InputError("not an ELF file", where);
+  const elf = new ElfReader(bytes, where);
+  const table = locateSectionTable(elf);
+  for (let index = 1; index < table.count; index++) {
+    const section = readSectionHeader(elf, table.tableOffset + index * table.entrySize);
+    const tables = section.type === SHT_NULL || section.type === SHT_SYMTAB || section.type === SHT_STRTAB;
+    if (!tables && section.size > 0) return false;
+  }
+  return true;
+}

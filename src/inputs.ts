@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { readArchive } from "./archive.ts";
 import { InputError } from "./errors.ts";
-import { detectInputKind, extractElfBitcode } from "./input_kind.ts";
+import { detectInputKind, extractElfBitcode, isElfWithoutContents } from "./input_kind.ts";
 import type { Logger } from "./log.ts";
 
 /** A top-level input: a path and its bytes. */
@@ -74,9 +74,13 @@ export function modulesOf(input: InputFile, log: Logger): ModuleInput[] {
     case "elf": {
       const bitcode = extractElfBitcode(input.bytes, { file });
       if (bitcode) return [{ file, format: "bitcode", bytes: bitcode }];
-      // rustc adds a native symbols.o to every link; it is expected to carry no bitcode.
-      const note = isRustcSymbolsObject(file) ? log.info.bind(log) : log.warn.bind(log);
-      note(`${file}: ELF object without embedded bitcode (.llvmbc), skipped`);
+      // rustc adds a symbols.o of undefined symbols to every link: nothing to
+      // link and nothing lost, so not worth a warning. Code or data is.
+      if (isElfWithoutContents(input.bytes, { file })) {
+        log.info(`${file}: ELF object with symbols only (no code, data or bitcode), skipped`);
+      } else {
+        log.warn(`${file}: ELF object without embedded bitcode (.llvmbc), skipped`);
+      }
       return [];
     }
     case "macho":
@@ -93,10 +97,6 @@ export function modulesOf(input: InputFile, log: Logger): ModuleInput[] {
 
 function isRustMetadata(member: string): boolean {
   return member.endsWith(".rmeta");
-}
-
-function isRustcSymbolsObject(path: string): boolean {
-  return /(^|\/)symbols\.o$/.test(path);
 }
 
 function archiveModules(input: InputFile, log: Logger): ModuleInput[] {

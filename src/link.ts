@@ -68,6 +68,34 @@ function definersOf(context: Context, inputs: ModuleInput[], symbol: string): Mo
   });
 }
 
+/** What the Rust bpf-linker names the module it links into (and so the object's FILE symbol). */
+export const LINKED_MODULE_NAME = "linked_module";
+
+/**
+ * How much linking one input after another may cost, as a multiple of the
+ * inputs' total size (see linkModules).
+ */
+export const SEQUENTIAL_WORK_FACTOR = 8;
+
+/**
+ * How many of `sizes` (leading inputs) to link one after another into the
+ * growing module: each such link walks everything linked before it, so the
+ * walk is bounded by `factor` times the total size. At least one.
+ */
+export function sequentialPrefix(sizes: readonly number[], factor = SEQUENTIAL_WORK_FACTOR): number {
+  const budget = factor * sizes.reduce((a, b) => a + b, 0);
+  let linked = 0;
+  let work = 0;
+  let count = 0;
+  for (const size of sizes) {
+    if (count > 0 && work + linked > budget) break;
+    work += linked;
+    linked += size;
+    count++;
+  }
+  return count;
+}
+
 /** A run of consecutive inputs already linked into one module. */
 interface LinkedRun {
   module: Module;
@@ -79,46 +107,98 @@ interface LinkedRun {
 }
 
 /**
- * Parse and link every input into one module, keeping command-line order.
+ * Parse and link every input into one module named `linked_module`, in
+ * command-line order, as the Rust bpf-linker and llvm-link do: each input is
+ * linked into the module holding everything before it (LLVMLinkModules2 into
+ * an initially empty module). That decides the order of functions and
+ * globals (LLVM's IRMover brings a local function in
+ * when it is first referenced, so it lands after its first user), and with it
+ * the object's layout and BTF type ids.
  *
- * Linking into one ever-growing module costs each step time proportional to
- * what is already linked (quadratic overall). Instead neighbours are merged
- * pairwise like a binary counter: equal-sized runs merge, the earlier run is
- * always the destination (so the first definition of a symbol still wins and
- * appending globals keep their order), and each input is re-walked only
- * log2(n) times. At most log2(n) modules are alive at once.
+ * Each such link also walks the whole module linked so far (IRMover's set-up
+ * finds the destination's struct types), so linking n inputs this way costs
+ * n^2/2 walks. It is done while that work stays within
+ * SEQUENTIAL_WORK_FACTOR times the inputs' size (a rustc link, a few C files:
+ * all of them); the inputs beyond are merged pairwise like a binary counter
+ * (each re-walked log2(n) times, the earlier run always the destination so
+ * the first definition of a symbol still wins) and the result linked in as
+ * one module. Their functions then come in the order LLVM finds them from
+ * that merged module, which can differ from llvm-link's.
  */
 export function linkModules(context: Context, inputs: ModuleInput[], log: Logger): Module {
   if (inputs.length === 0) {
     throw new LinkError("no LLVM bitcode in the inputs (nothing but skipped members and objects)");
   }
+  const prefix = sequentialPrefix(inputs.map((input) => input.bytes.length));
+  const linked = context.createModule(LINKED_MODULE_NAME);
+  try {
+    for (let i = 0; i < prefix; i++) {
+      log.debug(`linking ${describeInput(inputs[i])}`);
+      linkInto(context, inputs, { module: linked, first: 0, end: i, level: 0 }, {
+        module: parseModule(context, inputs[i]),
+        first: i,
+        end: i + 1,
+        level: 0,
+      });
+    }
+    if (prefix < inputs.length) {
+      log.debug(
+        `linking the other ${inputs.length - prefix} inputs pairwise first (linking each into everything before it ` +
+          `would cost more than ${SEQUENTIAL_WORK_FACTOR}x their size)`,
+      );
+      const rest = mergePairwise(context, inputs, prefix, log);
+      log.debug(`linking inputs ${prefix + 1}-${inputs.length} (merged) into ${LINKED_MODULE_NAME}`);
+      linkInto(context, inputs, { module: linked, first: 0, end: prefix, level: 0 }, rest);
+    }
+    return linked;
+  } catch (e) {
+    linked[Symbol.dispose]();
+    throw e;
+  }
+}
+
+/** Link inputs[from..] pairwise (see linkModules) into one module. */
+function mergePairwise(context: Context, inputs: ModuleInput[], from: number, log: Logger): LinkedRun {
   const stack: LinkedRun[] = [];
   try {
-    for (let i = 0; i < inputs.length; i++) {
+    for (let i = from; i < inputs.length; i++) {
+      log.debug(`linking ${describeInput(inputs[i])}`);
       let run: LinkedRun = { module: parseModule(context, inputs[i]), first: i, end: i + 1, level: 0 };
       while (stack.length > 0 && stack[stack.length - 1].level === run.level) {
-        run = merge(context, inputs, stack.pop()!, run, log);
+        run = merge(context, inputs, stack.pop()!, run);
       }
       stack.push(run);
     }
     while (stack.length > 1) {
       const later = stack.pop()!;
-      stack.push(merge(context, inputs, stack.pop()!, later, log));
+      stack.push(merge(context, inputs, stack.pop()!, later));
     }
-    return stack.pop()!.module;
+    return stack.pop()!;
   } catch (e) {
     for (const run of stack) run.module[Symbol.dispose]();
     throw e;
   }
 }
 
-/** Link `later` into `earlier`; `later`'s module is consumed. */
-function merge(context: Context, inputs: ModuleInput[], earlier: LinkedRun, later: LinkedRun, log: Logger): LinkedRun {
-  log.debug(`linking inputs ${later.first + 1}-${later.end} into ${earlier.first + 1}-${earlier.end}`);
+/** Link `later` into `earlier`; `later`'s module is consumed, `earlier`'s disposed on failure. */
+function merge(context: Context, inputs: ModuleInput[], earlier: LinkedRun, later: LinkedRun): LinkedRun {
+  try {
+    linkInto(context, inputs, earlier, later);
+  } catch (e) {
+    earlier.module[Symbol.dispose]();
+    throw e;
+  }
+  return { module: earlier.module, first: earlier.first, end: later.end, level: earlier.level + 1 };
+}
+
+/**
+ * Link `later` into `earlier.module` (`later`'s module is consumed); a failure
+ * is a LinkError naming the input, and for a symbol defined twice, its definers.
+ */
+function linkInto(context: Context, inputs: ModuleInput[], earlier: LinkedRun, later: LinkedRun): void {
   try {
     earlier.module.link(later.module);
   } catch (e) {
-    earlier.module[Symbol.dispose]();
     if (!(e instanceof LlvmFailure)) throw e;
     const symbol = MULTIPLY_DEFINED.exec(e.message)?.[1];
     if (symbol === undefined) {
@@ -130,5 +210,4 @@ function merge(context: Context, inputs: ModuleInput[], earlier: LinkedRun, late
     const also = others.length > 0 ? ` (also defined in ${others.join(", ")})` : "";
     throw new LinkError(`symbol '${symbol}' is defined more than once${also}`, { ...culprit, symbol });
   }
-  return { module: earlier.module, first: earlier.first, end: later.end, level: earlier.level + 1 };
 }

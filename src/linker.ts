@@ -5,7 +5,7 @@ import { Context, type Diagnostic } from "../ffi/context.ts";
 import type { Llvm } from "../ffi/llvm.ts";
 import type { Module } from "../ffi/module.ts";
 import { pruneDeadCompileUnits } from "./btf/prune.ts";
-import { emptiedEnumsWarning, sanitizeDebugInfo } from "./btf/sanitize.ts";
+import { emptiedEnumsNotes, sanitizeDebugInfo } from "./btf/sanitize.ts";
 import { lintBtfObject } from "./explain/btf_lint.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
 import { LinkError, LlvmError, UsageError } from "./errors.ts";
@@ -134,14 +134,30 @@ export interface LinkOutcome {
 export function selectInputs(inputs: ModuleInput[], exported: Set<string>, wholeArchive: boolean, log: Logger) {
   const selection = selectModules(inputs, exported, (input) => readBitcodeSymbols(input.bytes), wholeArchive);
   for (const { input, reason } of selection.selected) {
-    if (reason.kind === "undefined-symbol") {
-      log.debug(`loading ${describeInput(input)} for '${reason.symbol}' (referenced by ${reason.referencedBy})`);
-    } else if (input.member !== undefined) {
-      log.debug(`loading ${describeInput(input)} (${reason.kind})`);
-    }
+    log.debug(`loading ${describeInput(input)} (${describeReason(reason)})`);
   }
-  for (const input of selection.skipped) log.debug(`not loading ${describeInput(input)}: nothing needs it`);
+  for (const input of selection.skipped) log.debug(`not loading ${describeInput(input)}: nothing references a symbol it defines`);
   return selection;
+}
+
+/** Why a module is linked, in words, for the debug log. */
+function describeReason(reason: MemberSelection["selected"][number]["reason"]): string {
+  switch (reason.kind) {
+    case "input":
+      return "named on the command line";
+    case "all-members":
+      return "every member linked: --whole-archive, or what a linked module references cannot be read";
+    case "root":
+      return `defines '${reason.symbol}', which is exported`;
+    case "used-list":
+      return "it has llvm.used or llvm.compiler.used";
+    case "module-asm":
+      return "it has module asm";
+    case "unreadable":
+      return "its symbols could not be read, so it is kept";
+    case "undefined-symbol":
+      return `defines '${reason.symbol}', referenced by ${reason.referencedBy}`;
+  }
 }
 
 export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): Uint8Array {
@@ -183,8 +199,9 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
       if (request.exitsAfterLink) llvm.ffi.collectGarbage();
       return report;
     });
-    const warning = emptiedEnumsWarning(report);
-    if (warning) log.warn(warning);
+    const notes = emptiedEnumsNotes(report);
+    if (notes.info) log.info(notes.info);
+    for (const warning of notes.warnings) log.warn(warning);
   } else {
     timer.run("strip debug info", () => module.stripDebugInfo());
   }

@@ -13,6 +13,9 @@ const bitcode = compileC(dir, "prog", "int prog(void) { return 1; }\n");
 writeFileSync(join(dir, "native.c"), "int native(void) { return 2; }\n");
 tool("gcc", ["-c", join(dir, "native.c"), "-o", join(dir, "native.o")]);
 tool("gcc", ["-c", join(dir, "native.c"), "-o", join(dir, "symbols.o")]);
+// What rustc's symbols.o holds: undefined references to the exported symbols, no code or data.
+writeFileSync(join(dir, "refs.s"), ".globl ACTIONS\n.globl LICENSE\n.globl prog\n");
+tool("llvm-mc-22", ["-triple", "bpfel", "-filetype=obj", join(dir, "refs.s"), "-o", join(dir, "refs.o")]);
 tool("gcc", ["-c", join(dir, "native.c"), "-o", join(dir, "lib.rmeta")]);
 
 function collect(path: string) {
@@ -28,10 +31,20 @@ test("a native ELF object without bitcode is skipped with a warning naming it", 
   assert.match(warnings[0], /native\.o: ELF object without embedded bitcode/);
 });
 
-test("rustc's symbols.o and an ELF lib.rmeta member are skipped quietly (info only)", () => {
+test("an ELF object with only undefined symbols (rustc's symbols.o) is skipped quietly, whatever its name", () => {
+  const refs = collect(join(dir, "refs.o"));
+  assert.equal(refs.modules.length, 0);
+  assert.deepEqual(refs.warnings, []);
+  assert.match(refs.infos.join("\n"), /refs\.o: ELF object with symbols only \(no code, data or bitcode\), skipped/);
+});
+
+test("an object named symbols.o that holds code is warned about: recognized by content, not name", () => {
   const symbols = collect(join(dir, "symbols.o"));
-  assert.deepEqual(symbols.warnings, []);
-  assert.match(symbols.infos.join("\n"), /symbols\.o: ELF object without embedded bitcode/);
+  assert.equal(symbols.warnings.length, 1);
+  assert.match(symbols.warnings[0], /symbols\.o: ELF object without embedded bitcode/);
+});
+
+test("an ELF lib.rmeta member is skipped quietly (info only)", () => {
   const rlib = makeArchive(dir, "libdep.rlib", [join(dir, "lib.rmeta"), bitcode]);
   const fromRlib = collect(rlib);
   assert.deepEqual(fromRlib.warnings, []);

@@ -5,8 +5,9 @@
 //   (BTF linkage=static: verified in its callers' context, not on its own);
 // - struct/union members are sorted by offset (the kernel wants them in order,
 //   Rust reorders fields), data-carrying enums lose their variants (BTF cannot
-//   describe them), pointer types lose their names and every other type and
-//   function name is made a C identifier (sanitizeTypeName).
+//   describe them), pointer types lose their names and the names the kernel
+//   checks (struct, union, enum and values, typedef, func, var, member) are
+//   made C identifiers (sanitizeTypeName); base types such as `()` keep theirs.
 //
 // One walk over the metadata graph does the rewriting: it starts at every
 // global variable's and function's attachments and every instruction's debug
@@ -37,6 +38,11 @@ export interface SanitizeReport {
    * info names them (`netdep::Verdict`, `core::option::Option<u32>`); sorted, unique.
    */
   emptiedEnums: string[];
+  /**
+   * Globals whose type holds an emptied enum and that the user meets in BTF-based
+   * tools: maps (sections `.maps`, `maps`, `maps/...`) and exported globals; sorted by global.
+   */
+  emptiedInUse: { global: string; map: boolean; enums: string[] }[];
   /** Functions that got a new, local-to-unit subprogram. */
   staticFunctions: number;
   /** Metadata nodes visited. */
@@ -47,8 +53,12 @@ export interface SanitizeReport {
   reordered: number;
 }
 
-/** A base type name as C spells them: words of identifier characters. */
-const C_BASE_TYPE_NAME = /^[A-Za-z0-9_]+( [A-Za-z0-9_]+)*$/;
+/** The type aya-ebpf puts in its BTF map definitions (see fixMembers). */
+const AYA_MAP_MARKER = "AyaBtfMapMarker";
+
+/** Where DIEnumerator and DIVariable keep their names (llvm/IR/DebugInfoMetadata.h). */
+const ENUMERATOR_NAME = 0;
+const VARIABLE_NAME = 1;
 
 export interface SanitizeOptions {
   /**
@@ -60,7 +70,7 @@ export interface SanitizeOptions {
   subprograms?: "clone" | "dibuilder";
 }
 
-/** Crates of the Rust sysroot: their enums are summarized, not listed, in the warning. */
+/** Crates of the Rust sysroot: their enums are summarized, not listed, in the info line. */
 const SYSROOT_CRATES = new Set([
   "core",
   "alloc",
@@ -70,14 +80,25 @@ const SYSROOT_CRATES = new Set([
   "panic_abort",
 ]);
 
+/** Sections that hold maps: BTF-defined (`.maps`) and legacy (`maps`, `maps/<name>`, as aya writes them). */
+export function isMapSection(section: string): boolean {
+  return section === ".maps" || section === "maps" || section.startsWith("maps/");
+}
+
 /**
- * The one warning about enums whose variants were dropped, or undefined when
- * there were none. Enums of the program's own crates are named; those of the
- * Rust sysroot (mostly Option/Result instances in code the optimizer drops)
- * are only counted, the debug log lists them.
+ * What to say about the enums whose variants were dropped. Most are Rust's own
+ * (Option, Result instances in code the optimizer drops) and the user can do
+ * nothing about them: that is an info line. A warning only where the emptied
+ * type is what BTF-based tools show for a map's key or value or an exported
+ * global, naming it.
  */
-export function emptiedEnumsWarning(report: SanitizeReport): string | undefined {
-  if (report.emptiedEnums.length === 0) return undefined;
+export function emptiedEnumsNotes(report: SanitizeReport): { info?: string; warnings: string[] } {
+  const warnings = report.emptiedInUse.map(({ global, map, enums }) =>
+    `BTF cannot describe enums that carry data: the type of ${map ? "map" : "exported global"} '${global}' ` +
+    `contains ${enums.join(", ")}, whose variants were removed from the debug info (BTF-based tools will show ` +
+    `${enums.length > 1 ? "them" : "it"} empty)`
+  );
+  if (report.emptiedEnums.length === 0) return { warnings };
   const own = report.emptiedEnums.filter((path) => !SYSROOT_CRATES.has(path.split("::")[0]));
   const sysroot = report.emptiedEnums.length - own.length;
   const parts: string[] = [];
@@ -89,9 +110,12 @@ export function emptiedEnumsWarning(report: SanitizeReport): string | undefined 
       }${sysroot} of the Rust standard library (listed with --log-level debug)`,
     );
   }
-  return `BTF cannot describe enums that carry data; their variants were removed from the debug info: ${
-    parts.join(" ")
-  }`;
+  return {
+    info: `BTF cannot describe enums that carry data; their variants were removed from the debug info: ${
+      parts.join(" ")
+    }`,
+    warnings,
+  };
 }
 
 /**
@@ -121,6 +145,7 @@ export function sanitizeDebugInfo(
   }
   const report: SanitizeReport = {
     emptiedEnums: [],
+    emptiedInUse: [],
     staticFunctions: 0,
     nodes: 0,
     renamed: 0,
@@ -178,6 +203,8 @@ export function sanitizeDebugInfo(
   // needs no replacement lookup.
   const elementsOperand = md.compositeElementsOperand;
   const emptied = new Set<string>();
+  /** The emptied composite types, by node, with their qualified names. */
+  const emptiedNodes = new Map<MDRef, string>();
   const visited = new Set<number>();
   const stack: MDRef[] = [];
   const push = (ref: MDRef) => {
@@ -191,29 +218,23 @@ export function sanitizeDebugInfo(
     stack.push(ref);
   };
 
-  /**
-   * Replace operand 2 (the name) with its sanitized form, or remove it.
-   * `keepSpaces`: base types keep C's multi-word names (`unsigned int`, which
-   * BTF and the kernel accept for INT) and are only escaped when they hold
-   * anything else, like Rust's `()` and `!`.
-   */
-  const rename = (node: MDRef, ops: MDRef[], remove: boolean, keepSpaces = false) => {
-    if (ops.length <= Operand.typeName) return;
-    const nameRef = ops[Operand.typeName];
+  /** Replace the name (operand `at`) with its sanitized form, or remove it. */
+  const rename = (node: MDRef, ops: MDRef[], remove: boolean, at: number = Operand.typeName) => {
+    if (ops.length <= at) return;
+    const nameRef = ops[at];
     if (nameRef === NO_MD) return;
     if (remove) {
-      md.replaceOperand(node, Operand.typeName, NO_MD);
-      ops[Operand.typeName] = NO_MD;
+      md.replaceOperand(node, at, NO_MD);
+      ops[at] = NO_MD;
       report.renamed++;
       return;
     }
     const name = md.string(nameRef);
-    if (keepSpaces && C_BASE_TYPE_NAME.test(name)) return;
     const clean = sanitizeTypeName(name);
     if (clean === name) return;
     const cleanRef = md.mdString(clean);
-    md.replaceOperand(node, Operand.typeName, cleanRef);
-    ops[Operand.typeName] = cleanRef;
+    md.replaceOperand(node, at, cleanRef);
+    ops[at] = cleanRef;
     report.renamed++;
   };
 
@@ -233,11 +254,16 @@ export function sanitizeDebugInfo(
     return parts.reverse().join("::");
   };
 
-  /** Struct/union: drop a data-carrying enum's variants, or sort members by offset. */
-  const fixMembers = (node: MDRef, ops: MDRef[]) => {
-    if (md.typeFlags(node) & DI_FLAG_FWD_DECL) return;
+  /**
+   * Struct/union: drop a data-carrying enum's variants, or sort members by
+   * offset. A member of type `AyaBtfMapMarker` is dropped and the struct made
+   * anonymous (returns true): aya-ebpf marks its BTF map definitions so, and
+   * libbpf refuses a map definition with a member it does not know.
+   */
+  const fixMembers = (node: MDRef, ops: MDRef[]): boolean => {
+    if (md.typeFlags(node) & DI_FLAG_FWD_DECL) return false;
     const elements = elementsOperand < ops.length ? ops[elementsOperand] : NO_MD;
-    if (elements === NO_MD) return;
+    if (elements === NO_MD) return false;
     if (md.kind(elements) !== MetadataKind.MDTuple) {
       throw new LlvmError(
         `unexpected DICompositeType layout in LLVM ${md.llvm.versionString}: elements are not operand ${elementsOperand}`,
@@ -246,6 +272,7 @@ export function sanitizeDebugInfo(
     const items = md.operands(elements);
     const members: { ref: MDRef; offset: number; index: number }[] = [];
     let sorted = true;
+    let marked = false;
     let last = -Infinity;
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
@@ -255,8 +282,14 @@ export function sanitizeDebugInfo(
         const empty = md.tuple([]);
         md.replaceOperand(node, elementsOperand, empty);
         ops[elementsOperand] = empty;
-        emptied.add(qualifiedName(ops));
-        return;
+        const name = qualifiedName(ops);
+        emptied.add(name);
+        emptiedNodes.set(node, name);
+        return false;
+      }
+      if (kind === MetadataKind.DIDerivedType && isMapMarker(item)) {
+        marked = true;
+        continue;
       }
       // Non-type elements (never seen from rustc or clang for C) keep their place at the end.
       const offset = kind === MetadataKind.DIDerivedType ? md.offsetInBits(item) : Infinity;
@@ -264,12 +297,28 @@ export function sanitizeDebugInfo(
       last = offset;
       members.push({ ref: item, offset, index: i });
     }
-    if (sorted) return;
-    members.sort((a, b) => a.offset - b.offset || a.index - b.index);
+    if (sorted && !marked) return false;
+    if (!sorted) {
+      members.sort((a, b) => a.offset - b.offset || a.index - b.index);
+      report.reordered++;
+    }
     const tuple = md.tuple(members.map((m) => m.ref));
     md.replaceOperand(node, elementsOperand, tuple);
     ops[elementsOperand] = tuple;
-    report.reordered++;
+    return marked;
+  };
+
+  // A DIDerivedType's base type sits just before a composite's elements, in
+  // every supported LLVM (3 and 4 up to LLVM 20, 5 and 6 since).
+  const baseTypeOperand = elementsOperand - 1;
+  /** A member whose type is aya-ebpf's `AyaBtfMapMarker`. */
+  const isMapMarker = (member: MDRef): boolean => {
+    const memberOps = md.operands(member);
+    const base = baseTypeOperand < memberOps.length ? memberOps[baseTypeOperand] : NO_MD;
+    if (base === NO_MD || md.kind(base) !== MetadataKind.DICompositeType) return false;
+    const baseOps = md.operands(base);
+    const name = baseOps.length > Operand.typeName ? baseOps[Operand.typeName] : NO_MD;
+    return name !== NO_MD && md.string(name) === AYA_MAP_MARKER;
   };
 
   // Roots. Aliases carry no metadata (their aliasee is a function or global
@@ -287,24 +336,32 @@ export function sanitizeDebugInfo(
     const kind = md.kind(node);
     if (!hasOperands(kind)) continue;
     const ops = md.operands(node);
+    // Only the names the kernel validates as C identifiers (btf_name_valid_identifier:
+    // struct, union, enum and its values, typedef, func, var, member) are escaped;
+    // pointers lose their names (the kernel wants none there). Base types keep
+    // theirs: the kernel does not check INT or FLOAT names, so Rust's `()` stays.
     switch (kind) {
       case MetadataKind.DICompositeType: {
         const tag = md.tag(node);
         if (tag === DwTag.structureType || tag === DwTag.unionType || tag === DwTag.classType) {
-          fixMembers(node, ops);
+          rename(node, ops, fixMembers(node, ops));
+        } else if (tag === DwTag.enumerationType) {
+          rename(node, ops, false);
         }
-        rename(node, ops, false);
         break;
       }
-      case MetadataKind.DIDerivedType:
-        rename(node, ops, md.tag(node) === DwTag.pointerType);
+      case MetadataKind.DIDerivedType: {
+        const tag = md.tag(node);
+        if (tag === DwTag.pointerType) rename(node, ops, true);
+        else if (tag === DwTag.typedef || tag === DwTag.member) rename(node, ops, false);
         break;
-      case MetadataKind.DIBasicType:
-        rename(node, ops, false, true);
+      }
+      case MetadataKind.DIEnumerator:
+        rename(node, ops, false, ENUMERATOR_NAME);
         break;
-      case MetadataKind.DIStringType:
-      case MetadataKind.DISubrangeType:
-      case MetadataKind.DIFixedPointType:
+      case MetadataKind.DIGlobalVariable:
+        rename(node, ops, false, VARIABLE_NAME);
+        break;
       case MetadataKind.DISubprogram:
         rename(node, ops, false);
         break;
@@ -324,6 +381,7 @@ export function sanitizeDebugInfo(
   }
 
   report.emptiedEnums = [...emptied].sort();
+  if (emptiedNodes.size > 0) report.emptiedInUse = emptiedInUse(md, module, exported, emptiedNodes);
   if (report.emptiedEnums.length > 0) {
     log.debug(`BTF sanitizer: variants removed from ${report.emptiedEnums.join(", ")}`);
   }
@@ -332,4 +390,53 @@ export function sanitizeDebugInfo(
       `${report.renamed} names changed, ${report.reordered} member lists sorted, ${report.emptiedEnums.length} enums emptied`,
   );
   return report;
+}
+
+/** DIGlobalVariableExpression -> DIGlobalVariable (operand 0), whose type is operand 3. */
+const EXPRESSION_VARIABLE = 0;
+const VARIABLE_TYPE = 3;
+
+/**
+ * For each map and exported global, the emptied enums its type holds: reached
+ * through members, base types, element lists and template parameters (aya's
+ * legacy maps carry key and value only as `PhantomData<K>` parameters), never
+ * through a type's scope.
+ */
+function emptiedInUse(
+  md: DebugMetadata,
+  module: Module,
+  exported: Set<string>,
+  emptiedNodes: Map<MDRef, string>,
+): SanitizeReport["emptiedInUse"] {
+  const out: SanitizeReport["emptiedInUse"] = [];
+  for (const global of module.globalVariables()) {
+    if (global.isDeclaration) continue;
+    const map = isMapSection(global.section);
+    if (!map && !exported.has(global.name)) continue;
+    const found = new Set<string>();
+    const visited = new Set<MDRef>();
+    const stack: MDRef[] = [];
+    for (const attachment of md.attachmentsOf(global.handle, false)) {
+      if (md.kind(attachment) !== MetadataKind.DIGlobalVariableExpression) continue;
+      const variable = md.operands(attachment)[EXPRESSION_VARIABLE] ?? NO_MD;
+      if (variable === NO_MD || md.kind(variable) !== MetadataKind.DIGlobalVariable) continue;
+      stack.push(md.operands(variable)[VARIABLE_TYPE] ?? NO_MD);
+    }
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      if (node === NO_MD || visited.has(node)) continue;
+      visited.add(node);
+      const name = emptiedNodes.get(node);
+      if (name !== undefined) found.add(name);
+      const kind = md.kind(node);
+      const isType = kind === MetadataKind.DIDerivedType || kind === MetadataKind.DICompositeType ||
+        kind === MetadataKind.DISubroutineType;
+      if (!isType && kind !== MetadataKind.MDTuple && kind !== MetadataKind.DITemplateTypeParameter) continue;
+      const ops = md.operands(node);
+      // A type's file, scope and name (0-2) lead out of it, not into its parts.
+      for (let i = isType ? 3 : 0; i < ops.length; i++) if (ops[i] !== NO_MD) stack.push(ops[i]);
+    }
+    if (found.size > 0) out.push({ global: global.name, map, enums: [...found].sort() });
+  }
+  return out.sort((a, b) => (a.global < b.global ? -1 : a.global > b.global ? 1 : 0));
 }
