@@ -135,14 +135,22 @@ const OPTIONS: readonly OptionDef[] = [
   {
     names: ["--export"],
     value: "<symbols>",
-    help: "Comma-separated symbols to keep exported; repeatable",
-    set: (s, v) => s.options.exports.push(...splitCommaList(v)),
+    allowEmpty: true,
+    help: "Comma-separated symbols to keep exported, the rest is internalized; repeatable",
+    defaultText: "without --export and --export-symbols, every external definition stays global, as with clang -c",
+    set: (s, v) => {
+      s.options.exports.push(...splitCommaList(v));
+      s.options.exportAll = false;
+    },
   },
   {
     names: ["--export-symbols"],
     value: "<path>",
-    help: "Export the symbols in <path>, one per line; repeatable",
-    set: (s, v) => s.options.exportSymbolsFiles.push(v),
+    help: "Export the symbols in <path>, one per line, the rest is internalized; repeatable",
+    set: (s, v) => {
+      s.options.exportSymbolsFiles.push(v);
+      s.options.exportAll = false;
+    },
   },
   {
     names: ["--btf"],

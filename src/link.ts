@@ -7,6 +7,7 @@ import { readBitcodeProducer } from "./bitcode_producer.ts";
 import { LinkError, ParseError } from "./errors.ts";
 import { describeInput, type ModuleInput } from "./inputs.ts";
 import type { Logger } from "./log.ts";
+import { mergeSectionData } from "./section_merge.ts";
 
 /** The newest LLVM major version that produced any of the bitcode inputs. */
 export function newestProducerMajor(inputs: ModuleInput[]): number | undefined {
@@ -95,7 +96,12 @@ export function linkModules(context: Context, inputs: ModuleInput[], log: Logger
   const stack: LinkedRun[] = [];
   try {
     for (let i = 0; i < inputs.length; i++) {
-      let run: LinkedRun = { module: parseModule(context, inputs[i]), first: i, end: i + 1, level: 0 };
+      let run: LinkedRun = {
+        module: mergeSectionData(context, parseModule(context, inputs[i]), inputs[i]),
+        first: i,
+        end: i + 1,
+        level: 0,
+      };
       while (stack.length > 0 && stack[stack.length - 1].level === run.level) {
         run = merge(context, inputs, stack.pop()!, run, log);
       }
