@@ -136,8 +136,8 @@ const OPTIONS: readonly OptionDef[] = [
     names: ["--export"],
     value: "<symbols>",
     allowEmpty: true,
-    help: "Comma-separated symbols to keep exported, the rest is internalized; repeatable",
-    defaultText: "without --export and --export-symbols, every external definition stays global, as with clang -c",
+    help: "Comma-separated symbols to keep global, the rest internal; repeatable",
+    defaultText: "none: every external definition stays global",
     set: (s, v) => {
       s.options.exports.push(...splitCommaList(v));
       s.options.exportAll = false;
@@ -146,7 +146,7 @@ const OPTIONS: readonly OptionDef[] = [
   {
     names: ["--export-symbols"],
     value: "<path>",
-    help: "Export the symbols in <path>, one per line, the rest is internalized; repeatable",
+    help: "Keep the symbols in <path> (one per line) global, the rest internal",
     set: (s, v) => {
       s.options.exportSymbolsFiles.push(v);
       s.options.exportAll = false;

@@ -176,7 +176,7 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
     const decision = decideExpandInOrder(options, inputs);
     if (decision.reason) log.info(decision.reason);
     applyLlvmOptions(llvm, options, log, decision.expand);
-    return decision.expand;
+    return decision.expand || options.llvmArgs.some((a) => /^--?bpf-expand-memcpy-in-order\b/.test(a));
   });
 
   const failures: string[] = [];

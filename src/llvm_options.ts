@@ -39,13 +39,13 @@ export interface InOrderDecision {
  * is only asked for when the linked modules define all of them (Rust's
  * compiler_builtins does; a C program has none, and `struct s v = {}` would
  * become a call to a memset nothing defines). A module whose symbols cannot be
- * read counts as defining them, which keeps the option as before.
+ * read defines nothing here (LLVM will say what is wrong with it).
  */
 export function decideExpandInOrder(options: LinkOptions, modules: readonly ModuleInput[]): InOrderDecision {
   if (options.disableExpandMemcpyInOrder) return { expand: false };
   const defined = new Set<string>();
   for (const input of modules) {
-    for (const name of definitionsOf(input) ?? IN_ORDER_CALLED_BUILTINS) defined.add(name);
+    for (const name of definitionsOf(input) ?? []) defined.add(name);
   }
   const missing = IN_ORDER_CALLED_BUILTINS.filter((name) => !defined.has(name));
   if (missing.length === 0) return { expand: true };
