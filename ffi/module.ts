@@ -42,6 +42,11 @@ export class GlobalValue {
     return p === null || n === 0 ? "" : utf8.decode(this.#llvm.ffi.copyBytes(p, n));
   }
 
+  set name(value: string) {
+    const bytes = encoder.encode(value);
+    this.#llvm.api.LLVMSetValueName2(this.#ptr, bytes, bytes.length);
+  }
+
   get isDeclaration(): boolean {
     return this.#llvm.api.LLVMIsDeclaration(this.#ptr) !== 0;
   }

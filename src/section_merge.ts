@@ -11,7 +11,6 @@ import { LinkError } from "./errors.ts";
 import { describeInput, type ModuleInput } from "./inputs.ts";
 
 const MERGED_SECTIONS: ReadonlySet<string> = new Set(["license", "version"]);
-const LOCAL = new Set([Linkage.Internal, 9 /* LLVMPrivateLinkage */]);
 
 interface FirstDefinition {
   name: string;
@@ -30,8 +29,9 @@ function shown(content: string): string {
 
 /**
  * Make `module`'s license/version definitions that repeat an earlier input's
- * identical one give way to it: the same name becomes weak (LLVM keeps the
- * first), another name internal (the optimizer drops it unless code uses it).
+ * identical one give way to it: they take the first one's name and become
+ * weak, so LLVM keeps the first (SEC() marks them used, so a copy under its own
+ * name would stay in the section).
  */
 export function mergeSectionData(context: Context, module: Module, input: ModuleInput): Module {
   let first = firstBySection.get(context);
@@ -55,8 +55,12 @@ export function mergeSectionData(context: Context, module: Module, input: Module
         { ...input, symbol: global.name },
       );
     }
-    if (global.name === earlier.name && !LOCAL.has(global.linkage)) global.linkage = Linkage.WeakAny;
-    else global.linkage = Linkage.Internal;
+    // Another global of this module may already have the first one's name (unlikely):
+    // then leave this one alone rather than collide.
+    if (global.name !== earlier.name && module.globalVariables().some((g) => g.name === earlier.name)) continue;
+    global.name = earlier.name;
+    global.linkage = Linkage.WeakAny;
+    global.visibility = 0;
   }
   return module;
 }
