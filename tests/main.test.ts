@@ -337,6 +337,19 @@ test(
 );
 
 test(
+  "kernel: C files plus a static library linked with no flag but --btf (no export list) load and run",
+  needsBpf(),
+  () => {
+    const out = linkOk("xdp_plain.o", ["--btf", ...XDP_INPUTS]);
+    const syms = symbols(out);
+    // What clang -c leaves global stays global; the unneeded archive member is not linked.
+    assert.equal(syms.get("xdp_score")?.bind, "GLOBAL");
+    assert.ok(!syms.has("lib_unused"));
+    for (const p of PACKETS) assert.equal(loadAndRun(out, "xdp_score", p), expectedVerdict(p));
+  },
+);
+
+test(
   "kernel: IR text, an ELF with embedded bitcode and an archive mixed in one link",
   needsBpf(),
   () => {
@@ -446,6 +459,14 @@ test("--cpu v1 uses 64-bit registers, v3 32-bit subregisters", () => {
   assert.doesNotMatch(v1, /\bw0\b/);
   assert.match(v3, /w0 \*= w/);
   assert.ok(same(linkOk("cpu_generic.o", ["--cpu", "generic", "--export", "f", aluBc]), aluRef));
+});
+
+test("--cpu: code BPF v1 cannot express (a 32-bit atomic) is one error that points to --cpu v3", () => {
+  const bc = compileC(dir, "atomic32", "int counter;\nint f(int x) { return __sync_fetch_and_sub(&counter, x); }\n");
+  const d = freshDir("atomic32");
+  const out = join(d, "out.o");
+  assertCleanError(link(["--export", "f", "-o", out, bc]), out, "LLVM fatal error", "link with --cpu v3");
+  linkOk("atomic32_v3.o", ["--cpu", "v3", "--export", "f", bc]);
 });
 
 test("--cpu: an unknown CPU is an error naming it", () => {
