@@ -1,11 +1,11 @@
-// Calls to functions nothing defines, found in the emitted object. libbpf
-// resolves a call to an undefined symbol only when it is a kernel function
-// (`extern ... __ksym`, a declaration in section .ksyms); any other such call
-// makes the object unloadable ("failed to find BTF for extern 'memset'"), so
-// the link fails instead of writing it. The usual cause is a memory builtin:
-// LLVM's BPF backend emits a call to memset/memmove/memcmp when it does not
-// expand one inline (with --bpf-expand-memcpy-in-order, or a size it cannot
-// expand), and a C program has no compiler_builtins to define it.
+// Calls to memory builtins nothing defines, found in the emitted object. LLVM's
+// BPF backend emits a call to memset/memmove/memcmp when it does not expand one
+// inline (with --bpf-expand-memcpy-in-order, or a size it cannot expand); Rust's
+// compiler_builtins defines them, a C program does not, and libbpf cannot load
+// the call ("failed to find BTF for extern 'memset'"), so the link fails
+// instead of writing such an object. Calls to other undefined functions are
+// left alone: the user declared them, and libbpf's static linker (`bpftool gen
+// object`) may still join the object with one that defines them.
 
 import type { Module } from "../ffi/module.ts";
 import { ElfObject, SHF_EXECINSTR, SHN_UNDEF } from "./explain/elf.ts";
@@ -24,7 +24,9 @@ export interface UnresolvedCall {
   caller?: string;
 }
 
-/** Calls in `object` to undefined symbols that `module` does not declare as kernel functions. */
+const BUILTINS: ReadonlySet<string> = new Set([...MEMORY_BUILTINS, "strlen"]);
+
+/** Calls in `object` to undefined memory builtins that `module` does not declare as kernel functions. */
 export function unresolvedCalls(object: Uint8Array, module: Module): UnresolvedCall[] {
   const elf = new ElfObject(object);
   const symbols = elf.symbols;
@@ -35,7 +37,7 @@ export function unresolvedCalls(object: Uint8Array, module: Module): UnresolvedC
     if ((section.flags & SHF_EXECINSTR) === 0) continue;
     for (const rel of elf.relocationsFor(section.index)) {
       const target = symbols[rel.symbol];
-      if (rel.type !== R_BPF_64_32 || !target || target.shndx !== SHN_UNDEF || target.name === "") continue;
+      if (rel.type !== R_BPF_64_32 || !target || target.shndx !== SHN_UNDEF || !BUILTINS.has(target.name)) continue;
       if (section.data[rel.offset] !== BPF_CALL) continue;
       ksyms ??= new Set(module.functions().filter((f) => f.isDeclaration && f.section === KSYMS_SECTION).map((f) => f.name));
       if (ksyms.has(target.name)) continue;
@@ -59,18 +61,14 @@ export function unresolvedCalls(object: Uint8Array, module: Module): UnresolvedC
 export function unresolvedCallError(calls: UnresolvedCall[], expandedInOrder: boolean): LinkError {
   const { callee, caller } = calls[0];
   const from = caller ? `function '${caller}' calls` : "the object calls";
-  const more = calls.length > 1 ? ` (and ${calls.length - 1} more calls to undefined functions)` : "";
-  const builtin = (MEMORY_BUILTINS as readonly string[]).includes(callee) || callee === "strlen";
+  const more = calls.length > 1 ? ` (and ${calls.length - 1} more calls to undefined builtins)` : "";
   let detail: string;
-  if (builtin && expandedInOrder) {
+  if (expandedInOrder) {
     detail = `${from} the built-in '${callee}', which no linked module defines: LLVM left it as a call because of ` +
       `--bpf-expand-memcpy-in-order; link with --disable-expand-memcpy-in-order, or link a module that defines '${callee}'`;
-  } else if (builtin) {
+  } else {
     detail = `${from} the built-in '${callee}', which no linked module defines and LLVM could not expand inline ` +
       `(a size that is not constant, or too large); link a module that defines '${callee}'`;
-  } else {
-    detail = `${from} '${callee}', which no linked module defines and which is not a kernel function ` +
-      `(extern ... __ksym, section ${KSYMS_SECTION}); the kernel cannot load such a call`;
   }
   return new LinkError(detail + more, { symbol: callee });
 }
