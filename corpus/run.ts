@@ -17,7 +17,9 @@ function option(name: string): string | undefined {
   return argv[i].includes("=") ? argv[i].slice(name.length + 1) : argv[i + 1];
 }
 if (argv.includes("--help") || argv.includes("-h")) {
-  process.stdout.write(`usage: bash scripts/corpus [--jobs N] [--only name,name] [--linker "command args"]\n`);
+  process.stdout.write(
+    `usage: bash scripts/corpus [--jobs N] [--only name,name] [--linker "command args"]\n`,
+  );
   process.exit(0);
 }
 

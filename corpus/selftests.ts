@@ -13,7 +13,15 @@
 
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -74,8 +82,12 @@ function writeAtomically(path: string, data: string | Uint8Array): void {
 /** Why the corpus cannot run here (no tarball, bpftool, vmlinux BTF...), or undefined. */
 export function corpusUnavailable(): string | undefined {
   if (!existsSync(TARBALL)) return `${TARBALL} is missing (Debian package linux-source-6.1)`;
-  if (!existsSync("/usr/include/bpf/bpf_helpers.h")) return "libbpf headers are missing (Debian package libbpf-dev)";
-  if (!existsSync("/sys/kernel/btf/vmlinux")) return "the running kernel has no BTF (/sys/kernel/btf/vmlinux)";
+  if (!existsSync("/usr/include/bpf/bpf_helpers.h")) {
+    return "libbpf headers are missing (Debian package libbpf-dev)";
+  }
+  if (!existsSync("/sys/kernel/btf/vmlinux")) {
+    return "the running kernel has no BTF (/sys/kernel/btf/vmlinux)";
+  }
   for (const tool of [CLANG, "bpftool"]) {
     try {
       execFileSync(tool, ["--version"], { stdio: "ignore" });
@@ -114,7 +126,14 @@ export function vmlinuxHeader(cache: string): string {
   const stampPath = join(dir, "vmlinux.h.key");
   const key = sha(btf);
   if (!existsSync(header) || !existsSync(stampPath) || readFileSync(stampPath, "utf8") !== key) {
-    const text = execFileSync("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"], {
+    const text = execFileSync("bpftool", [
+      "btf",
+      "dump",
+      "file",
+      "/sys/kernel/btf/vmlinux",
+      "format",
+      "c",
+    ], {
       maxBuffer: 1 << 30,
     });
     writeAtomically(header, text);
@@ -175,17 +194,30 @@ interface Run {
 
 function runAsync(command: string, args: string[], timeoutMs = 300_000): Promise<Run> {
   return new Promise((done) => {
-    execFile(command, args, { maxBuffer: 1 << 28, timeout: timeoutMs, encoding: "utf8" }, (error, stdout, stderr) => {
-      const err = error as (Error & { code?: number | string; killed?: boolean }) | null;
-      const status = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-      const extra = err?.killed ? `\n(killed after ${timeoutMs / 1000} s)` : "";
-      done({ status, stdout, stderr: `${stderr}${status !== 0 && !stderr && err ? err.message : ""}${extra}` });
-    });
+    execFile(
+      command,
+      args,
+      { maxBuffer: 1 << 28, timeout: timeoutMs, encoding: "utf8" },
+      (error, stdout, stderr) => {
+        const err = error as (Error & { code?: number | string; killed?: boolean }) | null;
+        const status = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+        const extra = err?.killed ? `\n(killed after ${timeoutMs / 1000} s)` : "";
+        done({
+          status,
+          stdout,
+          stderr: `${stderr}${status !== 0 && !stderr && err ? err.message : ""}${extra}`,
+        });
+      },
+    );
   });
 }
 
 /** Run `tasks` with at most `jobs` at once, keeping order of results. */
-async function pool<T, R>(items: T[], jobs: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+async function pool<T, R>(
+  items: T[],
+  jobs: number,
+  task: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
@@ -201,20 +233,29 @@ async function pool<T, R>(items: T[], jobs: number, task: (item: T, index: numbe
 /** The first line that says what went wrong, from libbpf/verifier/clang output. */
 export function causeOf(text: string): string {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
-  const pick = lines.find((l) => /^libbpf: (prog '[^']+': )?(failed|BTF|map|extern|elf|Error|-)/i.test(l) && !/^libbpf: prog '[^']+': -- BEGIN/.test(l)) ??
-    lines.find((l) => /error|invalid|failed|unknown|not supported|refused/i.test(l)) ?? lines[lines.length - 1] ??
-    "(no message)";
+  const pick =
+    lines.find((l) =>
+      /^libbpf: (prog '[^']+': )?(failed|BTF|map|extern|elf|Error|-)/i.test(l) &&
+      !/^libbpf: prog '[^']+': -- BEGIN/.test(l)
+    ) ??
+      lines.find((l) => /error|invalid|failed|unknown|not supported|refused/i.test(l)) ??
+      lines[lines.length - 1] ??
+      "(no message)";
   return pick.length > 200 ? `${pick.slice(0, 200)}...` : pick;
 }
 
 /** The verifier's own reason, when the log holds one (the line before "processed N insns"). */
 function verifierReason(text: string): string | undefined {
   const lines = text.split("\n");
-  const i = lines.findIndex((l) => /^processed \d+ insns/.test(l) || /-- END PROG LOAD LOG --/.test(l));
+  const i = lines.findIndex((l) =>
+    /^processed \d+ insns/.test(l) || /-- END PROG LOAD LOG --/.test(l)
+  );
   if (i <= 0) return undefined;
   for (let j = i - 1; j >= 0; j--) {
     const l = lines[j].trim();
-    if (l && !/^(verification time|stack depth|processed|libbpf: -- END)/.test(l)) return l.slice(0, 200);
+    if (l && !/^(verification time|stack depth|processed|libbpf: -- END)/.test(l)) {
+      return l.slice(0, 200);
+    }
   }
   return undefined;
 }
@@ -230,7 +271,10 @@ export async function load(object: string): Promise<Verdict> {
     // bpftool pins after bpf_object__load succeeded: programs in '?' sections are
     // not loaded by default (the selftests load them one by one), so it cannot pin
     // them. Everything else was loaded and verified.
-    if (/can't pin program that wasn't loaded/.test(r.stderr) && !/failed to load|-- BEGIN PROG LOAD LOG/.test(r.stderr)) {
+    if (
+      /can't pin program that wasn't loaded/.test(r.stderr) &&
+      !/failed to load|-- BEGIN PROG LOAD LOG/.test(r.stderr)
+    ) {
       return { ok: true };
     }
     const program = /libbpf: prog '([^']+)': failed to load/.exec(r.stderr)?.[1];
@@ -261,7 +305,11 @@ export class Corpus {
     const libbpf = readFileSync("/usr/include/bpf/libbpf_version.h", "utf8");
     const vmlinux = readFileSync(join(this.include, "vmlinux.h.key"), "utf8");
     // Compiled inputs are reused while the compiler, flags and headers stay the same.
-    this.buildDir = join(this.cache, "build", sha(JSON.stringify([clangVersion, this.flags, libbpf, vmlinux])));
+    this.buildDir = join(
+      this.cache,
+      "build",
+      sha(JSON.stringify([clangVersion, this.flags, libbpf, vmlinux])),
+    );
     mkdirSync(this.buildDir, { recursive: true });
     this.linker = config.linker ?? [process.execPath, join(REPO, "src", "main.ts")];
     this.jobs = config.jobs ?? 2;
@@ -284,7 +332,9 @@ export class Corpus {
     const r = await runAsync(CLANG, [...this.flags, ...mode, src, "-o", tmp]);
     if (r.status !== 0) {
       rmSync(tmp, { force: true });
-      const error = `${source}: ${causeOf(r.stderr.split("\n").filter((l) => /error:/.test(l)).join("\n") || r.stderr)}`;
+      const error = `${source}: ${
+        causeOf(r.stderr.split("\n").filter((l) => /error:/.test(l)).join("\n") || r.stderr)
+      }`;
       writeAtomically(failed, error);
       return { error };
     }
@@ -299,7 +349,9 @@ export class Corpus {
     return await pool(units, this.jobs, async (unit, index) => {
       const result = await this.#runUnit(unit, join(scratch, `${index}-${unit.name}`));
       done++;
-      if (done % 25 === 0 || done === units.length) this.progress(`${done}/${units.length} programs`);
+      if (done % 25 === 0 || done === units.length) {
+        this.progress(`${done}/${units.length} programs`);
+      }
       return result;
     });
   }
@@ -347,7 +399,9 @@ export class Corpus {
   ): Promise<{ verdict: Verdict } | { linkError: string }> {
     const [command, ...prefix] = this.linker;
     const linked = await runAsync(command, [...prefix, "--btf", ...flags, "-o", out, ...bitcode]);
-    if (linked.status !== 0) return { linkError: causeOf(linked.stderr.replaceAll(`${this.buildDir}/`, "")) };
+    if (linked.status !== 0) {
+      return { linkError: causeOf(linked.stderr.replaceAll(`${this.buildDir}/`, "")) };
+    }
     const verdict = await load(out);
     rmSync(out, { force: true });
     return { verdict };
@@ -386,13 +440,25 @@ export function summarize(results: UnitResult[]): Summary {
     const v3 = r.oursV3 === undefined ? "" : r.oursV3.ok ? "loads" : "fails";
     if (r.oursV3?.ok) s.loadsWithV3++;
     if (r.linkError) {
-      s.differences.push({ name: r.unit.name, reference: ref, ours: "link error", v3, cause: r.linkError });
+      s.differences.push({
+        name: r.unit.name,
+        reference: ref,
+        ours: "link error",
+        v3,
+        cause: r.linkError,
+      });
       continue;
     }
     s.linked++;
     if (r.reference?.ok && r.ours?.ok) s.oursLoadsWhereReferenceLoads++;
     else if (r.reference?.ok && r.ours && !r.ours.ok) {
-      s.differences.push({ name: r.unit.name, reference: "loads", ours: "fails", v3, cause: r.ours.cause });
+      s.differences.push({
+        name: r.unit.name,
+        reference: "loads",
+        ours: "fails",
+        v3,
+        cause: r.ours.cause,
+      });
     } else if (!r.reference?.ok && r.ours?.ok) {
       s.oursLoadsOnly++;
       s.differences.push({
@@ -414,9 +480,15 @@ export function formatSummary(s: Summary): string {
     `| ${s.programs} | ${s.compiled} | ${s.linked} | ${s.referenceLoads} | ${s.oursLoadsWhereReferenceLoads}/${s.referenceLoads} | ${s.loadsWithV3} | ${s.oursLoadsOnly} |`,
   ];
   if (s.differences.length > 0) {
-    lines.push("", "| program | clang's object | ours | ours with --cpu v3 | cause |", "|---|---|---|---|---|");
+    lines.push(
+      "",
+      "| program | clang's object | ours | ours with --cpu v3 | cause |",
+      "|---|---|---|---|---|",
+    );
     for (const d of s.differences) {
-      lines.push(`| ${d.name} | ${d.reference} | ${d.ours} | ${d.v3} | ${d.cause.replaceAll("|", "\\|")} |`);
+      lines.push(
+        `| ${d.name} | ${d.reference} | ${d.ours} | ${d.v3} | ${d.cause.replaceAll("|", "\\|")} |`,
+      );
     }
   }
   return lines.join("\n") + "\n";

@@ -11,7 +11,10 @@ import type { LinkOptions } from "./options.ts";
  */
 export const IN_ORDER_CALLED_BUILTINS = ["memset", "memmove", "memcmp"] as const;
 
-export function llvmCommandLine(options: LinkOptions, expandMemcpyInOrder = !options.disableExpandMemcpyInOrder): string[] {
+export function llvmCommandLine(
+  options: LinkOptions,
+  expandMemcpyInOrder = !options.disableExpandMemcpyInOrder,
+): string[] {
   const args = ["--cold-callsite-rel-freq=0"];
   if (options.unrollLoops) {
     args.push(
@@ -41,7 +44,10 @@ export interface InOrderDecision {
  * become a call to a memset nothing defines). A module whose symbols cannot be
  * read defines nothing here (LLVM will say what is wrong with it).
  */
-export function decideExpandInOrder(options: LinkOptions, modules: readonly ModuleInput[]): InOrderDecision {
+export function decideExpandInOrder(
+  options: LinkOptions,
+  modules: readonly ModuleInput[],
+): InOrderDecision {
   if (options.disableExpandMemcpyInOrder) return { expand: false };
   const defined = new Set<string>();
   for (const input of modules) {
@@ -51,7 +57,8 @@ export function decideExpandInOrder(options: LinkOptions, modules: readonly Modu
   if (missing.length === 0) return { expand: true };
   return {
     expand: false,
-    reason: `not passing --bpf-expand-memcpy-in-order: no linked module defines ${missing.join(", ")}, ` +
+    reason:
+      `not passing --bpf-expand-memcpy-in-order: no linked module defines ${missing.join(", ")}, ` +
       "which LLVM would then call instead of expanding inline",
   };
 }
@@ -63,5 +70,6 @@ function definitionsOf(input: ModuleInput): readonly string[] | undefined {
   if (input.indexedDefinitions) return input.indexedDefinitions;
   if (input.format === "bitcode") return readBitcodeSymbols(input.bytes)?.defined;
   const text = new TextDecoder().decode(input.bytes);
-  return [...text.matchAll(IR_DEFINE)].filter((m) => !/^define\s+(internal|private)\b/.test(m[0])).map((m) => m[1]);
+  return [...text.matchAll(IR_DEFINE)].filter((m) => !/^define\s+(internal|private)\b/.test(m[0]))
+    .map((m) => m[1]);
 }

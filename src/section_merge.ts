@@ -35,7 +35,9 @@ function shown(content: string): string {
  */
 export function mergeSectionData(context: Context, module: Module, input: ModuleInput): Module {
   let first = firstBySection.get(context);
-  const globals = module.globalVariables().filter((g) => MERGED_SECTIONS.has(g.section) && !g.isDeclaration);
+  const globals = module.globalVariables().filter((g) =>
+    MERGED_SECTIONS.has(g.section) && !g.isDeclaration
+  );
   if (globals.length === 0) return module;
   const contents = module.initializerTexts(new Set(globals.map((g) => g.name)));
   for (const global of globals) {
@@ -50,14 +52,18 @@ export function mergeSectionData(context: Context, module: Module, input: Module
     }
     if (earlier.content !== content) {
       throw new LinkError(
-        `section '${section}' is ${shown(content)} here but ${shown(earlier.content)} in ${describeInput(earlier.input)}; ` +
+        `section '${section}' is ${shown(content)} here but ${shown(earlier.content)} in ${
+          describeInput(earlier.input)
+        }; ` +
           `every input that defines it must give the same contents`,
         { ...input, symbol: global.name },
       );
     }
     // Another global of this module may already have the first one's name (unlikely):
     // then leave this one alone rather than collide.
-    if (global.name !== earlier.name && module.globalVariables().some((g) => g.name === earlier.name)) continue;
+    if (
+      global.name !== earlier.name && module.globalVariables().some((g) => g.name === earlier.name)
+    ) continue;
     global.name = earlier.name;
     global.linkage = Linkage.WeakAny;
     global.visibility = 0;

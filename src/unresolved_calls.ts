@@ -37,12 +37,20 @@ export function unresolvedCalls(object: Uint8Array, module: Module): UnresolvedC
     if ((section.flags & SHF_EXECINSTR) === 0) continue;
     for (const rel of elf.relocationsFor(section.index)) {
       const target = symbols[rel.symbol];
-      if (rel.type !== R_BPF_64_32 || !target || target.shndx !== SHN_UNDEF || !BUILTINS.has(target.name)) continue;
+      if (
+        rel.type !== R_BPF_64_32 || !target || target.shndx !== SHN_UNDEF ||
+        !BUILTINS.has(target.name)
+      ) continue;
       if (section.data[rel.offset] !== BPF_CALL) continue;
-      ksyms ??= new Set(module.functions().filter((f) => f.isDeclaration && f.section === KSYMS_SECTION).map((f) => f.name));
+      ksyms ??= new Set(
+        module.functions().filter((f) => f.isDeclaration && f.section === KSYMS_SECTION).map((f) =>
+          f.name
+        ),
+      );
       if (ksyms.has(target.name)) continue;
       const caller = symbols.find((s) =>
-        s.shndx === section.index && s.type === 2 /* FUNC */ && s.value <= rel.offset && rel.offset < s.value + s.size
+        s.shndx === section.index && s.type === 2 /* FUNC */ && s.value <= rel.offset &&
+        rel.offset < s.value + s.size
       )?.name;
       const key = `${target.name}\0${caller ?? ""}`;
       if (seen.has(key)) continue;
@@ -61,13 +69,17 @@ export function unresolvedCalls(object: Uint8Array, module: Module): UnresolvedC
 export function unresolvedCallError(calls: UnresolvedCall[], expandedInOrder: boolean): LinkError {
   const { callee, caller } = calls[0];
   const from = caller ? `function '${caller}' calls` : "the object calls";
-  const more = calls.length > 1 ? ` (and ${calls.length - 1} more calls to undefined builtins)` : "";
+  const more = calls.length > 1
+    ? ` (and ${calls.length - 1} more calls to undefined builtins)`
+    : "";
   let detail: string;
   if (expandedInOrder) {
-    detail = `${from} the built-in '${callee}', which no linked module defines: LLVM left it as a call because of ` +
+    detail =
+      `${from} the built-in '${callee}', which no linked module defines: LLVM left it as a call because of ` +
       `--bpf-expand-memcpy-in-order; link with --disable-expand-memcpy-in-order, or link a module that defines '${callee}'`;
   } else {
-    detail = `${from} the built-in '${callee}', which no linked module defines and LLVM could not expand inline ` +
+    detail =
+      `${from} the built-in '${callee}', which no linked module defines and LLVM could not expand inline ` +
       `(a size that is not constant, or too large); link a module that defines '${callee}'`;
   }
   return new LinkError(detail + more, { symbol: callee });

@@ -60,7 +60,11 @@ test(
     const { command, args } = linkerCommand();
     const corpus = new Corpus({ linker: [command, ...args], jobs: 2 });
     const units = corpus.units().filter((u) => SAMPLE.includes(u.name));
-    assert.deepEqual(units.map((u) => u.name).sort(), [...SAMPLE].sort(), "every sample program is in the tree");
+    assert.deepEqual(
+      units.map((u) => u.name).sort(),
+      [...SAMPLE].sort(),
+      "every sample program is in the tree",
+    );
     const results = await corpus.run(units, tempDir("bpfl-corpus-"));
     const problems: string[] = [];
     let referenceLoads = 0;
@@ -70,12 +74,17 @@ test(
       else if (r.linkError) problems.push(`${name}: link error: ${r.linkError}`);
       else if (r.reference?.ok) {
         referenceLoads++;
-        if (!r.ours?.ok) problems.push(`${name}: clang's object loads, ours does not: ${r.ours?.cause}`);
+        if (!r.ours?.ok) {
+          problems.push(`${name}: clang's object loads, ours does not: ${r.ours?.cause}`);
+        }
       }
     }
     assert.deepEqual(problems, []);
     // Most of the sample loads from clang's object on any recent kernel; if far fewer
     // do, the comparison above says little and the set-up is wrong.
-    assert.ok(referenceLoads >= 20, `only ${referenceLoads} of ${units.length} load from clang's object`);
+    assert.ok(
+      referenceLoads >= 20,
+      `only ${referenceLoads} of ${units.length} load from clang's object`,
+    );
   },
 );
