@@ -136,7 +136,7 @@ const OPTIONS: readonly OptionDef[] = [
     names: ["--export"],
     value: "<symbols>",
     allowEmpty: true,
-    help: "Comma-separated symbols to keep global, the rest internal; repeatable",
+    help: "Symbols to keep global (comma-separated), the rest internal",
     defaultText: "none: every external definition stays global",
     set: (s, v) => {
       s.options.exports.push(...splitCommaList(v));
@@ -146,7 +146,7 @@ const OPTIONS: readonly OptionDef[] = [
   {
     names: ["--export-symbols"],
     value: "<path>",
-    help: "Keep the symbols in <path> (one per line) global, the rest internal",
+    help: "Like --export, one symbol a line in <path>; repeatable",
     set: (s, v) => {
       s.options.exportSymbolsFiles.push(v);
       s.options.exportAll = false;
