@@ -9,7 +9,7 @@ const utf8 = new TextDecoder();
 const encoder = new TextEncoder();
 
 /** LLVMLinkage values the linker sets. */
-export const Linkage = { External: 0, Internal: 8 } as const;
+export const Linkage = { External: 0, WeakAny: 5, Internal: 8 } as const;
 /** LLVMVisibility values the linker sets. */
 export const Visibility = { Default: 0 } as const;
 
@@ -40,6 +40,11 @@ export class GlobalValue {
     const p = this.#llvm.api.LLVMGetValueName2(this.#ptr, length);
     const n = this.#llvm.ffi.readU64(length);
     return p === null || n === 0 ? "" : utf8.decode(this.#llvm.ffi.copyBytes(p, n));
+  }
+
+  set name(value: string) {
+    const bytes = encoder.encode(value);
+    this.#llvm.api.LLVMSetValueName2(this.#ptr, bytes, bytes.length);
   }
 
   get isDeclaration(): boolean {
@@ -153,6 +158,23 @@ export class Module implements Disposable {
   globalVariables(): GlobalValue[] {
     const api = this.#llvm.api;
     return this.#collect(api.LLVMGetFirstGlobal, api.LLVMGetNextGlobal, "variable");
+  }
+
+  /**
+   * The initializers of the named global variables as IR text (`[4 x i8] c"GPL\00"`),
+   * by name; variables without one are left out. (Walked with the numeric handles
+   * LLVMGetInitializer takes, see ffi/uses.ts.)
+   */
+  initializerTexts(names: ReadonlySet<string>): Map<string, string> {
+    const api = this.#llvm.api;
+    const out = new Map<string, string>();
+    for (let g = api.LLVMGetLastGlobal(this.handle); g !== 0; g = api.LLVMGetPreviousGlobal(g)) {
+      const name = this.#llvm.borrowString(api.LLVMGetValueName(g));
+      if (!names.has(name)) continue;
+      const init = api.LLVMGetInitializer(g);
+      if (init !== 0) out.set(name, this.#llvm.takeMessage(api.LLVMPrintValueToString(init)));
+    }
+    return out;
   }
 
   aliases(): GlobalValue[] {

@@ -98,6 +98,7 @@ export const LLVM_SYMBOLS = {
   LLVMGetNamedFunction: { parameters: ["ptr", "buf"], result: "ptr" },
   LLVMGetNamedGlobal: { parameters: ["ptr", "buf"], result: "ptr" },
   LLVMGetValueName2: { parameters: ["ptr", "buf"], result: "ptr" },
+  LLVMSetValueName2: { parameters: ["ptr", "buf", "u64"], result: "void" },
   LLVMIsDeclaration: { parameters: ["ptr"], result: "i32" },
   LLVMGetLinkage: { parameters: ["ptr"], result: "i32" },
   LLVMSetLinkage: { parameters: ["ptr", "i32"], result: "void" },

@@ -135,14 +135,22 @@ const OPTIONS: readonly OptionDef[] = [
   {
     names: ["--export"],
     value: "<symbols>",
-    help: "Comma-separated symbols to keep exported; repeatable",
-    set: (s, v) => s.options.exports.push(...splitCommaList(v)),
+    allowEmpty: true,
+    help: "Symbols to keep global (comma-separated), the rest internal",
+    defaultText: "none: every external definition stays global",
+    set: (s, v) => {
+      s.options.exports.push(...splitCommaList(v));
+      s.options.exportAll = false;
+    },
   },
   {
     names: ["--export-symbols"],
     value: "<path>",
-    help: "Export the symbols in <path>, one per line; repeatable",
-    set: (s, v) => s.options.exportSymbolsFiles.push(v),
+    help: "Like --export, one symbol a line in <path>; repeatable",
+    set: (s, v) => {
+      s.options.exportSymbolsFiles.push(v);
+      s.options.exportAll = false;
+    },
   },
   {
     names: ["--btf"],

@@ -15,6 +15,25 @@ export function exportedSymbols(options: LinkOptions): Set<string> {
   return out;
 }
 
+const LOCAL_LINKAGES: ReadonlySet<number> = new Set([Linkage.Internal, 9 /* LLVMPrivateLinkage */]);
+
+/**
+ * What stays global in the linked module: the export list, or without one
+ * (`exportAll`) also every definition with external linkage, as `clang -c`
+ * leaves them. A C user's programs, maps, license and globals then keep the
+ * linkage libbpf needs (it refuses static programs and maps) without listing
+ * them; rustc always passes a list, so Rust links are unaffected.
+ */
+export function keptSymbols(module: Module, exported: Set<string>, options: Pick<LinkOptions, "exportAll">): Set<string> {
+  if (!options.exportAll) return exported;
+  const kept = new Set(exported);
+  for (const value of [...module.globalVariables(), ...module.aliases(), ...module.functions()]) {
+    if (value.isDeclaration || LOCAL_LINKAGES.has(value.linkage) || value.name.startsWith("llvm.")) continue;
+    kept.add(value.name);
+  }
+  return kept;
+}
+
 /**
  * Make everything that is not exported internal so the optimizer can drop or
  * inline it; with --ignore-inline-never also drop `noinline` everywhere.

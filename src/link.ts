@@ -7,6 +7,7 @@ import { readBitcodeProducer } from "./bitcode_producer.ts";
 import { LinkError, ParseError } from "./errors.ts";
 import { describeInput, type ModuleInput } from "./inputs.ts";
 import type { Logger } from "./log.ts";
+import { mergeSectionData } from "./section_merge.ts";
 
 /** The newest LLVM major version that produced any of the bitcode inputs. */
 export function newestProducerMajor(inputs: ModuleInput[]): number | undefined {
@@ -50,6 +51,14 @@ export function parseModule(context: Context, input: ModuleInput): Module {
     }
     throw e;
   }
+}
+
+/**
+ * Parse one input for linking: its `license`/`version` section data is merged
+ * with the same data of the inputs before it (src/section_merge.ts).
+ */
+function parseInput(context: Context, input: ModuleInput): Module {
+  return mergeSectionData(context, parseModule(context, input), input);
 }
 
 const MULTIPLY_DEFINED = /Linking globals named '([^']+)': symbol multiply defined/;
@@ -135,7 +144,7 @@ export function linkModules(context: Context, inputs: ModuleInput[], log: Logger
     for (let i = 0; i < prefix; i++) {
       log.debug(`linking ${describeInput(inputs[i])}`);
       linkInto(context, inputs, { module: linked, first: 0, end: i, level: 0 }, {
-        module: parseModule(context, inputs[i]),
+        module: parseInput(context, inputs[i]),
         first: i,
         end: i + 1,
         level: 0,
@@ -163,7 +172,7 @@ function mergePairwise(context: Context, inputs: ModuleInput[], from: number, lo
   try {
     for (let i = from; i < inputs.length; i++) {
       log.debug(`linking ${describeInput(inputs[i])}`);
-      let run: LinkedRun = { module: parseModule(context, inputs[i]), first: i, end: i + 1, level: 0 };
+      let run: LinkedRun = { module: parseInput(context, inputs[i]), first: i, end: i + 1, level: 0 };
       while (stack.length > 0 && stack[stack.length - 1].level === run.level) {
         run = merge(context, inputs, stack.pop()!, run);
       }

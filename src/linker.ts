@@ -9,19 +9,24 @@ import { emptiedEnumsNotes, sanitizeDebugInfo } from "./btf/sanitize.ts";
 import { lintBtfObject } from "./explain/btf_lint.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
 import { LinkError, LlvmError, UsageError } from "./errors.ts";
-import { exportedSymbols, internalize, optimize } from "./exports.ts";
+import { exportedSymbols, internalize, keptSymbols, optimize } from "./exports.ts";
 import { describeInput, type InputFile, type ModuleInput, modulesOf } from "./inputs.ts";
 import { readBitcodeSymbols } from "./bitcode_symbols.ts";
 import { checkProducers, linkModules, newestProducerMajor } from "./link.ts";
 import { type MemberSelection, selectModules } from "./member_selection.ts";
-import { llvmCommandLine } from "./llvm_options.ts";
+import { decideExpandInOrder, llvmCommandLine } from "./llvm_options.ts";
 import type { Logger } from "./log.ts";
 import type { LinkOptions } from "./options.ts";
 import { chooseTriple, createTargetMachine } from "./target.ts";
 import type { PhaseTimer } from "./timing.ts";
+import { unresolvedCallError, unresolvedCalls } from "./unresolved_calls.ts";
 
-/** Errors LLVM's BPF backend reports for calls it leaves to the loader/builtins. */
-const IGNORED_BUILTIN_ERROR = /A call to built-in function '(memcpy|memmove|memset|memcmp|bcmp|strlen)' is not supported\.$/;
+/**
+ * The error LLVM's BPF backend reports for a memory builtin it leaves as a call.
+ * Not an error when a linked module defines the builtin (Rust's
+ * compiler_builtins); whether one does is checked on the emitted object.
+ */
+const BUILTIN_CALL_ERROR = /A call to built-in function '(memcpy|memmove|memset|memcmp|bcmp|strlen)' is not supported\.$/;
 
 const appliedLlvmOptions = new WeakMap<Llvm, string>();
 
@@ -30,14 +35,25 @@ const appliedLlvmOptions = new WeakMap<Llvm, string>();
  * Unknown --llvm-args are a UsageError; a later link that needs other
  * options than the first is refused (LLVM cannot change them).
  */
-export function applyLlvmOptions(llvm: Llvm, options: LinkOptions, log: Logger): void {
-  const args = llvmCommandLine(options);
+export function applyLlvmOptions(
+  llvm: Llvm,
+  options: LinkOptions,
+  log: Logger,
+  expandMemcpyInOrder = !options.disableExpandMemcpyInOrder,
+): void {
+  const args = llvmCommandLine(options, expandMemcpyInOrder);
   const key = JSON.stringify(args);
   const applied = appliedLlvmOptions.get(llvm);
   if (applied !== undefined) {
     if (applied !== key) {
+      // Usually a C link (no memory builtins defined) and a Rust link in one process.
+      const inOrder = (k: string) => k.includes('"--bpf-expand-memcpy-in-order"');
+      const hint = inOrder(applied) !== inOrder(key)
+        ? "; the two links differ in --bpf-expand-memcpy-in-order (passed only when the linked modules define " +
+          "memset, memmove and memcmp): set disableExpandMemcpyInOrder in every link of the process, or link in separate processes"
+        : "";
       throw new UsageError(
-        `LLVM options are process-wide and were already set to ${applied}; cannot change them to ${key} in the same process`,
+        `LLVM options are process-wide and were already set to ${applied}; cannot change them to ${key} in the same process${hint}`,
       );
     }
     return;
@@ -100,12 +116,13 @@ export interface LinkRequest {
   selection?: MemberSelection;
 }
 
-/** Handle one diagnostic per SPEC 4.10; returns true when it fails the link. */
+/** Handle one diagnostic; returns true when it fails the link. */
 function reportDiagnostic(d: Diagnostic, log: Logger, fatalErrors: boolean): boolean {
   switch (d.severity) {
     case "error":
-      if (IGNORED_BUILTIN_ERROR.test(d.message)) {
-        log.debug(`LLVM (ignored): ${d.message}`);
+      if (BUILTIN_CALL_ERROR.test(d.message)) {
+        // Judged on the object: an error only if no linked module defines the builtin.
+        log.debug(`LLVM: ${d.message}`);
         return false;
       }
       if (fatalErrors) return true;
@@ -167,11 +184,16 @@ export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer
 /** Link `request.inputs` into the bytes of the requested output kind. */
 export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): LinkOutcome {
   const { options } = request;
-  timer.run("configure LLVM", () => applyLlvmOptions(llvm, options, log));
-  const exported = exportedSymbols(options);
+  const listed = exportedSymbols(options);
   const selection = request.selection ??
-    timer.run("select members", () => selectInputs(request.inputs, exported, options.wholeArchive, log));
+    timer.run("select members", () => selectInputs(request.inputs, listed, options.wholeArchive, log));
   const inputs = selection.selected.map((s) => s.input);
+  const inOrder = timer.run("configure LLVM", () => {
+    const decision = decideExpandInOrder(options, inputs);
+    if (decision.reason) log.info(decision.reason);
+    applyLlvmOptions(llvm, options, log, decision.expand);
+    return decision.expand || options.llvmArgs.some((a) => /^--?bpf-expand-memcpy-in-order\b/.test(a));
+  });
 
   const failures: string[] = [];
   using context = new Context(llvm, (d) => {
@@ -188,6 +210,7 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   using machine = timer.run("configure LLVM", () => createTargetMachine(llvm, triple, options));
   module.triple = triple;
   module.setDataLayout(machine);
+  const exported = keptSymbols(module, listed, options);
 
   if (options.btf) {
     // BTF is emitted by the BPF backend from the debug info we keep, once the
@@ -224,6 +247,14 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   const bytes = timer.run("codegen", () => emitOutput(module, machine, options.emit));
   if (failures.length > 0) {
     throw new LlvmError(failures.length === 1 ? failures[0] : `${failures[0]} (and ${failures.length - 1} more LLVM errors)`);
+  }
+  if (options.emit === "obj") {
+    // An object that calls a function nothing defines would only fail at load time.
+    const calls = unresolvedCalls(bytes, module);
+    if (calls.length > 0) {
+      if (options.fatalErrors) throw unresolvedCallError(calls, inOrder);
+      log.warn(`${unresolvedCallError(calls, inOrder).message} (not fatal with --fatal-errors false)`);
+    }
   }
   if (options.btf && options.emit === "obj") {
     // What the kernel would refuse, said now rather than at load time.

@@ -46,6 +46,16 @@ function bundleHint(options: CommandLine): string {
     : "; to report it, rerun with --reproduce <file.tar> and attach that file";
 }
 
+/**
+ * BPF v1 (--cpu generic, the default) has no 32-bit atomics and makes longer
+ * code, whose jumps can exceed its 16-bit offsets; clang's own default is v3.
+ */
+function cpuHint(options: CommandLine, reason: string): string {
+  if (!["generic", "v1", "v2"].includes(options.cpu)) return "";
+  if (!/Cannot select: .*Atomic|Branch target out of insn range/.test(reason)) return "";
+  return `; --cpu ${options.cpu} (BPF ${options.cpu === "v2" ? "v2" : "v1"}) cannot express this code: link with --cpu v3, clang's default`;
+}
+
 async function loadLlvm(options: CommandLine, log: Logger, timer: PhaseTimer, preferMajor?: number): Promise<Llvm> {
   const start = performance.now();
   const llvm = await Llvm.load({ explicitPath: options.llvmPath, preferMajor });
@@ -59,7 +69,7 @@ async function loadLlvm(options: CommandLine, log: Logger, timer: PhaseTimer, pr
     // After the handler returns LLVM exits, or aborts (a crash report) for
     // codegen errors: end the process here with the status of an error.
     removePendingOutputs();
-    print(2, `error: LLVM fatal error: ${oneLine(reason)}${bundleHint(options)}\n`);
+    print(2, `error: LLVM fatal error: ${oneLine(reason)}${cpuHint(options, reason)}${bundleHint(options)}\n`);
     process.exit(1);
   });
   return llvm;

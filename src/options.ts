@@ -29,6 +29,12 @@ export interface LinkOptions {
   optLevel: OptLevel;
   /** Symbols to keep external (from --export and --export-symbols). */
   exports: string[];
+  /**
+   * No export list was given (neither --export nor --export-symbols): every
+   * definition with external linkage stays global, as in `clang -c`'s object,
+   * and nothing is internalized. rustc always passes a list.
+   */
+  exportAll: boolean;
   btf: boolean;
   allowBpfTrap: boolean;
   unrollLoops: boolean;
@@ -53,6 +59,7 @@ export function defaultLinkOptions(): LinkOptions {
     cpuFeatures: "",
     optLevel: "2",
     exports: [],
+    exportAll: true,
     btf: false,
     allowBpfTrap: false,
     unrollLoops: false,
@@ -95,10 +102,13 @@ function checkChoice(name: string, value: string, choices: readonly string[]): v
 /**
  * Complete and check options given through the library API with the rules of
  * the command line (the CLI parser checks as it parses): unknown values are a
- * UsageError, and optimization level 0 means 1.
+ * UsageError, optimization level 0 means 1, and without `exports` every
+ * external definition stays global.
  */
 export function resolveLinkOptions(given: Partial<LinkOptions>): LinkOptions {
   const options: LinkOptions = { ...defaultLinkOptions(), ...given };
+  // As on the command line: an export list, even an empty one, means "internalize the rest".
+  options.exportAll = given.exportAll ?? given.exports === undefined;
   checkChoice("emit", options.emit, EMIT_KINDS);
   checkChoice("cpu", options.cpu, CPU_NAMES);
   if ((options.optLevel as string) === "0") options.optLevel = "1";

@@ -39,6 +39,7 @@ test("defaults: only output and one input given", () => {
     cpuFeatures: "",
     optLevel: "2",
     exports: [],
+    exportAll: true,
     btf: false,
     allowBpfTrap: false,
     unrollLoops: false,
@@ -245,6 +246,14 @@ test("-O rejects other levels", () => {
 test("--export splits on commas and is repeatable", () => {
   const options = parseWith("--export", "a,b", "--export=c", "--export", "d,,e,");
   assert.deepEqual(options.exports, ["a", "b", "c", "d", "e"]);
+});
+
+test("an export list, even an empty one, internalizes the rest; without one every definition stays", () => {
+  assert.equal(parseCommandLine(["a.o", "-o", "x"]).exportAll, true);
+  assert.equal(parseWith("--export", "a").exportAll, false);
+  assert.equal(parseWith("--export=").exportAll, false);
+  assert.deepEqual(parseWith("--export=").exports, []);
+  assert.equal(parseWith("--export-symbols", "list.txt").exportAll, false);
 });
 
 test("--export never swallows the following inputs", () => {

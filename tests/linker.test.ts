@@ -297,8 +297,10 @@ test("options: emit kinds, target, cpu, exports, optimization level", async () =
   assert.ok(equalBytes(o2, (await link(loop, { exports: ["k"] })).output), "default is 2");
   assert.ok(o3.length > o2.length + 400, `O3 unrolls: ${o3.length} vs ${o2.length} bytes`);
 
-  const none = symbols(toFile((await link(alu, {})).output));
+  const none = symbols(toFile((await link(alu, { exports: [] })).output));
   assert.ok(!none.has("f"), "not exported: dropped");
+  // No export list at all: every external definition stays global, as clang -c leaves it.
+  assert.equal(symbols(toFile((await link(alu, {})).output)).get("f")?.bind, "GLOBAL");
   assert.equal(symbols(toFile(obj)).get("f")?.bind, "GLOBAL");
 });
 
@@ -370,7 +372,21 @@ test("LLVM options cannot change within a process: UsageError", async () => {
   );
   // The process still links with its options afterwards.
   await link([input("alu.bc", aluBc)], { exports: ["f"] });
+  // A module that defines the memory builtins (as Rust's compiler_builtins) would get
+  // --bpf-expand-memcpy-in-order, which this process was set up without: refused, saying
+  // how to link both kinds in one process.
+  const builtins = { name: "builtins.ll", bytes: BUILTINS_IR };
+  const e = await rejects(link([input("alu.bc", aluBc), builtins], { exports: ["f"] }), UsageError);
+  assert.match(e.message, /disableExpandMemcpyInOrder/);
+  await link([input("alu.bc", aluBc), builtins], { exports: ["f"], disableExpandMemcpyInOrder: true });
 });
+
+/** IR that defines memset, memmove and memcmp (as compiler_builtins does), each trivially. */
+const BUILTINS_IR = `target triple = "bpf"
+define ptr @memset(ptr %d, i32 %c, i64 %n) { ret ptr %d }
+define ptr @memmove(ptr %d, ptr %s, i64 %n) { ret ptr %d }
+define i32 @memcmp(ptr %a, ptr %b, i64 %n) { ret i32 0 }
+`;
 
 // ---------------------------------------------------------------------------- errors (API)
 

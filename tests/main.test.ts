@@ -245,6 +245,32 @@ attributes #1 = { noinline }
 `,
 );
 
+// The memory builtins, defined as Rust's compiler_builtins defines them: with them
+// linked, --bpf-expand-memcpy-in-order is passed (it makes LLVM call them).
+const builtinsBc = compileC(
+  dir,
+  "builtins",
+  `void *memcpy(void *d, const void *s, unsigned long n) {
+  volatile char *dd = d; const volatile char *ss = s;
+  for (unsigned long i = 0; i < n; i++) dd[i] = ss[i];
+  return d;
+}
+void *memmove(void *d, const void *s, unsigned long n) { return memcpy(d, s, n); }
+void *memset(void *d, int c, unsigned long n) {
+  volatile char *dd = d;
+  for (unsigned long i = 0; i < n; i++) dd[i] = (char)c;
+  return d;
+}
+int memcmp(const void *a, const void *b, unsigned long n) {
+  const volatile unsigned char *x = a, *y = b;
+  for (unsigned long i = 0; i < n; i++) if (x[i] != y[i]) return x[i] - y[i];
+  return 0;
+}
+`,
+  "bc",
+  ["-fno-builtin"],
+);
+
 // A large struct copy, expanded by the BPF backend into loads and stores.
 const memcpyBc = compileC(
   dir,
@@ -271,7 +297,7 @@ int caller(int x) { return six(x, x + 1, x + 2, x + 3, x + 4, x + 5); }
 );
 
 // Variable-length memcpy/memset: the backend reports "A call to built-in function 'memcpy'
-// is not supported.", which the linker must ignore (SPEC 4.10).
+// is not supported.", which is no error when a linked module defines memcpy.
 const varMemBc = compileC(
   dir,
   "var_mem",
@@ -307,6 +333,19 @@ test(
     for (const [i, p] of PACKETS.entries()) {
       assert.equal(loadAndRun(out, "xdp_score", p), expected[i], `packet ${i}`);
     }
+  },
+);
+
+test(
+  "kernel: C files plus a static library linked with no flag but --btf (no export list) load and run",
+  needsBpf(),
+  () => {
+    const out = linkOk("xdp_plain.o", ["--btf", ...XDP_INPUTS]);
+    const syms = symbols(out);
+    // What clang -c leaves global stays global; the unneeded archive member is not linked.
+    assert.equal(syms.get("xdp_score")?.bind, "GLOBAL");
+    assert.ok(!syms.has("lib_unused"));
+    for (const p of PACKETS) assert.equal(loadAndRun(out, "xdp_score", p), expectedVerdict(p));
   },
 );
 
@@ -420,6 +459,14 @@ test("--cpu v1 uses 64-bit registers, v3 32-bit subregisters", () => {
   assert.doesNotMatch(v1, /\bw0\b/);
   assert.match(v3, /w0 \*= w/);
   assert.ok(same(linkOk("cpu_generic.o", ["--cpu", "generic", "--export", "f", aluBc]), aluRef));
+});
+
+test("--cpu: code BPF v1 cannot express (a 32-bit atomic) is one error that points to --cpu v3", () => {
+  const bc = compileC(dir, "atomic32", "int counter;\nint f(int x) { return __sync_fetch_and_sub(&counter, x); }\n");
+  const d = freshDir("atomic32");
+  const out = join(d, "out.o");
+  assertCleanError(link(["--export", "f", "-o", out, bc]), out, "LLVM fatal error", "link with --cpu v3");
+  linkOk("atomic32_v3.o", ["--cpu", "v3", "--export", "f", bc]);
 });
 
 test("--cpu: an unknown CPU is an error naming it", () => {
@@ -584,7 +631,7 @@ function storeOffsets(asm: string): number[] {
 
 test("--disable-expand-memcpy-in-order changes the order of a large struct copy", () => {
   const inOrder = storeOffsets(
-    readFileSync(linkOk("copy.s", ["--emit", "asm", "--export", "copy", memcpyBc]), "utf8"),
+    readFileSync(linkOk("copy.s", ["--emit", "asm", "--export", "copy", memcpyBc, builtinsBc]), "utf8"),
   );
   assert.equal(inOrder.length, 13);
   assert.deepEqual(inOrder, [...inOrder].sort((a, b) => a - b), "ascending offsets by default");
@@ -597,12 +644,16 @@ test("--disable-expand-memcpy-in-order changes the order of a large struct copy"
         "--export",
         "copy",
         memcpyBc,
+        builtinsBc,
       ]),
       "utf8",
     ),
   );
   assert.equal(other.length, 13);
   assert.notDeepEqual(other, inOrder);
+  // Without a module defining memset, memmove and memcmp, the option is not passed.
+  const alone = storeOffsets(readFileSync(linkOk("copy_alone.s", ["--emit", "asm", "--export", "copy", memcpyBc]), "utf8"));
+  assert.deepEqual(alone, other);
 });
 
 test("--allow-bpf-trap turns an unreachable into a trap call", () => {
@@ -616,7 +667,7 @@ test("--allow-bpf-trap turns an unreachable into a trap call", () => {
 });
 
 test("--llvm-args passes a real LLVM option", () => {
-  const base = ["--emit", "asm", "--export", "copy", memcpyBc];
+  const base = ["--emit", "asm", "--export", "copy", memcpyBc, builtinsBc];
   const viaArgs = linkOk("copy_llvmargs.s", [
     "--llvm-args=--bpf-expand-memcpy-in-order=false",
     ...base,
@@ -750,15 +801,35 @@ test("--fatal-errors: an invalid value is an error", () => {
   assertCleanError(link(["--fatal-errors", "maybe", "-o", out, aluBc]), out, "'maybe'");
 });
 
-test("unsupported built-in call errors (variable-length memcpy/memset) do not fail the link", () => {
+test("built-in calls (variable-length memcpy/memset) link only when a linked module defines the builtins", () => {
   const d = freshDir("builtin_calls");
   const out = join(d, "out.o");
-  const r = link(["--export", "vcopy,vset", "-o", out, varMemBc]);
-  assert.equal(r.status, 0, `the builtin-call error must be ignored:\n${r.stderr}`);
+  const r = link(["--export", "vcopy,vset", "-o", out, varMemBc, builtinsBc]);
+  assert.equal(r.status, 0, `the builtin-call error must be ignored when memcpy is linked:\n${r.stderr}`);
   assert.doesNotMatch(r.stderr, /^error:/m);
   const asm = objdumpRelocs(out);
-  assert.match(asm, /memcpy/, "the call to memcpy is left for the loader");
-  assert.match(asm, /memset/);
+  assert.match(asm, /call.*\n.*memcpy|<memcpy>/, "vcopy calls the linked memcpy");
+  // Nothing defines them: the object could not load, so there is none.
+  const failed = join(d, "failed.o");
+  const alone = link(["--export", "vcopy,vset", "-o", failed, varMemBc]);
+  assertCleanError(alone, failed, "'vcopy'", "'memcpy'", "no linked module defines");
+  const lists = link(["--export", "vset", "-o", failed, varMemBc]);
+  assertCleanError(lists, failed, "'vset'", "'memset'");
+});
+
+test("struct s v = {} links to a loadable object without flags: memset expanded inline", () => {
+  const src = `struct big { long a[12]; };
+__attribute__((noinline)) long use(struct big *p) { return p->a[0] + p->a[1] + p->a[7]; }
+long prog(int x) { struct big v = {}; v.a[1] = x; return use(&v); }
+`;
+  const bc = compileC(dir, "zero_init", src);
+  const out = linkOk("zero_init.o", ["--export", "prog,use", bc]);
+  const asm = objdumpRelocs(out);
+  assert.doesNotMatch(asm, /memset/, `no call to memset:\n${asm}`);
+  // --llvm-args can still ask for the in-order expansion; then the missing memset is an error.
+  const d = freshDir("zero_init_inorder");
+  const r = link(["--llvm-args=--bpf-expand-memcpy-in-order", "--export", "prog,use", "-o", join(d, "o.o"), bc]);
+  assertCleanError(r, join(d, "o.o"), "'prog'", "'memset'", "--disable-expand-memcpy-in-order");
 });
 
 // ------------------------------------------------------------------------ rustc conventions

@@ -338,7 +338,8 @@ function checkMapLinkage(btf: Btf, report: (line: string) => void): void {
       if (variable?.kind !== BTF_KIND.VAR || variable.linkage !== BTF_VAR_STATIC) continue;
       const name = printable(variable.name);
       report(
-        `map '${name}' has static linkage: libbpf refuses it ("unsupported map linkage static"); export it (--export ${name})`,
+        `map '${name}' has static linkage: libbpf refuses it ("unsupported map linkage static"); ` +
+          `export it (--export ${name}), or drop 'static' from its definition`,
       );
     }
   }

@@ -55,7 +55,7 @@ export class LinkExplainer {
     this.#request = request;
     this.#options = options;
     if (request.whyLive && request.whyLive.length > 0) {
-      this.#whyLive = new WhyLive(llvm, request.whyLive, exportedSymbols(options));
+      this.#whyLive = new WhyLive(llvm, request.whyLive, exportedSymbols(options), options.exportAll);
     }
   }
 

@@ -150,6 +150,8 @@ export function commandTokensFor(
   if (options.cpuFeatures !== "") option(["--cpu-features"], options.cpuFeatures);
   if (options.optLevel !== "2") option(["-O"], options.optLevel);
   for (const name of options.exports) option(["--export"], name);
+  // An empty list still internalizes everything; without any --export, nothing would be.
+  if (!options.exportAll && options.exports.length === 0) option(["--export"], "");
   const flags: [boolean, string][] = [
     [options.btf, "--btf"],
     [options.wholeArchive, "--whole-archive"],

@@ -13,6 +13,7 @@ import { UseGraph, type UseNode } from "../../ffi/uses.ts";
 import { describeInput, type ModuleInput } from "../inputs.ts";
 import type { MemberSelection } from "../member_selection.ts";
 import { moduleDefinitions } from "./module_symbols.ts";
+import { keptSymbols } from "../exports.ts";
 
 const USED_LISTS = new Set(["llvm.used", "llvm.compiler.used"]);
 
@@ -27,20 +28,24 @@ interface Before {
 export class WhyLive {
   readonly symbols: readonly string[];
   readonly #llvm: Llvm;
-  readonly #exported: ReadonlySet<string>;
+  #exported: ReadonlySet<string>;
+  /** No export list: every external definition is a root, and nothing was internalized by the link. */
+  readonly #exportAll: boolean;
   readonly #before = new Map<string, Before>();
   /** The chain for each symbol in the final module; undefined: present but no root reaches it. */
   readonly #after = new Map<string, string | undefined>();
   #ran = false;
 
-  constructor(llvm: Llvm, symbols: readonly string[], exported: ReadonlySet<string>) {
+  constructor(llvm: Llvm, symbols: readonly string[], exported: ReadonlySet<string>, exportAll = false) {
     this.#llvm = llvm;
     this.symbols = [...new Set(symbols)];
     this.#exported = exported;
+    this.#exportAll = exportAll;
   }
 
   /** Hook: after internalization, before the optimizer. */
   beforeOptimize(module: Module): void {
+    if (this.#exportAll) this.#exported = keptSymbols(module, new Set(this.#exported), { exportAll: true });
     const graph = new UseGraph(this.#llvm, module);
     for (const symbol of this.symbols) {
       const node = graph.byName.get(symbol);
@@ -65,7 +70,7 @@ export class WhyLive {
   }
 
   #rootLabel(node: UseNode): string | undefined {
-    if (node.defined && this.#exported.has(node.name)) return "exported";
+    if (node.defined && this.#exported.has(node.name)) return this.#exportAll ? "global, no export list" : "exported";
     if (USED_LISTS.has(node.name)) return node.name;
     return undefined;
   }
@@ -120,10 +125,12 @@ export class WhyLive {
       if (!before.defined) {
         return `removed: only declared (no linked input defines this ${what}) and nothing left uses it`;
       }
+      // Without an export list nothing is internalized: what is local was static in its input.
+      const local = this.#exportAll ? "static (internal linkage in its input)" : "internalized (not exported)";
       if (before.used) {
-        return `removed by the optimizer: internalized (not exported), then inlined or folded into its users`;
+        return `removed by the optimizer: ${local}, then inlined or folded into its users`;
       }
-      return `removed as dead code: internalized (not exported) and nothing references it`;
+      return `removed as dead code: ${local} and nothing references it`;
     }
     const definers = inputs.filter((input) => {
       const definitions = moduleDefinitions(input);

@@ -26,7 +26,8 @@ import type { Module } from "../../ffi/module.ts";
 import { sanitizeDebugInfo } from "../../src/btf/sanitize.ts";
 import { pruneDeadCompileUnits, type PruneReport } from "../../src/btf/prune.ts";
 import { emitOutput } from "../../src/emit.ts";
-import { exportedSymbols, internalize, optimize } from "../../src/exports.ts";
+import { exportedSymbols, internalize, keptSymbols, optimize } from "../../src/exports.ts";
+import { decideExpandInOrder } from "../../src/llvm_options.ts";
 import { checkProducers, linkModules } from "../../src/link.ts";
 import { applyLlvmOptions, collectModuleInputs, selectInputs } from "../../src/linker.ts";
 import { Logger, MemorySink } from "../../src/log.ts";
@@ -195,10 +196,10 @@ function unitLists(module: Module): UnitLists[] {
 function linkLocally(wholeArchive: boolean, prune: boolean, inspect = false): Linked {
   const options = resolveLinkOptions({ ...OPTIONS, wholeArchive });
   const log = new Logger("warn", new MemorySink());
-  applyLlvmOptions(llvm, options, log);
-  const exported = exportedSymbols(options);
-  const inputs = selectInputs(collectModuleInputs(INPUT_FILES, log), exported, wholeArchive, log)
+  const listed = exportedSymbols(options);
+  const inputs = selectInputs(collectModuleInputs(INPUT_FILES, log), listed, wholeArchive, log)
     .selected.map((s) => s.input);
+  applyLlvmOptions(llvm, options, log, decideExpandInOrder(options, inputs).expand);
   const failures: string[] = [];
   using context = new Context(llvm, (d) => {
     if (d.severity === "error") failures.push(d.message);
@@ -209,6 +210,7 @@ function linkLocally(wholeArchive: boolean, prune: boolean, inspect = false): Li
   using machine = createTargetMachine(llvm, triple, options);
   module.triple = triple;
   module.setDataLayout(machine);
+  const exported = keptSymbols(module, listed, options);
   sanitizeDebugInfo(llvm, module, exported, log);
   internalize(llvm, module, exported, options, log);
   let start = performance.now();

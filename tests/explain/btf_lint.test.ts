@@ -370,7 +370,7 @@ SEC("xdp") int prog(struct xdp_md *ctx) {
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-let mapLinks: { dir: string; unexported: string[]; exported: string[] } | undefined;
+let mapLinks: { dir: string; unexported: string[]; exported: string[]; plain: string[] } | undefined;
 /** The map program linked without and with its map exported (once per file). */
 function linkMapProgram() {
   if (mapLinks) return mapLinks;
@@ -381,6 +381,8 @@ function linkMapProgram() {
     dir: d,
     unexported: lintLines(linkCli(["--btf", "--export", "prog", bc, "-o", "static.o"], d)),
     exported: lintLines(linkCli(["--btf", "--export", "prog,counts", bc, "-o", "global.o"], d)),
+    // No export list: the map keeps the global linkage clang gave it.
+    plain: lintLines(linkCli(["--btf", bc, "-o", "plain.o"], d)),
   };
   return mapLinks;
 }
@@ -388,13 +390,15 @@ function linkMapProgram() {
 test("a BTF map that was not exported (static) gets one warning naming it; exported, none", () => {
   const { unexported, exported } = linkMapProgram();
   assert.deepEqual(unexported, [
-    `warning: BTF: map 'counts' has static linkage: libbpf refuses it ("unsupported map linkage static"); export it (--export counts)`,
+    `warning: BTF: map 'counts' has static linkage: libbpf refuses it ("unsupported map linkage static"); export it (--export counts), or drop 'static' from its definition`,
   ]);
   assert.deepEqual(exported, []);
+  assert.deepEqual(linkMapProgram().plain, [], "without an export list the map stays global");
 });
 
 test("the kernel's loader agrees: the static map is refused, the exported one loads", needsBpf(), () => {
   const { dir: d } = linkMapProgram();
   assert.equal(verifierAccepts(join(d, "static.o")).ok, false);
   assert.equal(verifierAccepts(join(d, "global.o")).ok, true);
+  assert.equal(verifierAccepts(join(d, "plain.o")).ok, true);
 });
