@@ -197,6 +197,28 @@ export function sanitizeDebugInfo(
    * BTF and the kernel accept for INT) and are only escaped when they hold
    * anything else, like Rust's `()` and `!`.
    */
+  // Names repeat (member names, base types): the verdict for an MDString is
+  // kept, so each distinct name is read out of LLVM and checked once. NO_MD: no change.
+  const cleanNames = new Map<MDRef, MDRef>();
+  const cleanBaseNames = new Map<MDRef, MDRef>();
+  const cleanName = (nameRef: MDRef, keepSpaces: boolean): MDRef => {
+    const cache = keepSpaces ? cleanBaseNames : cleanNames;
+    let cleanRef = cache.get(nameRef);
+    if (cleanRef === undefined) {
+      const name = md.string(nameRef);
+      const clean = keepSpaces && C_BASE_TYPE_NAME.test(name) ? name : sanitizeTypeName(name);
+      cleanRef = clean === name ? NO_MD : md.mdString(clean);
+      cache.set(nameRef, cleanRef);
+    }
+    return cleanRef;
+  };
+
+  /** `rename` for a DIDerivedType: pointers lose their name (read the tag only when there is one). */
+  const renameDerived = (node: MDRef, ops: MDRef[]) => {
+    if (ops.length <= Operand.typeName || ops[Operand.typeName] === NO_MD) return;
+    rename(node, ops, md.tag(node) === DwTag.pointerType);
+  };
+
   const rename = (node: MDRef, ops: MDRef[], remove: boolean, keepSpaces = false) => {
     if (ops.length <= Operand.typeName) return;
     const nameRef = ops[Operand.typeName];
@@ -207,11 +229,8 @@ export function sanitizeDebugInfo(
       report.renamed++;
       return;
     }
-    const name = md.string(nameRef);
-    if (keepSpaces && C_BASE_TYPE_NAME.test(name)) return;
-    const clean = sanitizeTypeName(name);
-    if (clean === name) return;
-    const cleanRef = md.mdString(clean);
+    const cleanRef = cleanName(nameRef, keepSpaces);
+    if (cleanRef === NO_MD) return;
     md.replaceOperand(node, Operand.typeName, cleanRef);
     ops[Operand.typeName] = cleanRef;
     report.renamed++;
@@ -233,6 +252,7 @@ export function sanitizeDebugInfo(
     return parts.reverse().join("::");
   };
 
+  let offsets: number[] = [];
   /** Struct/union: drop a data-carrying enum's variants, or sort members by offset. */
   const fixMembers = (node: MDRef, ops: MDRef[]) => {
     if (md.typeFlags(node) & DI_FLAG_FWD_DECL) return;
@@ -244,7 +264,8 @@ export function sanitizeDebugInfo(
       );
     }
     const items = md.operands(elements);
-    const members: { ref: MDRef; offset: number; index: number }[] = [];
+    // Offsets by element index; members are only gathered for the rare unsorted list.
+    if (offsets.length < items.length) offsets = new Array<number>(items.length);
     let sorted = true;
     let last = -Infinity;
     for (let i = 0; i < items.length; i++) {
@@ -262,9 +283,13 @@ export function sanitizeDebugInfo(
       const offset = kind === MetadataKind.DIDerivedType ? md.offsetInBits(item) : Infinity;
       if (offset < last) sorted = false;
       last = offset;
-      members.push({ ref: item, offset, index: i });
+      offsets[i] = offset;
     }
     if (sorted) return;
+    const members: { ref: MDRef; offset: number; index: number }[] = [];
+    for (let i = 0; i < items.length; i++) {
+      if (items[i] !== NO_MD) members.push({ ref: items[i], offset: offsets[i], index: i });
+    }
     members.sort((a, b) => a.offset - b.offset || a.index - b.index);
     const tuple = md.tuple(members.map((m) => m.ref));
     md.replaceOperand(node, elementsOperand, tuple);
@@ -281,6 +306,7 @@ export function sanitizeDebugInfo(
     if (!fn.isDeclaration) fn.forEachBodyMetadata(push);
   }
 
+  const replacing = replacements.size > 0;
   while (stack.length > 0) {
     const node = stack.pop()!;
     report.nodes++;
@@ -297,7 +323,7 @@ export function sanitizeDebugInfo(
         break;
       }
       case MetadataKind.DIDerivedType:
-        rename(node, ops, md.tag(node) === DwTag.pointerType);
+        renameDerived(node, ops);
         break;
       case MetadataKind.DIBasicType:
         rename(node, ops, false, true);
@@ -308,6 +334,16 @@ export function sanitizeDebugInfo(
       case MetadataKind.DISubprogram:
         rename(node, ops, false);
         break;
+    }
+    if (!replacing) {
+      // Nothing to rewire (no function became static): only new nodes to visit.
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
+        if (op === NO_MD || visited.has(op)) continue;
+        visited.add(op);
+        stack.push(op);
+      }
+      continue;
     }
     for (let i = 0; i < ops.length; i++) {
       let op = ops[i];
