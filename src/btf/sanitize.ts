@@ -307,12 +307,14 @@ export function sanitizeDebugInfo(
   }
 
   const replacing = replacements.size > 0;
+  const nodeOps: MDRef[] = [];
   while (stack.length > 0) {
     const node = stack.pop()!;
     report.nodes++;
     const kind = md.kind(node);
     if (!hasOperands(kind)) continue;
-    const ops = md.operands(node);
+    // Reused from node to node; nothing below keeps it past this iteration.
+    const ops = md.operandsInto(node, nodeOps);
     switch (kind) {
       case MetadataKind.DICompositeType: {
         const tag = md.tag(node);
