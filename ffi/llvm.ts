@@ -123,6 +123,13 @@ export interface LoadOptions {
   preferMajor?: number;
   /** Pre-made candidate list (tests). */
   candidates?: Candidate[];
+  /**
+   * The caller reads only `path` and `version` (`--version`): the LLVM-C
+   * symbols are bound when `api` is first used, not at load, so a candidate is
+   * not checked for them (binding ~130 symbols is most of what start-up adds to
+   * the dlopen itself).
+   */
+  versionOnly?: boolean;
 }
 
 /** The loaded libLLVM. One per process is the norm; it is never unloaded. */
@@ -130,14 +137,28 @@ export class Llvm {
   readonly #callbacks: NativeCallback[] = [];
   #commandLineParsed = false;
   #bpfInitialized = false;
+  #api: LlvmApi | undefined;
+  #bind: (() => LlvmApi) | undefined;
 
   private constructor(
     readonly ffi: FfiBackend,
-    readonly api: LlvmApi,
+    api: LlvmApi | (() => LlvmApi),
     readonly path: string,
     readonly version: LlvmVersion,
     readonly attempts: LoadAttempt[],
-  ) {}
+  ) {
+    if (typeof api === "function") this.#bind = api;
+    else this.#api = api;
+  }
+
+  /** The bound LLVM-C functions (bound here on first use after a `versionOnly` load). */
+  get api(): LlvmApi {
+    if (this.#api === undefined) {
+      this.#api = this.#bind!();
+      this.#bind = undefined;
+    }
+    return this.#api;
+  }
 
   /** Find and load libLLVM; throws LlvmNotFound listing every candidate tried. */
   static async load(options: LoadOptions = {}): Promise<Llvm> {
@@ -178,6 +199,21 @@ export class Llvm {
         if (fallback && options.preferMajor !== undefined && version.major < options.preferMajor) {
           attempt.outcome = `older than the input bitcode (LLVM ${options.preferMajor})`;
           continue;
+        }
+        if (options.versionOnly) {
+          attempt.outcome = "chosen";
+          const path = candidate.path;
+          const major = version.major;
+          const trace = Boolean(env.BPF_LINKER_TRACE_FFI);
+          return new Llvm(ffi, () => {
+            let symbols: Record<string, (...args: unknown[]) => unknown>;
+            try {
+              symbols = ffi.open(path, symbolsForVersion(major) as Record<string, SymbolDef>).symbols;
+            } catch (e) {
+              throw new LlvmFailure(`${path} lacks LLVM-C symbols: ${firstLine(e)}`);
+            }
+            return (trace ? traceWrap(symbols) : symbols) as unknown as LlvmApi;
+          }, path, version, attempts);
         }
         let symbols: Record<string, (...args: unknown[]) => unknown>;
         try {

@@ -459,6 +459,26 @@ export class DebugMetadata implements Disposable {
     return handlesFrom(this.#ops32, count);
   }
 
+  /**
+   * `operands` into `out`, which the caller reuses from node to node (its length
+   * becomes the count): a walk over tens of thousands of nodes then allocates
+   * no array per node.
+   */
+  operandsInto(ref: MDRef, out: MDRef[]): MDRef[] {
+    const api = this.api;
+    const count = api.LLVMGetMDNodeNumOperands(ref);
+    out.length = count;
+    if (count === 0) return out;
+    if (this.#ops.length < count * 8) {
+      this.#ops = new Uint8Array(count * 16);
+      this.#ops32 = new Uint32Array(this.#ops.buffer);
+    }
+    api.LLVMGetMDNodeOperands(ref, this.#ops);
+    const words = this.#ops32;
+    for (let i = 0; i < count; i++) out[i] = (words[2 * i + 1] * TWO_32 + words[2 * i]) as MDRef;
+    return out;
+  }
+
   /** The DWARF tag of a DINode. */
   tag(ref: MDRef): number {
     // uint16_t in C: the upper bits of the register are not defined.

@@ -137,7 +137,9 @@ async function run(argv: string[]): Promise<number> {
   const log = new Logger(options.logLevel ?? "warn", sink);
   const timer = new PhaseTimer();
   if (options.version) {
-    const llvm = await loadLlvm(options, log, timer);
+    // Only the path and version are read: no symbols bound, no fatal-error handler.
+    const llvm = await Llvm.load({ explicitPath: options.llvmPath, versionOnly: true });
+    log.info(`using libLLVM ${llvm.versionString} at ${llvm.path}`);
     print(1, versionText(llvm));
     return 0;
   }

@@ -484,21 +484,39 @@ export function generateRust(dir: string, sysroot: string): RustManifest {
   const rng = new Rng(0xb0f0_000c);
   const src = join(dir, "src");
   const build = join(dir, "build");
-  const capture = join(dir, "link");
   mkdirSync(src, { recursive: true });
   mkdirSync(build, { recursive: true });
   writeFileSync(join(src, "pktkit.rs"), pktkitSource(rng));
-  writeFileSync(join(src, "xdp_rs.rs"), programSource(rng));
-  const common = [
+  run(RUSTC, [...rustcFlags(sysroot), "--crate-type", "rlib", "--crate-name", "pktkit", join(src, "pktkit.rs"), "-o", join(build, "libpktkit.rlib")]);
+  return captureBinLink(dir, sysroot, "xdp_rs", programSource(rng), [
+    "--extern", `pktkit=${join(build, "libpktkit.rlib")}`, "-L", build,
+  ]);
+}
+
+const RUSTC = "/usr/bin/rustc";
+
+function rustcFlags(sysroot: string): string[] {
+  return [
     "--target", "bpfel-unknown-none", "--sysroot", sysroot, "--edition", "2024",
     "-C", "panic=abort", "-C", "opt-level=3", "-C", "debuginfo=2",
   ];
-  const rustc = "/usr/bin/rustc";
-  run(rustc, [...common, "--crate-type", "rlib", "--crate-name", "pktkit", join(src, "pktkit.rs"), "-o", join(build, "libpktkit.rlib")]);
-  run(rustc, [
-    ...common, "--crate-type", "bin", "--crate-name", "xdp_rs", join(src, "xdp_rs.rs"),
-    "--extern", `pktkit=${join(build, "libpktkit.rlib")}`, "-L", build,
-    "-C", `linker=${join(REPO, "bench/capture-linker")}`, "-o", join(build, "xdp_rs"),
+}
+
+/**
+ * Build the `bin` crate `name` (source text) with rustc and capture its link:
+ * rustc runs with -C linker=bench/capture-linker, which saves what rustc hands
+ * its linker under `dir`/link. Also used by corpus (f).
+ */
+export function captureBinLink(dir: string, sysroot: string, name: string, source: string, extra: string[] = []): RustManifest {
+  const src = join(dir, "src");
+  const build = join(dir, "build");
+  const capture = join(dir, "link");
+  mkdirSync(src, { recursive: true });
+  mkdirSync(build, { recursive: true });
+  writeFileSync(join(src, `${name}.rs`), source);
+  run(RUSTC, [
+    ...rustcFlags(sysroot), "--crate-type", "bin", "--crate-name", name, join(src, `${name}.rs`), ...extra,
+    "-C", `linker=${join(REPO, "bench/capture-linker")}`, "-o", join(build, name),
   ], { cwd: build, env: { BENCH_CAPTURE_DIR: capture } });
   // The wrapper wrote link/args (one argument a line, files already relative to link/).
   const args = readFileSync(join(capture, "args"), "utf8").split("\n").filter((a) => a !== "");

@@ -23,6 +23,7 @@ const SHORT: Record<string, string> = {
   "pipeline-all": "LLVM pipeline, handed the .a",
   llc: "llc alone",
   "dlopen-floor": "Bun executable that only dlopens libLLVM",
+  version: "compiled, --version",
 };
 
 function time(ms: number | undefined): string {
@@ -91,6 +92,30 @@ function targetsTable(res: Results): string[] {
         : `${r.peakRssMiB.toFixed(0)} vs ${limit.toFixed(0)} MiB: ${r.peakRssMiB <= limit ? "met" : "**missed**"}`;
       out.push(`| ${c.title} | ${SHORT[r.id] ?? r.id} | ${t} | ${llvmFloor(r, base?.medianMs)} | ${m} |`);
     }
+  }
+  return out;
+}
+
+/** Issue 14's targets that compare two of our own rows: Deno against the executable, start-up. */
+function startupTargets(res: Results): string[] {
+  const out: string[] = [];
+  const median = (caseId: string, id: string) =>
+    res.cases.find((c) => c.id === caseId)?.contestants.find((r) => r.id === id)?.medianMs;
+  for (const caseId of ["c", "c-btf"]) {
+    const deno = median(caseId, "deno"), compiled = median(caseId, "compiled");
+    const title = res.cases.find((c) => c.id === caseId)?.title;
+    if (deno === undefined || compiled === undefined) continue;
+    const ratio = deno / compiled;
+    const target = caseId === "c" ? ` (≤ 1.15x): ${ratio <= 1.15 ? "met" : "**missed**"}` : " (no target)";
+    out.push(`- ${title}: \`deno run\` / compiled: ${ratio.toFixed(2)}x${target}`);
+  }
+  const version = median("d", "version"), floor = median("d", "dlopen-floor");
+  if (version !== undefined && floor !== undefined) {
+    const met = version <= floor + 10;
+    out.push(
+      `- \`dist/bpf-linker --version\`: ${time(version)} against the dlopen-only floor ${time(floor)} + 10 ms: ` +
+        `${met ? "met" : "**missed**"} (${(version - floor).toFixed(1)} ms above the floor)`,
+    );
   }
   return out;
 }
@@ -212,7 +237,9 @@ export function renderMarkdown(res: Results): string {
       : "";
     lines.push(`- ${c.title}: ${c.notes.join("; ")}${same ? `; outputs of ${ours.map((r) => r.id).join("/")}: ${same}` : ""}${extra}.`);
   }
-  lines.push(...pipelineSteps(res), "", "**Targets** (issue 5; reported, not enforced):", "", ...targetsTable(res), "");
+  lines.push(...pipelineSteps(res), "", "**Targets** (issues 5 and 14; reported, not enforced):", "", ...targetsTable(res), "");
+  const startup = startupTargets(res);
+  if (startup.length) lines.push(...startup, "");
   lines.push("**Where our time goes** (`--time`, one extra run each; ms):", "", ...phaseTable(res), "");
   const sc = scalingTable(res);
   if (sc.length) lines.push("**Link phase against archive size:**", "", ...sc, "");

@@ -91,6 +91,19 @@ test("Llvm.load loads LLVM 22 and LLVM 19 by explicit path and reads their versi
   assert.equal(v19.attempts.at(-1)!.outcome, "chosen");
 });
 
+test("Llvm.load with versionOnly chooses the same library and binds its symbols on first use", async () => {
+  const full = await Llvm.load({ explicitPath: LLVM19 });
+  const lazy = await Llvm.load({ explicitPath: LLVM19, versionOnly: true });
+  assert.equal(lazy.path, full.path);
+  assert.deepEqual(lazy.version, full.version);
+  assert.equal(lazy.attempts.at(-1)!.outcome, "chosen");
+  // The first use of the API binds it: a real call into the library works.
+  const context = lazy.api.LLVMContextCreate();
+  assert.ok(context !== null);
+  lazy.api.LLVMContextDispose(context);
+  assert.equal(lazy.api, lazy.api);
+});
+
 test("Llvm.load without hints picks the newest system libLLVM", async () => {
   const llvm = await Llvm.load({ env: { PATH: "" } });
   assert.equal(llvm.version.major, 22);
