@@ -150,7 +150,7 @@ interface PipelineOptions {
 
 const BUILTIN_CALL_ERROR = /A call to built-in function '(memcpy|memmove|memset|memcmp|bcmp)' is not supported/;
 
-/** llvm-link-22 + opt-22 + llc-22, doing what the linker does (SPEC 4) with the same LLVM. */
+/** llvm-link-22 + opt-22 + llc-22, doing what the linker does (docs/ARCHITECTURE.md#pipeline) with the same LLVM. */
 function pipeline(id: string, label: string, inputs: string[], o: PipelineOptions): Contestant {
   const llcFlags = ["-march=bpf", "-mcpu=generic", "-O3", "-filetype=obj", "-bpf-disable-trap-unreachable"];
   if (o.expandMemcpyInOrder) llcFlags.push("-bpf-expand-memcpy-in-order");

@@ -1,4 +1,4 @@
-// libLLVM discovery (SPEC 6): the ordered list of candidate files and the
+// libLLVM discovery (docs/ARCHITECTURE.md#libllvm-discovery): the ordered list of candidate files and the
 // cheap checks that reject a file before dlopen is tried. Loading itself
 // (and the version check) is in ffi/llvm.ts.
 

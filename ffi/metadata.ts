@@ -1,4 +1,4 @@
-// Debug-info metadata, read and rewritten for the BTF sanitizer (SPEC 5,
+// Debug-info metadata, read and rewritten for the BTF sanitizer (docs/ARCHITECTURE.md#btf,
 // src/btf/sanitize.ts). Everything that touches LLVM handles stays here; src/
 // sees metadata nodes as opaque `MDRef` numbers it may compare and use as keys.
 //

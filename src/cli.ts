@@ -1,4 +1,4 @@
-// The bpf-linker command line (SPEC 3.1, 3.2): arguments -> CliOptions, and --help.
+// The bpf-linker command line (README "Command line"; rustc's spellings as the Rust bpf-linker takes them): arguments -> CliOptions, and --help.
 //
 // Parsed by hand from one table (OPTIONS) rather than with node:util parseArgs, because
 // parseArgs cannot carry our conventions:

@@ -1,4 +1,4 @@
-// Output (SPEC 4, steps 8-9): IR dump, code generation, and writing the file
+// Output (docs/ARCHITECTURE.md#pipeline: dump module, codegen, write): IR dump, code generation, and writing the file
 // atomically so a failed or killed link never leaves a partial output.
 
 import { closeSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Exports and internalization (SPEC 4, step 6) and optimization (step 7).
+// Exports and internalization (docs/ARCHITECTURE.md#exports) and optimization.
 
 import type { Llvm } from "../ffi/llvm.ts";
 import { type Module, Linkage, Visibility } from "../ffi/module.ts";

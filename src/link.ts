@@ -1,4 +1,4 @@
-// Parsing module inputs and linking them into one module (SPEC 4, steps 2-3).
+// Parsing module inputs and linking them into one module (docs/ARCHITECTURE.md#link).
 
 import type { Context } from "../ffi/context.ts";
 import { LlvmFailure } from "../ffi/llvm.ts";

@@ -1,4 +1,4 @@
-// The link pipeline (SPEC 4), orchestrated: inputs -> one module -> target ->
+// The link pipeline (docs/ARCHITECTURE.md#pipeline), orchestrated: inputs -> one module -> target ->
 // debug info -> exports -> optimize -> emit. Used by the CLI and the library API.
 
 import { Context, type Diagnostic } from "../ffi/context.ts";
@@ -214,7 +214,7 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
 
   if (options.btf) {
     // BTF is emitted by the BPF backend from the debug info we keep, once the
-    // sanitizer has made it C-shaped (SPEC 5).
+    // sanitizer has made it C-shaped (docs/ARCHITECTURE.md#btf).
     const report = timer.run("sanitize", () => {
       const report = sanitizeDebugInfo(llvm, module, exported, log);
       // The walk's JS garbage goes now, before LLVM's memory peaks in codegen. Only

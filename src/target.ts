@@ -1,4 +1,4 @@
-// Target selection (SPEC 4, step 4).
+// Target selection (docs/ARCHITECTURE.md#pipeline, configure LLVM).
 
 import { LlvmFailure, type Llvm } from "../ffi/llvm.ts";
 import { TargetMachine } from "../ffi/target_machine.ts";

@@ -1,4 +1,4 @@
-// The command line (SPEC 3.1, 3.2): every option, every convention, every error message.
+// The command line (README "Command line", rustc's spellings): every option, every convention, every error message.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// The single executable in a minimal container (SPEC 6): a Debian trixie root
+// The single executable in a minimal container: a Debian trixie root
 // made by scripts/container-root with debootstrap --variant=minbase and nothing
 // but libllvm21 from trixie-backports added. dist/bpf-linker is copied in and
 // run with chroot; it must find LLVM 21 on its own, link bitcode made on the

@@ -1,4 +1,4 @@
-// The single executable (dist/bpf-linker from `bun build --compile`, SPEC 6) as
+// The single executable (dist/bpf-linker from `bun build --compile`) as
 // a user gets it: copied alone into an empty directory and run with nothing in
 // the environment but PATH. It must link what the script entry links, byte for
 // byte, into objects the kernel loads and runs; choose LLVM 19 on request; and

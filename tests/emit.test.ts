@@ -1,4 +1,4 @@
-// Output robustness (SPEC 7): the output is written atomically (temporary file + rename), so
+// Output robustness: the output is written atomically (temporary file + rename), so
 // parallel links, readers racing writers and links killed with SIGKILL never see or leave a
 // partial output; failures leave nothing behind; LLVM fatal errors are one clean line.
 

@@ -1,6 +1,6 @@
 // The bpf-linker command as a child process (src/main.ts under the runtime running the
-// tests): every option of SPEC 3.1 against real clang inputs, judged by llvm-readelf,
-// llvm-objdump and the kernel (bpftool); every error of SPEC 7.
+// tests): every option of the README's command line against real clang inputs, judged by llvm-readelf,
+// llvm-objdump and the kernel (bpftool); every kind of user error.
 //
 // Inputs are compiled once, at load time, into one scratch directory.
 
@@ -65,7 +65,7 @@ function freshDir(name: string): string {
   return d;
 }
 
-/** SPEC 7: exactly one `error: ` line naming every needle, exit 1, no stack, no output, no temp. */
+/** A user error: exactly one `error: ` line naming every needle, exit 1, no stack, no output, no temp. */
 function assertCleanError(r: Result, output: string | undefined, ...needles: string[]): void {
   assert.equal(r.status, 1, `expected exit 1, got ${r.status}; stderr:\n${r.stderr}`);
   const lines = r.stderr.replace(/\n$/, "").split("\n");
@@ -912,7 +912,7 @@ test("an option value never swallows the inputs that follow it", () => {
   assert.equal(symbols(out).get("xdp_score")?.bind, "GLOBAL");
 });
 
-// ---------------------------------------------------------------------------- SPEC 7 errors
+// ---------------------------------------------------------------------------- user errors
 
 test("error: a missing input names the file", () => {
   const d = freshDir("e_missing");

@@ -1,4 +1,4 @@
-// The library API (src/mod.ts, SPEC 6): link() on in-memory inputs gives the
+// The library API (src/mod.ts, README "Library API"): link() on in-memory inputs gives the
 // bytes the command gives on the same inputs, errors are LinkerError
 // subclasses that say where, one libLLVM serves every call, and a hundred
 // links in one process give the same bytes without memory growing unbounded.

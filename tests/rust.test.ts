@@ -1,4 +1,4 @@
-// rustc drives the linker (SPEC 3.2): Debian's rustc 1.96 (LLVM 22) builds
+// rustc drives the linker (as it drives the Rust bpf-linker): Debian's rustc 1.96 (LLVM 22) builds
 // aya-style crates for bpfel-unknown-none against the sysroot from
 // scripts/build-sysroot, with `-C linker=scripts/bpf-linker` (Bun) or
 // scripts/bpf-linker-deno (Deno), whichever runtime runs this file. A `bin` and
@@ -343,7 +343,7 @@ for (const kind of ["bin", "cdylib"] as const) {
   });
 }
 
-test("rustc passes what SPEC 3.2 says (bin, -C debuginfo=2 --btf)", needsRust(), () => {
+test("rustc passes its usual link line (bin, -C debuginfo=2 --btf)", needsRust(), () => {
   const { obj } = program("bin", { btf: true });
   const argv = readFileSync(`${obj}.argv`, "utf8").trimEnd().split("\n");
   const after = (flag: string) => argv[argv.indexOf(flag) + 1];

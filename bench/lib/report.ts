@@ -65,7 +65,7 @@ function resultsTable(res: Results): string[] {
 const LLVM_FLOOR_PHASES = ["load libLLVM", "configure LLVM", "parse and link", "optimize", "codegen"];
 
 /**
- * The best ratio a linker running SPEC's pipeline through LLVM could reach: the time of
+ * The best ratio a linker running this pipeline through LLVM could reach: the time of
  * LLVM's own phases in our --time run, over the baseline's median.
  */
 function llvmFloor(r: ContestantResult, baseMs: number | undefined): string {

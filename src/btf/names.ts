@@ -1,4 +1,4 @@
-// BTF name sanitizing (SPEC 5). The kernel accepts C identifiers only, so
+// BTF name sanitizing (docs/ARCHITECTURE.md#btf). The kernel accepts C identifiers only, so
 // Rust names such as `Option<&str>` are escaped byte by byte, and names longer
 // than the kernel's symbol limit are cut and made unique with a hash.
 
@@ -31,7 +31,7 @@ function ascii(buf: Uint8Array, len: number): string {
   return decoder.decode(buf.subarray(0, len));
 }
 
-/** SPEC 5 name sanitizing: every byte outside [A-Za-z0-9_] becomes `_XX_` (two uppercase hex digits) of the UTF-8 byte; if the result is longer than 128 bytes, cut it to 111 bytes and append `_` and the lowercase hex (no zero padding) of sipHash13 (zero keys) of the whole sanitized name. */
+/** Name sanitizing as the Rust bpf-linker does it: every byte outside [A-Za-z0-9_] becomes `_XX_` (two uppercase hex digits) of the UTF-8 byte; if the result is longer than 128 bytes, cut it to 111 bytes and append `_` and the lowercase hex (no zero padding) of sipHash13 (zero keys) of the whole sanitized name. */
 export function sanitizeTypeName(name: string): string {
   const n = name.length;
   // Fast path: nothing to escape and short enough, which is the common case

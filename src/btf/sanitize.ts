@@ -1,4 +1,4 @@
-// The BTF debug-info sanitizer (SPEC 5). The kernel's BTF is C-shaped and
+// The BTF debug-info sanitizer (docs/ARCHITECTURE.md#btf). The kernel's BTF is C-shaped and
 // Rust's debug info is not; before optimization the linked module's debug info
 // is rewritten so the BPF backend emits BTF the kernel accepts:
 // - every function that is not exported gets a subprogram local to its unit

@@ -1,5 +1,5 @@
 // SipHash-1-3, the hash behind Rust's `DefaultHasher`. bpf-linker uses it to
-// shorten long BTF type names (SPEC 5), so the output must match Rust bit for
+// shorten long BTF type names (docs/ARCHITECTURE.md#btf), so the output must match Rust bit for
 // bit: one compression round per 8-byte block, three finalization rounds, the
 // total length (mod 256) in the top byte of the last block.
 //

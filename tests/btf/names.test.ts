@@ -1,4 +1,4 @@
-// SPEC 5 name sanitizing. Expected values come from
+// BTF name sanitizing (docs/ARCHITECTURE.md#btf). Expected values come from
 // tests/fixtures/rust/siphash_reference.rs (`sanitize_spec`, run once with
 // rustc 1.95.0), which implements the same rule on Rust's DefaultHasher.
 import { test } from "node:test";

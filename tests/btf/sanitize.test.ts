@@ -1,4 +1,4 @@
-// The BTF sanitizer (SPEC 5, src/btf/sanitize.ts) on real producers' output:
+// The BTF sanitizer (docs/ARCHITECTURE.md#btf, src/btf/sanitize.ts) on real producers' output:
 // - in process, on the bitcode rustc makes of the Rust test crates: the module
 //   still verifies, subprograms of non-exported functions are local to the
 //   unit, names are C identifiers, members are in offset order, the

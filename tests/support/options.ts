@@ -1,6 +1,6 @@
 // The command-line option spellings the help must name (tests/cli.test.ts, tests/main.test.ts).
 
-/** The spellings of SPEC 3.1 from -o to --version, in the help's order. */
+/** The spellings of the Rust bpf-linker's options from -o to --version, in the help's order. */
 export const SPEC_OPTION_SPELLINGS: readonly string[] = [
   "-o",
   "--output",
@@ -31,7 +31,7 @@ export const SPEC_OPTION_SPELLINGS: readonly string[] = [
   "--version",
 ];
 
-/** Every spelling SPEC 3.1 names, plus ours. */
+/** Every spelling the Rust bpf-linker has, plus ours. */
 export const ALL_OPTION_SPELLINGS: readonly string[] = [
   "--whole-archive",
   ...SPEC_OPTION_SPELLINGS,
