@@ -50,6 +50,7 @@ const MAP_PRIVATE = 2;
 
 interface Libc {
   dlopen(path: Uint8Array, flags: number): number | null;
+  dlclose(handle: number): number;
   open(path: Uint8Array, flags: number): number;
   close(fd: number): number;
   /** A number, or a BigInt for MAP_FAILED (u64_fast: only values past 2^53 stay BigInts). */
@@ -57,13 +58,14 @@ interface Libc {
 }
 let libc: Libc | null | undefined;
 
-/** glibc's dlopen, open, mmap and close; null elsewhere (then Bun's own calls are used). */
+/** glibc's dlopen, dlclose, open, mmap and close; null elsewhere (then Bun's own calls are used). */
 function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   try {
     libc = process.platform === "linux"
       ? dlopen("libc.so.6", {
         dlopen: { args: ["ptr", "i32"], returns: "ptr" },
+        dlclose: { args: ["ptr"], returns: "i32" },
         open: { args: ["ptr", "i32"], returns: "i32" },
         close: { args: ["i32"], returns: "i32" },
         mmap: { args: ["u64", "u64", "i32", "i32", "i32", "i64"], returns: "u64_fast" },
@@ -81,15 +83,12 @@ const cPath = (path: string) => new TextEncoder().encode(`${path}\0`);
  * Load `path` with RTLD_LAZY through libc before Bun's own dlopen, which binds
  * every function libLLVM imports up front (about 2 ms of symbol lookups for the
  * ~15k it has, most never called). Bun's dlopen then finds the library loaded.
+ * Returns the handle, which the opened library's close() gives back (dlopen
+ * counts references: the library is unloaded once every handle is closed).
  * Best effort: without glibc's dlopen nothing changes.
  */
-const preloaded = new Set<string>();
-
-function preloadLazily(path: string): void {
-  if (preloaded.has(path)) return; // the version probe and the full binding open the same path
-  preloaded.add(path);
-  // The handle is dropped on purpose: the library stays loaded for the process.
-  loadLibc()?.dlopen(cPath(path), RTLD_LAZY);
+function preloadLazily(path: string): number | null {
+  return loadLibc()?.dlopen(cPath(path), RTLD_LAZY) ?? null;
 }
 
 /**
@@ -118,46 +117,57 @@ function mapReadOnly(c: Libc, path: string): Uint8Array | undefined {
   }
 }
 
+/** Bun's dlopen of `path` for `symbols`; close() also gives back the lazy preload's handle. */
+function bindLibrary(path: string, symbols: Record<string, SymbolDef>, preloaded: number | null): OpenedLibrary {
+  const toBun = (def: SymbolDef) =>
+    ({ args: def.parameters.map(bunType), returns: bunResultType(def.result) }) as FFIFunction;
+  const table: Record<string, FFIFunction> = {};
+  for (const [name, def] of Object.entries(symbols)) {
+    if (!def.optional) table[name] = toBun(def);
+  }
+  // Bun refuses an empty table (all symbols optional): then only the probes below run.
+  const lib = Object.keys(table).length > 0 ? dlopen(path, table) : undefined;
+  const raws: Record<string, (...args: unknown[]) => unknown> = { ...lib?.symbols } as never;
+  const extras: { close(): void }[] = [];
+  // Bun's dlopen fails as a whole on a missing symbol: probe optional ones alone.
+  for (const [name, def] of Object.entries(symbols)) {
+    if (!def.optional) continue;
+    try {
+      const one = dlopen(path, { [name]: toBun(def) });
+      raws[name] = (one.symbols as Record<string, (...args: unknown[]) => unknown>)[name];
+      extras.push(one);
+    } catch {
+      // absent: left undefined
+    }
+  }
+  const bound: Record<string, (...args: unknown[]) => unknown> = {};
+  for (const [name, def] of Object.entries(symbols)) {
+    const raw = raws[name];
+    if (!raw) continue;
+    // Bun hands out 0 for NULL on some paths; the neutral API promises null.
+    bound[name] = def.result === "ptr" ? nullForZero(raw, def.parameters.length) : raw;
+  }
+  return {
+    symbols: bound,
+    close: () => {
+      for (const extra of extras) extra.close();
+      lib?.close();
+      if (preloaded) loadLibc()!.dlclose(preloaded);
+    },
+  };
+}
+
 export const bunBackend: FfiBackend = {
   runtime: "bun",
 
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
-    preloadLazily(path);
-    const toBun = (def: SymbolDef) =>
-      ({ args: def.parameters.map(bunType), returns: bunResultType(def.result) }) as FFIFunction;
-    const table: Record<string, FFIFunction> = {};
-    for (const [name, def] of Object.entries(symbols)) {
-      if (!def.optional) table[name] = toBun(def);
+    const preloaded = preloadLazily(path);
+    try {
+      return bindLibrary(path, symbols, preloaded);
+    } catch (e) {
+      if (preloaded) loadLibc()!.dlclose(preloaded);
+      throw e;
     }
-    // Bun refuses an empty table (all symbols optional): then only the probes below run.
-    const lib = Object.keys(table).length > 0 ? dlopen(path, table) : undefined;
-    const raws: Record<string, (...args: unknown[]) => unknown> = { ...lib?.symbols } as never;
-    const extras: { close(): void }[] = [];
-    // Bun's dlopen fails as a whole on a missing symbol: probe optional ones alone.
-    for (const [name, def] of Object.entries(symbols)) {
-      if (!def.optional) continue;
-      try {
-        const one = dlopen(path, { [name]: toBun(def) });
-        raws[name] = (one.symbols as Record<string, (...args: unknown[]) => unknown>)[name];
-        extras.push(one);
-      } catch {
-        // absent: left undefined
-      }
-    }
-    const bound: Record<string, (...args: unknown[]) => unknown> = {};
-    for (const [name, def] of Object.entries(symbols)) {
-      const raw = raws[name];
-      if (!raw) continue;
-      // Bun hands out 0 for NULL on some paths; the neutral API promises null.
-      bound[name] = def.result === "ptr" ? nullForZero(raw, def.parameters.length) : raw;
-    }
-    return {
-      symbols: bound,
-      close: () => {
-        for (const extra of extras) extra.close();
-        lib?.close();
-      },
-    };
   },
 
   readCString(p: Pointer): string {

@@ -1,6 +1,6 @@
 // libLLVM discovery (docs/ARCHITECTURE.md#libllvm-discovery): the ordered list of candidate files and the
-// cheap checks that reject a file before dlopen is tried. Loading itself
-// (and the version check) is in ffi/llvm.ts.
+// cheap checks that reject a file before dlopen is tried. Probing (the version
+// check) and the choice are in ffi/probe.ts.
 
 import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
 import { basename, delimiter, dirname, join } from "node:path";

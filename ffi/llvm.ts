@@ -1,10 +1,21 @@
-// Loading libLLVM: discovery candidates are tried in order, the version is read
-// with LLVMGetVersion, and the symbol table for that version is bound. The
-// resulting `Llvm` object is the root every other wrapper hangs off.
+// Loading libLLVM: discovery candidates are probed in order (ffi/probe.ts) until
+// one is chosen, and the symbol table of its version is bound. The resulting
+// `Llvm` object is the root every other wrapper hangs off.
 
-import type { FfiBackend, NativeCallback, NativeFunction, OpenedLibrary, Pointer } from "./backend.ts";
-import { type Candidate, discoverCandidates, type DiscoveryEnv, rejectLibraryFile } from "./discover.ts";
-import { LLVM_SYMBOLS, type SymbolDef, symbolsForVersion } from "./symbols.ts";
+import type { FfiBackend, NativeCallback, NativeFunction, Pointer } from "./backend.ts";
+import { type Candidate, discoverCandidates, type DiscoveryEnv } from "./discover.ts";
+import { LlvmFailure, LlvmNotFound, type LoadAttempt } from "./failures.ts";
+import {
+  type Choice,
+  chooseLlvm,
+  firstLine,
+  type LlvmVersion,
+  MIN_LLVM_MAJOR,
+  type Probe,
+  probeCandidate,
+  symbolTable,
+} from "./probe.ts";
+import type { LLVM_SYMBOLS } from "./symbols.ts";
 
 type Defs = typeof LLVM_SYMBOLS;
 type Conditional = { since: number } | { until: number } | { optional: true };
@@ -17,43 +28,8 @@ type Sometimes = {
 /** The bound LLVM-C functions; version-dependent and optional ones may be undefined. */
 export type LlvmApi = AlwaysThere & Sometimes;
 
-export interface LlvmVersion {
-  major: number;
-  minor: number;
-  patch: number;
-}
-
-/** One line of the discovery report: a candidate and what became of it. */
-export interface LoadAttempt {
-  path: string;
-  source: string;
-  version?: string;
-  /** "chosen", or why it was rejected. */
-  outcome: string;
-}
-
-/** Something an LLVM call reported as failed; src/ adds the file or symbol. */
-export class LlvmFailure extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "LlvmFailure";
-  }
-}
-
-/** No usable libLLVM; `attempts` lists every candidate and why it was not used. */
-export class LlvmNotFound extends Error {
-  constructor(readonly attempts: LoadAttempt[], readonly minMajor: number) {
-    super(
-      attempts.length === 0
-        ? `no libLLVM found (need LLVM ${minMajor} or newer); set --llvm or BPF_LINKER_LLVM`
-        : `no usable libLLVM (need LLVM ${minMajor} or newer); tried: ` +
-          attempts.map((a) => `${a.path} [${a.source}]: ${a.outcome}`).join("; "),
-    );
-    this.name = "LlvmNotFound";
-  }
-}
-
-export const MIN_LLVM_MAJOR = 19;
+export { LlvmFailure, LlvmNotFound, type LoadAttempt } from "./failures.ts";
+export { type LlvmVersion, MIN_LLVM_MAJOR } from "./probe.ts";
 
 const encoder = new TextEncoder();
 
@@ -88,26 +64,13 @@ function traceWrap(symbols: Record<string, (...args: unknown[]) => unknown>) {
   return out;
 }
 
-function firstLine(e: unknown): string {
-  // Deno prefixes dlopen errors with "Failed to register symbol X: Could not obtain...".
-  return String((e as Error)?.message ?? e).split("\n")[0]
-    .replace(/^Failed to register symbol \w+: /, "")
-    .replace(/^(Could not open library: )+/, "");
-}
-
-const VERSION_ONLY: Record<string, SymbolDef> = { LLVMGetVersion: LLVM_SYMBOLS.LLVMGetVersion };
-
-/**
- * Open `path` just far enough to ask its version. The handle is returned so the
- * caller closes it only after binding the full table: closing first would
- * unload libLLVM and run its (costly) static initializers again.
- */
-function readVersion(ffi: FfiBackend, path: string): { version: LlvmVersion; probe: OpenedLibrary } {
-  const probe = ffi.open(path, VERSION_ONLY);
-  const out = new Uint32Array(3);
-  const bytes = new Uint8Array(out.buffer);
-  probe.symbols.LLVMGetVersion(bytes.subarray(0, 4), bytes.subarray(4, 8), bytes.subarray(8, 12));
-  return { version: { major: out[0], minor: out[1], patch: out[2] }, probe };
+/** What became of a probed candidate, in the words of the "no usable libLLVM" error. */
+function outcomeOf(probe: Probe, choice: Choice, preferMajor?: number): string {
+  if (probe === choice.chosen) return choice.older ? "chosen (no newer libLLVM found)" : "chosen";
+  const rejected = probe.rejected;
+  // Usable but not chosen: load stops at the first usable one that is new enough.
+  if (rejected === undefined) return `older than the input bitcode (LLVM ${preferMajor})`;
+  return "tooOld" in rejected ? `too old (LLVM ${rejected.tooOld})` : rejected.reason;
 }
 
 export interface LoadOptions {
@@ -160,88 +123,48 @@ export class Llvm {
     return this.#api;
   }
 
-  /** Find and load libLLVM; throws LlvmNotFound listing every candidate tried. */
+  /**
+   * Find and load libLLVM: the candidates are probed in order until
+   * chooseLlvm (ffi/probe.ts) settles, the chosen one stays bound and every
+   * other library opened on the way is closed. Throws LlvmNotFound listing
+   * every candidate tried.
+   */
   static async load(options: LoadOptions = {}): Promise<Llvm> {
     const ffi = await ffiBackend();
     const env = options.env ?? process.env;
     const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
+    const preferMajor = options.preferMajor;
     // Lazily: sources after the one that provides a usable library are never scanned.
     const candidates = options.candidates ?? discoverCandidates(env, options.explicitPath);
-    const attempts: LoadAttempt[] = [];
-    let fallback: { symbols: Record<string, (...args: unknown[]) => unknown>; attempt: LoadAttempt; version: LlvmVersion; path: string } | undefined;
-    for (const candidate of candidates) {
-      const attempt: LoadAttempt = { path: candidate.path, source: candidate.source, outcome: "" };
-      attempts.push(attempt);
-      const rejected = rejectLibraryFile(candidate.path);
-      if (rejected) {
-        attempt.outcome = rejected;
-        continue;
-      }
-      if (candidate.nameVersion && candidate.nameVersion[0] < minMajor) {
-        attempt.version = candidate.nameVersion.join(".");
-        attempt.outcome = `too old (LLVM ${candidate.nameVersion[0]})`;
-        continue;
-      }
-      let version: LlvmVersion;
-      let probe: OpenedLibrary;
+    const symbols = options.versionOnly ? "skip" : "keep";
+    const choice = chooseLlvm(
+      (function* () {
+        for (const candidate of candidates) yield probeCandidate(ffi, candidate, minMajor, symbols);
+      })(),
+      preferMajor,
+    );
+    for (const probe of choice.probed) if (probe !== choice.chosen) probe.library?.close();
+    const attempts = choice.probed.map((probe): LoadAttempt => ({
+      path: probe.candidate.path,
+      source: probe.candidate.source,
+      version: probe.version,
+      outcome: outcomeOf(probe, choice, preferMajor),
+    }));
+    const chosen = choice.chosen;
+    if (chosen === undefined) throw new LlvmNotFound(attempts, minMajor);
+    const { path } = chosen.candidate;
+    const version = chosen.usable!;
+    const trace = (symbols: Record<string, (...args: unknown[]) => unknown>) =>
+      (env.BPF_LINKER_TRACE_FFI ? traceWrap(symbols) : symbols) as unknown as LlvmApi;
+    if (chosen.library) return new Llvm(ffi, trace(chosen.library.symbols), path, version, attempts);
+    // versionOnly: bound on first use of `api`, if ever.
+    return new Llvm(ffi, () => {
       try {
-        ({ version, probe } = readVersion(ffi, candidate.path));
+        return trace(ffi.open(path, symbolTable(version.major)).symbols);
       } catch (e) {
-        attempt.outcome = `cannot be loaded: ${firstLine(e)}`;
-        continue;
+        throw new LlvmFailure(`${path} lacks LLVM-C symbols: ${firstLine(e)}`);
       }
-      attempt.version = `${version.major}.${version.minor}.${version.patch}`;
-      try {
-        if (version.major < minMajor) {
-          attempt.outcome = `too old (LLVM ${version.major})`;
-          continue;
-        }
-        if (fallback && options.preferMajor !== undefined && version.major < options.preferMajor) {
-          attempt.outcome = `older than the input bitcode (LLVM ${options.preferMajor})`;
-          continue;
-        }
-        if (options.versionOnly) {
-          attempt.outcome = "chosen";
-          const path = candidate.path;
-          const major = version.major;
-          const trace = Boolean(env.BPF_LINKER_TRACE_FFI);
-          return new Llvm(ffi, () => {
-            let symbols: Record<string, (...args: unknown[]) => unknown>;
-            try {
-              symbols = ffi.open(path, symbolsForVersion(major) as Record<string, SymbolDef>).symbols;
-            } catch (e) {
-              throw new LlvmFailure(`${path} lacks LLVM-C symbols: ${firstLine(e)}`);
-            }
-            return (trace ? traceWrap(symbols) : symbols) as unknown as LlvmApi;
-          }, path, version, attempts);
-        }
-        let symbols: Record<string, (...args: unknown[]) => unknown>;
-        try {
-          symbols = ffi.open(candidate.path, symbolsForVersion(version.major) as Record<string, SymbolDef>)
-            .symbols;
-        } catch (e) {
-          attempt.outcome = `lacks LLVM-C symbols: ${firstLine(e)}`;
-          continue;
-        }
-        if (options.preferMajor !== undefined && version.major < options.preferMajor) {
-          // Usable, but the inputs want newer: keep looking, remember this one.
-          attempt.outcome = `older than the input bitcode (LLVM ${options.preferMajor})`;
-          fallback = { symbols, attempt, version, path: candidate.path };
-          continue;
-        }
-        attempt.outcome = "chosen";
-        if (env.BPF_LINKER_TRACE_FFI) symbols = traceWrap(symbols);
-        return new Llvm(ffi, symbols as unknown as LlvmApi, candidate.path, version, attempts);
-      } finally {
-        probe.close();
-      }
-    }
-    if (fallback) {
-      fallback.attempt.outcome = "chosen (no newer libLLVM found)";
-      const symbols = env.BPF_LINKER_TRACE_FFI ? traceWrap(fallback.symbols) : fallback.symbols;
-      return new Llvm(ffi, symbols as unknown as LlvmApi, fallback.path, fallback.version, attempts);
-    }
-    throw new LlvmNotFound(attempts, minMajor);
+    }, path, version, attempts);
   }
 
   get versionString(): string {

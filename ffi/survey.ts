@@ -1,19 +1,13 @@
 // libLLVM discovery, surveyed (--print-llvm): every candidate discovery lists is
-// probed, in order, without stopping at the first that works, and each gets a
-// verdict. The choice follows the rules of Llvm.load (ffi/llvm.ts): the first
-// usable candidate at least as new as the input bitcode, else the first usable
-// one. Probing opens each library (for LLVMGetVersion, then the symbol table
-// of its version) and closes it again; nothing stays loaded.
+// probed (ffi/probe.ts), in order, without stopping at the first that works, and
+// each gets a verdict. The choice is chooseLlvm's, the rule Llvm.load uses.
+// Probing opens each library (for LLVMGetVersion, then the symbol table of its
+// version) and closes it again, so no handle stays open; a library linked with
+// -z nodelete (Debian's libLLVM is) stays mapped whatever is closed.
 
-import type { OpenedLibrary } from "./backend.ts";
-import {
-  type Candidate,
-  type DiscoveryEnv,
-  listCandidates,
-  rejectLibraryFile,
-} from "./discover.ts";
-import { ffiBackend, MIN_LLVM_MAJOR } from "./llvm.ts";
-import { LLVM_SYMBOLS, type SymbolDef, symbolsForVersion } from "./symbols.ts";
+import { type Candidate, type DiscoveryEnv, listCandidates } from "./discover.ts";
+import { ffiBackend } from "./llvm.ts";
+import { type Choice, chooseLlvm, MIN_LLVM_MAJOR, type Probe, probeCandidate } from "./probe.ts";
 
 /** What became of one candidate. */
 export type SurveyVerdict =
@@ -57,100 +51,46 @@ export interface SurveyOptions {
   candidates?: Candidate[];
 }
 
-const VERSION_ONLY: Record<string, SymbolDef> = { LLVMGetVersion: LLVM_SYMBOLS.LLVMGetVersion };
-
-function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split("\n")[0]
-    .replace(/^Failed to register symbol \w+: /, "")
-    .replace(/^(Could not open library: )+/, "");
-}
-
-/** Probe one candidate: its version, and whether the symbols of that version are all there. */
-async function probe(
-  candidate: Candidate,
-  minMajor: number,
-): Promise<{ entry: SurveyEntry; major?: number }> {
-  const entry: SurveyEntry = {
-    path: candidate.path,
-    source: candidate.source,
-    verdict: "rejected",
-    reason: "",
-  };
-  const rejected = rejectLibraryFile(candidate.path);
-  if (rejected) {
-    entry.reason = rejected;
-    return { entry };
+/** The verdict and reason --print-llvm gives a probed candidate. */
+function entryOf(probe: Probe, choice: Choice, minMajor: number, want?: number): SurveyEntry {
+  const { path, source } = probe.candidate;
+  const entry: SurveyEntry = { path, source, verdict: "rejected", reason: "" };
+  if (probe.version !== undefined) entry.version = probe.version;
+  if (probe.versionFromName) entry.versionFromName = true;
+  const rejected = probe.rejected;
+  if (rejected !== undefined) {
+    entry.reason = "tooOld" in rejected
+      ? `too old (LLVM ${rejected.tooOld}; need ${minMajor} or newer)`
+      : rejected.reason;
+    return entry;
   }
-  if (candidate.nameVersion && candidate.nameVersion[0] < minMajor) {
-    // As Llvm.load: not even opened (LLVM before 16 has no LLVMGetVersion).
-    entry.version = candidate.nameVersion.join(".");
-    entry.versionFromName = true;
-    entry.reason = `too old (LLVM ${candidate.nameVersion[0]}; need ${minMajor} or newer)`;
-    return { entry };
-  }
-  const ffi = await ffiBackend();
-  let versionProbe: OpenedLibrary;
-  try {
-    versionProbe = ffi.open(candidate.path, VERSION_ONLY);
-  } catch (e) {
-    entry.reason = `cannot be loaded: ${firstLine(e)}`;
-    return { entry };
-  }
-  try {
-    const out = new Uint32Array(3);
-    const bytes = new Uint8Array(out.buffer);
-    versionProbe.symbols.LLVMGetVersion(
-      bytes.subarray(0, 4),
-      bytes.subarray(4, 8),
-      bytes.subarray(8, 12),
-    );
-    const [major, minor, patch] = out;
-    entry.version = `${major}.${minor}.${patch}`;
-    if (major < minMajor) {
-      entry.reason = `too old (LLVM ${major}; need ${minMajor} or newer)`;
-      return { entry };
-    }
-    try {
-      ffi.open(candidate.path, symbolsForVersion(major) as Record<string, SymbolDef>).close();
-    } catch (e) {
-      entry.reason = `lacks LLVM-C symbols: ${firstLine(e)}`;
-      return { entry };
-    }
+  if (probe === choice.chosen) {
+    entry.verdict = "chosen";
+    entry.reason = choice.older
+      ? `chosen, though older than the input bitcode (LLVM ${want}): no newer libLLVM found`
+      : "chosen";
+  } else {
     entry.verdict = "usable";
-    return { entry, major };
-  } finally {
-    versionProbe.close();
+    entry.reason = want !== undefined && probe.usable!.major < want
+      ? `usable, but older than the input bitcode (LLVM ${want})`
+      : "usable, not chosen: an earlier candidate is";
   }
+  return entry;
 }
 
-/** Probe every candidate (nothing is left loaded) and say which one loading would choose. */
+/** Probe every candidate (nothing is left bound) and say which one loading would choose. */
 export async function surveyLlvm(options: SurveyOptions = {}): Promise<LlvmSurvey> {
+  const ffi = await ffiBackend();
   const env = options.env ?? process.env;
   const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
-  const candidates = options.candidates ?? listCandidates(env, options.explicitPath);
-  const probed: { entry: SurveyEntry; major?: number }[] = [];
-  for (const candidate of candidates) probed.push(await probe(candidate, minMajor));
-
   const want = options.preferMajor;
-  const usable = probed.filter((p) => p.major !== undefined);
-  const newEnough = usable.find((p) => want === undefined || p.major! >= want);
-  const chosen = newEnough ?? usable[0];
-  for (const p of usable) {
-    const older = want !== undefined && p.major! < want;
-    if (p === chosen) {
-      p.entry.verdict = "chosen";
-      p.entry.reason = older
-        ? `chosen, though older than the input bitcode (LLVM ${want}): no newer libLLVM found`
-        : "chosen";
-    } else if (older) {
-      p.entry.reason = `usable, but older than the input bitcode (LLVM ${want})`;
-    } else {
-      p.entry.reason = "usable, not chosen: an earlier candidate is";
-    }
-  }
+  const candidates = options.candidates ?? listCandidates(env, options.explicitPath);
+  const probed = candidates.map((candidate) => probeCandidate(ffi, candidate, minMajor, "check"));
+  const choice = chooseLlvm(probed, want);
+  const entries = probed.map((probe) => entryOf(probe, choice, minMajor, want));
   return {
-    entries: probed.map((p) => p.entry),
-    chosen: chosen?.entry,
+    entries,
+    chosen: choice.chosen && entries[probed.indexOf(choice.chosen)],
     minMajor,
     preferMajor: want,
   };
