@@ -3,10 +3,10 @@
 
 import { closeSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { LlvmFailure } from "../ffi/llvm.ts";
 import type { Module } from "../ffi/module.ts";
 import type { TargetMachine } from "../ffi/target_machine.ts";
 import { LlvmError, OutputError } from "./errors.ts";
+import { withLlvm } from "./with_llvm.ts";
 import type { EmitKind } from "./options.ts";
 
 export function emitOutput(module: Module, machine: TargetMachine, kind: EmitKind): Uint8Array {
@@ -14,14 +14,12 @@ export function emitOutput(module: Module, machine: TargetMachine, kind: EmitKin
     case "llvm-ir":
       return new TextEncoder().encode(module.toIrText());
     case "llvm-bc":
-      return module.toBitcode();
+      return withLlvm(() => module.toBitcode(), (message) => new LlvmError(`cannot write bitcode: ${message}`));
     default:
-      try {
-        return machine.emit(module, kind);
-      } catch (e) {
-        if (e instanceof LlvmFailure) throw new LlvmError(`code generation failed: ${e.message}`);
-        throw e;
-      }
+      return withLlvm(
+        () => machine.emit(module, kind),
+        (message) => new LlvmError(`code generation failed: ${message}`),
+      );
   }
 }
 

@@ -1,5 +1,8 @@
 // Typed errors. Every user mistake becomes one of these; only the CLI entry
-// (src/main.ts) turns them into `error: ...` lines and exit codes.
+// (src/main.ts) turns them into `error: ...` lines and exit codes
+// (docs/ARCHITECTURE.md#errors-and-exit-codes).
+
+import type { LoadAttempt } from "../ffi/failures.ts";
 
 /** Where an error happened: the input file, the archive member, the symbol. */
 export interface ErrorLocation {
@@ -49,8 +52,15 @@ export class LinkError extends LinkerError {}
 /** Target machine could not be created (unknown triple, CPU). */
 export class TargetError extends LinkerError {}
 
-/** libLLVM could not be found or loaded. */
-export class LlvmLoadError extends LinkerError {}
+/** libLLVM could not be found or loaded; `attempts` says what became of every candidate. */
+export class LlvmLoadError extends LinkerError {
+  readonly attempts: readonly LoadAttempt[];
+
+  constructor(detail: string, attempts: readonly LoadAttempt[], options?: ErrorOptions) {
+    super(detail, {}, options);
+    this.attempts = attempts;
+  }
+}
 
 /** LLVM reported an error diagnostic, a failed pass pipeline or codegen failure. */
 export class LlvmError extends LinkerError {}

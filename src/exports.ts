@@ -4,7 +4,7 @@ import type { Llvm } from "../ffi/llvm.ts";
 import { type Module, Linkage, Visibility } from "../ffi/module.ts";
 import type { TargetMachine } from "../ffi/target_machine.ts";
 import { LlvmError } from "./errors.ts";
-import { LlvmFailure } from "../ffi/llvm.ts";
+import { withLlvm } from "./with_llvm.ts";
 import type { Logger } from "./log.ts";
 import { type LinkOptions, MEMORY_BUILTINS } from "./options.ts";
 
@@ -71,10 +71,8 @@ export function optimizationPipeline(optLevel: LinkOptions["optLevel"]): string 
 }
 
 export function optimize(module: Module, machine: TargetMachine, optLevel: LinkOptions["optLevel"]): void {
-  try {
-    module.runPasses(optimizationPipeline(optLevel), machine);
-  } catch (e) {
-    if (e instanceof LlvmFailure) throw new LlvmError(`optimization failed: ${e.message}`);
-    throw e;
-  }
+  withLlvm(
+    () => module.runPasses(optimizationPipeline(optLevel), machine),
+    (message) => new LlvmError(`optimization failed: ${message}`),
+  );
 }

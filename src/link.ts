@@ -1,10 +1,10 @@
 // Parsing module inputs and linking them into one module (docs/ARCHITECTURE.md#link).
 
 import type { Context } from "../ffi/context.ts";
-import { LlvmFailure } from "../ffi/llvm.ts";
 import type { Module } from "../ffi/module.ts";
 import { readBitcodeProducer } from "./bitcode_producer.ts";
 import { LinkError, ParseError } from "./errors.ts";
+import { withLlvm } from "./with_llvm.ts";
 import { describeInput, type ModuleInput } from "./inputs.ts";
 import type { Logger } from "./log.ts";
 import { mergeSectionData } from "./section_merge.ts";
@@ -43,14 +43,10 @@ export function checkProducers(inputs: ModuleInput[], loaded: { major: number; t
 /** Parse one input into a module of `context`; failures name the file and member. */
 export function parseModule(context: Context, input: ModuleInput): Module {
   const name = describeInput(input);
-  try {
-    return input.format === "ir" ? context.parseIr(input.bytes, name) : context.parseBitcode(input.bytes, name);
-  } catch (e) {
-    if (e instanceof LlvmFailure) {
-      throw new ParseError(`cannot read ${input.format === "ir" ? "LLVM IR" : "bitcode"}: ${e.message}`, input);
-    }
-    throw e;
-  }
+  return withLlvm(
+    () => input.format === "ir" ? context.parseIr(input.bytes, name) : context.parseBitcode(input.bytes, name),
+    (message) => new ParseError(`cannot read ${input.format === "ir" ? "LLVM IR" : "bitcode"}: ${message}`, input),
+  );
 }
 
 /**
@@ -205,18 +201,13 @@ function merge(context: Context, inputs: ModuleInput[], earlier: LinkedRun, late
  * is a LinkError naming the input, and for a symbol defined twice, its definers.
  */
 function linkInto(context: Context, inputs: ModuleInput[], earlier: LinkedRun, later: LinkedRun): void {
-  try {
-    earlier.module.link(later.module);
-  } catch (e) {
-    if (!(e instanceof LlvmFailure)) throw e;
-    const symbol = MULTIPLY_DEFINED.exec(e.message)?.[1];
-    if (symbol === undefined) {
-      throw new LinkError(`cannot link: ${e.message}`, inputs[later.first]);
-    }
+  withLlvm(() => earlier.module.link(later.module), (message) => {
+    const symbol = MULTIPLY_DEFINED.exec(message)?.[1];
+    if (symbol === undefined) return new LinkError(`cannot link: ${message}`, inputs[later.first]);
     const definers = definersOf(context, inputs.slice(earlier.first, later.end), symbol);
     const culprit = definers.length > 1 ? definers[definers.length - 1] : inputs[later.first];
     const others = definers.filter((d) => d !== culprit).map(describeInput);
     const also = others.length > 0 ? ` (also defined in ${others.join(", ")})` : "";
-    throw new LinkError(`symbol '${symbol}' is defined more than once${also}`, { ...culprit, symbol });
-  }
+    return new LinkError(`symbol '${symbol}' is defined more than once${also}`, { ...culprit, symbol });
+  });
 }

@@ -3,18 +3,16 @@
 
 import { readFileSync, writeSync } from "node:fs";
 import { oneLine } from "../ffi/context.ts";
-import { ffiBackend, Llvm, LlvmNotFound } from "../ffi/llvm.ts";
+import { ffiBackend, type Llvm } from "../ffi/llvm.ts";
 import { type CommandLine, type CommandToken, helpText, parseCommandTokens, parseExportSymbols } from "./cli.ts";
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
-import type { InputReport } from "./explain/llvm_report.ts";
-import { type InputFile, modulesOf, readInputFile } from "./inputs.ts";
-import { exportedSymbols } from "./exports.ts";
-import { collectModuleInputs, link, type LinkRequest, newestProducerMajor, selectInputs } from "./linker.ts";
-import { fileSink, Logger, MemorySink, stderrSink } from "./log.ts";
+import { type InputFile, readInputFile } from "./inputs.ts";
+import { link, type LinkRequest, loadLlvm, prepareLink } from "./pipeline.ts";
+import { fileSink, Logger, stderrSink } from "./log.ts";
 import { expandResponseFiles } from "./response_file.ts";
 import { PhaseTimer } from "./timing.ts";
-import { VERSION } from "./version.ts";
+import { versionText } from "./version.ts";
 
 const print = (fd: number, text: string) => void writeSync(fd, text);
 
@@ -56,15 +54,8 @@ function cpuHint(options: CommandLine, reason: string): string {
   return `; --cpu ${options.cpu} (BPF ${options.cpu === "v2" ? "v2" : "v1"}) cannot express this code: link with --cpu v3, clang's default`;
 }
 
-async function loadLlvm(options: CommandLine, log: Logger, timer: PhaseTimer, preferMajor?: number): Promise<Llvm> {
-  const start = performance.now();
-  const llvm = await Llvm.load({ explicitPath: options.llvmPath, preferMajor });
-  timer.add("load libLLVM", performance.now() - start);
-  const passedOver = llvm.attempts.filter((a) => a.outcome.startsWith("older than the input"));
-  if (passedOver.length > 0 && llvm.version.major >= (preferMajor ?? 0)) {
-    log.info(`inputs need LLVM ${preferMajor}: passed over ${passedOver.map((a) => a.path).join(", ")}`);
-  }
-  log.info(`using libLLVM ${llvm.versionString} at ${llvm.path}`);
+/** LLVM's fatal errors end the command with one `error:` line and exit status 1. */
+function handleFatalErrors(llvm: Llvm, options: CommandLine): void {
   llvm.onFatalError((reason) => {
     // After the handler returns LLVM exits, or aborts (a crash report) for
     // codegen errors: end the process here with the status of an error.
@@ -72,11 +63,6 @@ async function loadLlvm(options: CommandLine, log: Logger, timer: PhaseTimer, pr
     print(2, `error: LLVM fatal error: ${oneLine(reason)}${cpuHint(options, reason)}${bundleHint(options)}\n`);
     process.exit(1);
   });
-  return llvm;
-}
-
-function versionText(llvm: Llvm): string {
-  return `bpf-linker ${VERSION}\nLLVM ${llvm.versionString} (${llvm.path})\n`;
 }
 
 function runtimeName(): string {
@@ -85,26 +71,12 @@ function runtimeName(): string {
 }
 
 /** --print-llvm: every libLLVM candidate and its verdict, and who produced each input. */
-async function llvmReport(options: CommandLine): Promise<string> {
+async function printLlvm(options: CommandLine): Promise<string> {
   const { mapFile } = await ffiBackend();
-  const inputs: InputReport[] = options.inputs.map((path) => {
-    try {
-      const notes = new MemorySink();
-      const modules = modulesOf(readInputFile(path, mapFile), new Logger("info", notes));
-      return { path, modules, notes: notes.lines.map((line) => line.replace(/^info: /, "")) };
-    } catch (e) {
-      if (e instanceof LinkerError) return { path, error: e.detail };
-      throw e;
-    }
-  });
-  const modules = inputs.flatMap((input) => ("modules" in input ? input.modules : []));
   // Imported here: start-up evaluates only what a plain link runs.
-  const [{ surveyLlvm }, { formatLlvmReport }] = await Promise.all([
-    import("../ffi/survey.ts"),
-    import("./explain/llvm_report.ts"),
-  ]);
-  const survey = await surveyLlvm({ explicitPath: options.llvmPath, preferMajor: newestProducerMajor(modules) });
-  return formatLlvmReport(survey, inputs, `bpf-linker ${VERSION}`);
+  const { llvmReport } = await import("./explain/llvm_report.ts");
+  const inputs = options.inputs.map((path) => ({ path, read: () => readInputFile(path, mapFile) }));
+  return (await llvmReport(inputs, options.llvmPath)).text;
 }
 
 /** --reproduce: the bundle is written before linking, so a crash still leaves it. */
@@ -138,27 +110,20 @@ async function run(argv: string[]): Promise<number> {
   const timer = new PhaseTimer();
   if (options.version) {
     // Only the path and version are read: no symbols bound, no fatal-error handler.
-    const llvm = await Llvm.load({ explicitPath: options.llvmPath, versionOnly: true });
+    const llvm = await loadLlvm({ explicitPath: options.llvmPath, versionOnly: true });
     log.info(`using libLLVM ${llvm.versionString} at ${llvm.path}`);
     print(1, versionText(llvm));
     return 0;
   }
   if (options.printLlvm) {
-    print(1, await llvmReport(options));
+    print(1, await printLlvm(options));
     return 0;
   }
-  // Inputs are read before libLLVM is chosen: their bitcode says which LLVM made them.
   // Inputs are mapped, not copied, where the runtime can (big rlibs).
   const { mapFile } = await ffiBackend();
   const files = timer.run("read inputs", () => options.inputs.map((path) => readInputFile(path, mapFile)));
-  const inputs = timer.run("read inputs", () => collectModuleInputs(files, log));
-  // Members are chosen before libLLVM is: the producers of what is linked say which LLVM to load.
-  const selection = timer.run(
-    "select members",
-    () => selectInputs(inputs, exportedSymbols(options), options.wholeArchive, log),
-  );
-  const producerMajor = timer.run("read inputs", () => newestProducerMajor(selection.selected.map((s) => s.input)));
-  const llvm = await loadLlvm(options, log, timer, producerMajor);
+  const { llvm, inputs, selection } = await prepareLink(files, options, options.llvmPath, log, timer);
+  handleFatalErrors(llvm, options);
   if (options.reproduce) {
     const path = options.reproduce;
     const start = performance.now();
@@ -201,7 +166,7 @@ async function main(): Promise<number> {
   try {
     return await run(process.argv.slice(2));
   } catch (e) {
-    if (e instanceof LinkerError || e instanceof LlvmNotFound) {
+    if (e instanceof LinkerError) {
       print(2, `error: ${e.message}\n`);
       return 1;
     }

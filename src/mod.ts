@@ -1,23 +1,25 @@
 // Library API: link in-memory inputs to an in-memory output, in Deno or Bun,
-// with the same options as the command line. One libLLVM is loaded per
-// process and reused by every call.
+// with the same options as the command line and the same pipeline
+// (src/pipeline.ts). One libLLVM is loaded per process, by the first call, and
+// reused by every later call.
 
-import { Llvm, type LoadOptions } from "../ffi/llvm.ts";
-import { type LlvmSurvey, surveyLlvm } from "../ffi/survey.ts";
-import { LinkerError } from "./errors.ts";
+import type { LlvmSurvey } from "../ffi/survey.ts";
 import { LinkExplainer } from "./explain/explain.ts";
-import { formatLlvmReport, type InputReport } from "./explain/llvm_report.ts";
+import { llvmReport as surveyReport } from "./explain/llvm_report.ts";
 import { commandTokensFor, makeReproduceBundle } from "./explain/reproduce.ts";
-import { type InputFile, modulesOf } from "./inputs.ts";
-import { collectModuleInputs, link as linkModules, type LinkRequest, newestProducerMajor } from "./linker.ts";
+import type { InputFile } from "./inputs.ts";
+import { link as linkModules, type LinkRequest, loadLlvm, prepareLink } from "./pipeline.ts";
 import { Logger, MemorySink } from "./log.ts";
 import { type LinkOptions, type LogLevel, resolveLinkOptions } from "./options.ts";
 import { PhaseTimer } from "./timing.ts";
-import { VERSION } from "./version.ts";
+import { versionText } from "./version.ts";
 
 export * from "./errors.ts";
 export type { CpuName, EmitKind, LinkOptions, LogLevel, OptLevel } from "./options.ts";
 export type { LlvmSurvey, SurveyEntry, SurveyVerdict } from "../ffi/survey.ts";
+export type { LoadAttempt } from "../ffi/failures.ts";
+export { loadLlvm };
+export type { LoadOptions } from "../ffi/llvm.ts";
 export { lintBtfObject } from "./explain/btf_lint.ts";
 
 /** One input: bitcode, an ELF object with embedded bitcode, an ar archive, or IR text. */
@@ -28,7 +30,11 @@ export interface LinkInput {
 }
 
 export interface LinkerOptions extends Partial<LinkOptions> {
-  /** libLLVM file or prefix; only honoured by the call that loads libLLVM. */
+  /**
+   * libLLVM file or prefix; only honoured by the call that loads libLLVM (the
+   * first of the process). Without it, that call prefers a libLLVM as new as
+   * the newest LLVM that wrote its inputs, as the command does.
+   */
   llvmPath?: string;
   /** Log level of the messages returned in `log` (default `warn`). */
   logLevel?: LogLevel;
@@ -56,17 +62,6 @@ export interface LinkResult {
   whyLive?: string[];
 }
 
-let loaded: Promise<Llvm> | undefined;
-
-/** Load libLLVM once per process (later calls return the same library). */
-export function loadLlvm(options: LoadOptions = {}): Promise<Llvm> {
-  loaded ??= Llvm.load(options).catch((e) => {
-    loaded = undefined;
-    throw e;
-  });
-  return loaded;
-}
-
 /** The libLLVM in use: its path and version. */
 export async function llvmInfo(): Promise<{ path: string; version: string }> {
   const llvm = await loadLlvm();
@@ -75,19 +70,20 @@ export async function llvmInfo(): Promise<{ path: string; version: string }> {
 
 /**
  * Link `inputs` into one BPF object (or assembly/IR/bitcode per `emit`).
- * Throws a LinkerError subclass naming the input on bad input.
+ * Throws a LinkerError subclass naming the input on bad input, an
+ * LlvmLoadError when no usable libLLVM is found.
  */
 export async function link(inputs: LinkInput[], options: LinkerOptions = {}): Promise<LinkResult> {
-  const llvm = await loadLlvm({ explicitPath: options.llvmPath });
-  const { llvmPath: _, logLevel, outputName, map, whyExtract, whyLive, ...rest } = options;
+  const { llvmPath, logLevel, outputName, map, whyExtract, whyLive, ...rest } = options;
   const linkOptions: LinkOptions = resolveLinkOptions(rest);
   const sink = new MemorySink();
   const log = new Logger(logLevel ?? "warn", sink);
   const timer = new PhaseTimer();
-  const modules = timer.run("read inputs", () => collectModuleInputs(toFiles(inputs), log));
+  const { llvm, inputs: modules, selection } = await prepareLink(toFiles(inputs), linkOptions, llvmPath, log, timer);
   const explainer = new LinkExplainer(llvm, linkOptions, { map, whyExtract, whyLive });
   const request: LinkRequest = {
     inputs: modules,
+    selection,
     options: linkOptions,
     outputName: outputName ?? "output",
     hooks: explainer.hooks,
@@ -112,10 +108,11 @@ function toFiles(inputs: LinkInput[]): InputFile[] {
  * Extract it and run `bpf-linker @response.txt` in that directory.
  */
 export async function reproduceBundle(inputs: LinkInput[], options: LinkerOptions = {}): Promise<Uint8Array> {
-  const llvm = await loadLlvm({ explicitPath: options.llvmPath });
-  const { llvmPath: _, logLevel: _l, outputName, map: _m, whyExtract: _w, whyLive: _wl, ...rest } = options;
+  const { llvmPath, logLevel: _l, outputName, map: _m, whyExtract: _w, whyLive: _wl, ...rest } = options;
   const linkOptions = resolveLinkOptions(rest);
   const files = toFiles(inputs);
+  // The libLLVM a link of these inputs uses (and loads, if this call is the process's first).
+  const { llvm } = await prepareLink(files, linkOptions, llvmPath, new Logger("off", new MemorySink()), new PhaseTimer());
   // The names are made relative to a directory of their own: `inputs/<name>` in the bundle.
   const cwd = "/inputs";
   const tokens = commandTokensFor(linkOptions, files.map((f) => f.path), outputName ?? "output.o");
@@ -124,7 +121,7 @@ export async function reproduceBundle(inputs: LinkInput[], options: LinkerOption
     tokens,
     readFile: (path) => byPath.get(path)!,
     cwd,
-    info: { versionText: `bpf-linker ${VERSION}\nLLVM ${llvm.versionString} (${llvm.path})\n` },
+    info: { versionText: versionText(llvm) },
   });
 }
 
@@ -133,21 +130,9 @@ export async function reproduceBundle(inputs: LinkInput[], options: LinkerOption
  * probed, none left loaded), the one loading would choose and why, and the
  * LLVM version that produced each input module.
  */
-export async function llvmReport(
+export function llvmReport(
   inputs: LinkInput[] = [],
   options: { llvmPath?: string } = {},
 ): Promise<{ text: string; survey: LlvmSurvey }> {
-  const reports: InputReport[] = toFiles(inputs).map((file) => {
-    try {
-      const notes = new MemorySink();
-      const modules = modulesOf(file, new Logger("info", notes));
-      return { path: file.path, modules, notes: notes.lines.map((line) => line.replace(/^info: /, "")) };
-    } catch (e) {
-      if (e instanceof LinkerError) return { path: file.path, error: e.detail };
-      throw e;
-    }
-  });
-  const modules = reports.flatMap((r) => ("modules" in r ? r.modules : []));
-  const survey = await surveyLlvm({ explicitPath: options.llvmPath, preferMajor: newestProducerMajor(modules) });
-  return { text: formatLlvmReport(survey, reports, `bpf-linker ${VERSION}`), survey };
+  return surveyReport(toFiles(inputs).map((file) => ({ path: file.path, read: () => file })), options.llvmPath);
 }

@@ -1,8 +1,9 @@
 // Target selection (docs/ARCHITECTURE.md#pipeline, configure LLVM).
 
-import { LlvmFailure, type Llvm } from "../ffi/llvm.ts";
+import type { Llvm } from "../ffi/llvm.ts";
 import { TargetMachine } from "../ffi/target_machine.ts";
 import { TargetError } from "./errors.ts";
+import { withLlvm } from "./with_llvm.ts";
 import type { LinkOptions } from "./options.ts";
 
 /** --target wins; else the module's triple if it is a BPF one; else `bpf` (host endianness). */
@@ -12,12 +13,8 @@ export function chooseTriple(moduleTriple: string, requested?: string): string {
 }
 
 export function createTargetMachine(llvm: Llvm, triple: string, options: LinkOptions): TargetMachine {
-  try {
-    return TargetMachine.create(llvm, triple, options.cpu, options.cpuFeatures);
-  } catch (e) {
-    if (e instanceof LlvmFailure) {
-      throw new TargetError(`unknown or unsupported target '${triple}': ${e.message}`);
-    }
-    throw e;
-  }
+  return withLlvm(
+    () => TargetMachine.create(llvm, triple, options.cpu, options.cpuFeatures),
+    (message) => new TargetError(`unknown or unsupported target '${triple}': ${message}`),
+  );
 }

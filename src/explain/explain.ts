@@ -5,7 +5,7 @@
 import type { Llvm } from "../../ffi/llvm.ts";
 import type { Module } from "../../ffi/module.ts";
 import { exportedSymbols } from "../exports.ts";
-import type { LinkHooks, LinkOutcome, LinkRequest } from "../linker.ts";
+import type { LinkHooks, LinkOutcome, LinkRequest } from "../pipeline.ts";
 import type { LinkOptions } from "../options.ts";
 import { formatLinkMap, type ModuleSymbol } from "./link_map.ts";
 import { formatWhyExtract } from "./why_extract.ts";

@@ -10,9 +10,13 @@
 //   inputs (the LLVM that wrote each module):
 //     main.bc: LLVM 22.1.8 (producer 'LLVM22.1.8')
 
-import type { LlvmSurvey } from "../../ffi/survey.ts";
+import { type LlvmSurvey, surveyLlvm } from "../../ffi/survey.ts";
 import { readBitcodeProducer } from "../bitcode_producer.ts";
-import { describeInput, type ModuleInput } from "../inputs.ts";
+import { LinkerError } from "../errors.ts";
+import { describeInput, type InputFile, type ModuleInput, modulesOf } from "../inputs.ts";
+import { newestProducerMajor } from "../link.ts";
+import { Logger, MemorySink } from "../log.ts";
+import { VERSION } from "../version.ts";
 
 /** What the report says about one input file. */
 export type InputReport =
@@ -27,6 +31,37 @@ function producerText(input: ModuleInput): string {
   return v
     ? `LLVM ${v.major}.${v.minor}.${v.patch} (producer '${producer.producer}')`
     : `producer '${producer.producer}' (no LLVM version in it)`;
+}
+
+/** One input of the report: its name, and how to read it (the command maps a file; the library has the bytes). */
+export interface ReportInput {
+  path: string;
+  read(): InputFile;
+}
+
+/**
+ * The --print-llvm report, for the command and the library alike: the survey of
+ * every libLLVM candidate (preferring the newest producer of the inputs, as
+ * loading does) and the LLVM that wrote each input module. An input that
+ * cannot be read is a line of the report, not an error.
+ */
+export async function llvmReport(
+  inputs: ReportInput[],
+  llvmPath?: string,
+): Promise<{ text: string; survey: LlvmSurvey }> {
+  const reports: InputReport[] = inputs.map(({ path, read }) => {
+    try {
+      const notes = new MemorySink();
+      const modules = modulesOf(read(), new Logger("info", notes));
+      return { path, modules, notes: notes.lines.map((line) => line.replace(/^info: /, "")) };
+    } catch (e) {
+      if (e instanceof LinkerError) return { path, error: e.detail };
+      throw e;
+    }
+  });
+  const modules = reports.flatMap((r) => ("modules" in r ? r.modules : []));
+  const survey = await surveyLlvm({ explicitPath: llvmPath, preferMajor: newestProducerMajor(modules) });
+  return { text: formatLlvmReport(survey, reports, `bpf-linker ${VERSION}`), survey };
 }
 
 export function formatLlvmReport(

@@ -6,7 +6,7 @@
 // program, and an archive with a member it calls, one whose only function is
 // inlined, one that only provides a global variable, one it references from
 // a function that is dropped, and two it never references (enums, global
-// variables, no code kept). The link pipeline is src/linker.ts's, run here
+// variables, no code kept). The link pipeline is src/pipeline.ts's, run here
 // step by step so pruning can be put after optimization.
 
 import { test } from "node:test";
@@ -29,7 +29,7 @@ import { emitOutput } from "../../src/emit.ts";
 import { exportedSymbols, internalize, keptSymbols, optimize } from "../../src/exports.ts";
 import { decideExpandInOrder } from "../../src/llvm_options.ts";
 import { checkProducers, linkModules } from "../../src/link.ts";
-import { applyLlvmOptions, collectModuleInputs, selectInputs } from "../../src/linker.ts";
+import { applyLlvmOptions, collectModuleInputs, selectInputs } from "../../src/pipeline.ts";
 import { Logger, MemorySink } from "../../src/log.ts";
 import { link, loadLlvm } from "../../src/mod.ts";
 import { type LinkOptions, resolveLinkOptions } from "../../src/options.ts";
@@ -190,7 +190,7 @@ function unitLists(module: Module): UnitLists[] {
 }
 
 /**
- * src/linker.ts's link() for an object, with pruneDeadCompileUnits after
+ * src/pipeline.ts's link() for an object, with pruneDeadCompileUnits after
  * optimization when `prune` is set.
  */
 function linkLocally(wholeArchive: boolean, prune: boolean, inspect = false): Linked {
@@ -261,7 +261,7 @@ function dwarfUnits(obj: string): string[] {
 
 // ------------------------------------------------------------------------- tests
 
-test("the step-by-step pipeline is src/linker.ts's: link() gives its object, pruned or not", async () => {
+test("the step-by-step pipeline is src/pipeline.ts's: link() gives its object, pruned or not", async () => {
   for (const wholeArchive of [false, true]) {
     const api = (await link(INPUT_FILES.map((f) => ({ name: f.path, bytes: f.bytes })), {
       ...OPTIONS,

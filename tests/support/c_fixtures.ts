@@ -1,5 +1,5 @@
 // The XDP program of tests/fixtures/c (xdp_main.c, xdp_weigh.c, xdp_lib_*.c) that
-// tests/main.test.ts and tests/linker.test.ts link: compiling it, and what xdp_score
+// tests/main.test.ts and tests/pipeline.test.ts link: compiling it, and what xdp_score
 // returns for a packet.
 
 import { readFileSync } from "node:fs";

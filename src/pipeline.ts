@@ -1,14 +1,17 @@
-// The link pipeline (docs/ARCHITECTURE.md#pipeline), orchestrated: inputs -> one module -> target ->
-// debug info -> exports -> optimize -> emit. Used by the CLI and the library API.
+// The link pipeline (docs/ARCHITECTURE.md#pipeline), orchestrated for the CLI and the library API
+// alike: prepareLink decides what can be decided before LLVM (modules, archive members, which
+// libLLVM), then link runs the LLVM phases: one module -> target -> debug info -> exports ->
+// optimize -> emit.
 
 import { Context, type Diagnostic } from "../ffi/context.ts";
-import type { Llvm } from "../ffi/llvm.ts";
+import { Llvm, LlvmNotFound, type LoadOptions } from "../ffi/llvm.ts";
 import type { Module } from "../ffi/module.ts";
 import { pruneDeadCompileUnits } from "./btf/prune.ts";
 import { emptiedEnumsNotes, sanitizeDebugInfo } from "./btf/sanitize.ts";
 import { lintBtfObject } from "./explain/btf_lint.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
-import { LinkError, LlvmError, UsageError } from "./errors.ts";
+import { LinkError, LlvmError, LlvmLoadError, UsageError } from "./errors.ts";
+import { withLlvm } from "./with_llvm.ts";
 import { exportedSymbols, internalize, keptSymbols, optimize } from "./exports.ts";
 import { describeInput, type InputFile, type ModuleInput, modulesOf } from "./inputs.ts";
 import { readBitcodeSymbols } from "./bitcode_symbols.ts";
@@ -83,8 +86,62 @@ export function collectModuleInputs(files: InputFile[], log: Logger): ModuleInpu
   return modules;
 }
 
-/** The LLVM major version the inputs need at least (for discovery to prefer). */
-export { newestProducerMajor };
+let loaded: Promise<Llvm> | undefined;
+
+/**
+ * The process's libLLVM (docs/ARCHITECTURE.md#libllvm-discovery): the first
+ * call loads it with `options`, later calls get the same one (their options
+ * are not looked at). The one place src/ loads libLLVM, so "no usable
+ * libLLVM" becomes an LlvmLoadError here, with the same message.
+ */
+export function loadLlvm(options: LoadOptions = {}): Promise<Llvm> {
+  loaded ??= Llvm.load(options).catch((e) => {
+    loaded = undefined;
+    throw e instanceof LlvmNotFound ? new LlvmLoadError(e.message, e.attempts, { cause: e }) : e;
+  });
+  return loaded;
+}
+
+/** What prepareLink decided: the libLLVM to link with and the modules to link. */
+export interface PreparedLink {
+  llvm: Llvm;
+  /** Every module the inputs hold, from collectModuleInputs. */
+  inputs: ModuleInput[];
+  /** The modules to link, chosen from `inputs` (selectInputs). */
+  selection: MemberSelection;
+}
+
+/**
+ * Everything decided before LLVM runs (docs/ARCHITECTURE.md#the-shape-of-a-link),
+ * for the command and the library alike: the modules the inputs hold, the
+ * archive members the link needs, and then the libLLVM, preferring one as new
+ * as the newest LLVM that wrote a linked module (only the first load of the
+ * process chooses; later links reuse it).
+ */
+export async function prepareLink(
+  files: InputFile[],
+  options: LinkOptions,
+  llvmPath: string | undefined,
+  log: Logger,
+  timer: PhaseTimer,
+): Promise<PreparedLink> {
+  const inputs = timer.run("read inputs", () => collectModuleInputs(files, log));
+  const selection = timer.run(
+    "select members",
+    () => selectInputs(inputs, exportedSymbols(options), options.wholeArchive, log),
+  );
+  const preferMajor = timer.run("read inputs", () => newestProducerMajor(selection.selected.map((s) => s.input)));
+  const choosing = loaded === undefined;
+  const start = performance.now();
+  const llvm = await loadLlvm({ explicitPath: llvmPath, preferMajor });
+  timer.add("load libLLVM", performance.now() - start);
+  const passedOver = llvm.attempts.filter((a) => a.outcome.startsWith("older than the input"));
+  if (choosing && passedOver.length > 0 && llvm.version.major >= (preferMajor ?? 0)) {
+    log.info(`inputs need LLVM ${preferMajor}: passed over ${passedOver.map((a) => a.path).join(", ")}`);
+  }
+  log.info(`using libLLVM ${llvm.versionString} at ${llvm.path}`);
+  return { llvm, inputs, selection };
+}
 
 /**
  * Looks at the module at fixed points of the pipeline (--why-live, --map for
@@ -109,11 +166,8 @@ export interface LinkRequest {
    * for the OS to reclaim instead of being freed piece by piece.
    */
   exitsAfterLink?: boolean;
-  /**
-   * The modules to link, already chosen from `inputs` (selectInputs): the command
-   * chooses them before loading libLLVM, to load the one their producers need.
-   */
-  selection?: MemberSelection;
+  /** The modules to link, chosen from `inputs` by prepareLink. */
+  selection: MemberSelection;
 }
 
 /** Handle one diagnostic; returns true when it fails the link. */
@@ -177,16 +231,10 @@ function describeReason(reason: MemberSelection["selected"][number]["reason"]): 
   }
 }
 
-export function linkToBytes(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): Uint8Array {
-  return link(llvm, request, log, timer).bytes;
-}
-
 /** Link `request.inputs` into the bytes of the requested output kind. */
 export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: PhaseTimer): LinkOutcome {
-  const { options } = request;
+  const { options, selection } = request;
   const listed = exportedSymbols(options);
-  const selection = request.selection ??
-    timer.run("select members", () => selectInputs(request.inputs, listed, options.wholeArchive, log));
   const inputs = selection.selected.map((s) => s.input);
   const inOrder = timer.run("configure LLVM", () => {
     const decision = decideExpandInOrder(options, inputs);
@@ -216,7 +264,10 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
     // BTF is emitted by the BPF backend from the debug info we keep, once the
     // sanitizer has made it C-shaped (docs/ARCHITECTURE.md#btf).
     const report = timer.run("sanitize", () => {
-      const report = sanitizeDebugInfo(llvm, module, exported, log);
+      const report = withLlvm(
+        () => sanitizeDebugInfo(llvm, module, exported, log),
+        (message) => new LlvmError(`cannot sanitize debug info for BTF: ${message}`),
+      );
       // The walk's JS garbage goes now, before LLVM's memory peaks in codegen. Only
       // for the command: in a library user's process a full collection is theirs to time.
       if (request.exitsAfterLink) llvm.ffi.collectGarbage();
@@ -235,7 +286,13 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   timer.run("optimize", () => optimize(module, machine, options.optLevel));
   // Compile units left without code would still be emitted as DWARF, so the
   // object would depend on which unused archive members were linked.
-  if (options.btf) timer.run("prune debug info", () => pruneDeadCompileUnits(llvm, module, log));
+  if (options.btf) {
+    timer.run("prune debug info", () =>
+      withLlvm(
+        () => pruneDeadCompileUnits(llvm, module, log),
+        (message) => new LlvmError(`cannot prune debug info: ${message}`),
+      ));
+  }
 
   if (options.dumpModule) {
     const path = dumpModulePath(options.dumpModule, request.outputName);
