@@ -31,6 +31,7 @@ import {
   repoRoot,
   run,
   runLinker,
+  runWithEnv,
   tool,
 } from "./support/tools.ts";
 
@@ -102,6 +103,73 @@ test("loadLlvm returns the same libLLVM every time, the one the command finds", 
     cli.stdout.includes(`LLVM ${info.version} (${info.path})`),
     `command: ${cli.stdout}; library: ${info.path}`,
   );
+});
+
+// A fresh process per case: the first link of a process chooses its libLLVM.
+const bc22 = compileC(dir, "producer22", "int f(int x) { return x + 1; }\n");
+const bc19 = join(dir, "producer19.bc");
+tool("clang-19", ["-target", "bpf", "-O2", "-emit-llvm", "-c", join(dir, "producer22.c"), "-o", bc19]);
+const FRESH_SCRIPT = join(dir, "fresh.ts");
+writeFileSync(
+  FRESH_SCRIPT,
+  `import { readFileSync } from "node:fs";
+import { link, LinkerError, llvmInfo, LlvmLoadError } from ${JSON.stringify(join(repoRoot, "src", "mod.ts"))};
+// Arguments: [--llvm PATH] INPUT...: each input linked alone, in order, in this one process;
+// PATH is given to the first link only.
+const args = process.argv.slice(2);
+const llvmPath = args[0] === "--llvm" ? args.splice(0, 2)[1] : undefined;
+for (const [i, path] of args.entries()) {
+  try {
+    await link([{ name: path, bytes: readFileSync(path) }], { exports: ["f"], llvmPath: i === 0 ? llvmPath : undefined });
+    console.log(\`linked with LLVM \${(await llvmInfo()).version}\`);
+  } catch (e) {
+    const kind = e instanceof LlvmLoadError && e instanceof LinkerError ? \`LlvmLoadError \${JSON.stringify(e.attempts)}\`
+      : e instanceof LinkerError ? e.name : "not a LinkerError";
+    console.log(\`\${kind}: \${e.message}\`);
+  }
+}
+`,
+);
+
+/** Run the script above under this runtime in a new process, with LLVM 19 found first (LLVM_PREFIX). */
+function freshProcess(args: string[]): string[] {
+  const runtime = isBun ? [FRESH_SCRIPT] : ["run", "-A", FRESH_SCRIPT];
+  const r = runWithEnv(process.execPath, [...runtime, ...args], {
+    cwd: dir,
+    env: { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", LLVM_PREFIX: "/usr/lib/llvm-19" },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trimEnd().split("\n");
+}
+
+test("the first link() of a process prefers the libLLVM its inputs' producer needs; later ones reuse it", () => {
+  // LLVM 22 bitcode first: the LLVM 19 of LLVM_PREFIX is passed over, as the command does.
+  const newer = freshProcess([bc22, bc19]);
+  assert.equal(newer.length, 2, newer.join("\n"));
+  assert.match(newer[0], /^linked with LLVM 22\./);
+  assert.match(newer[1], /^linked with LLVM 22\./);
+  // LLVM 19 bitcode first: LLVM 19 is loaded and kept; LLVM 22 bitcode then gets the usual error.
+  const older = freshProcess([bc19, bc22]);
+  assert.equal(older.length, 2, older.join("\n"));
+  assert.match(older[0], /^linked with LLVM 19\./);
+  assert.match(
+    older[1],
+    /^ParseError: .*producer22\.bc: bitcode produced by LLVM 22\.\d+\.\d+ .*cannot be read by the loaded libLLVM 19\./,
+  );
+});
+
+test("no libLLVM at llvmPath is an LlvmLoadError (a LinkerError) with the command's message; a later link loads", () => {
+  const missing = join(dir, "no-such-dir", "libLLVM.so");
+  const lines = freshProcess(["--llvm", missing, bc22, bc22]);
+  assert.equal(lines.length, 2, lines.join("\n"));
+  const expected = `no usable libLLVM (need LLVM 19 or newer); tried: ${missing} [--llvm]: does not exist`;
+  const attempts = [{ path: missing, source: "--llvm", outcome: "does not exist" }];
+  assert.equal(lines[0], `LlvmLoadError ${JSON.stringify(attempts)}: ${expected}`);
+  // The failed load is not kept: the next call of the same process (llvmPath unset) loads one.
+  assert.match(lines[1], /^linked with LLVM 22\./);
+  const cli = runLinker(["--llvm", missing, bc22, "-o", join(dir, "never.o")]);
+  assert.equal(cli.status, 1);
+  assert.equal(cli.stderr, `error: ${expected}\n`);
 });
 
 // ------------------------------------------------------------------ same bytes as the command

@@ -1,0 +1,116 @@
+// Discovery decided once (ffi/probe.ts, docs/ARCHITECTURE.md#libllvm-discovery): the one
+// rule Llvm.load and surveyLlvm both choose by, and probing that leaves no library it
+// opened loaded unless it is the one chosen. Stand-in libLLVMs built here with gcc (not
+// linked with -z nodelete, as Debian's real ones are) show whether a library is still
+// mapped after probing, in /proc/self/maps.
+
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import type { Candidate } from "../../ffi/discover.ts";
+import { Llvm } from "../../ffi/llvm.ts";
+import { chooseLlvm, type Probe } from "../../ffi/probe.ts";
+import { surveyLlvm } from "../../ffi/survey.ts";
+import { symbolsForVersion } from "../../ffi/symbols.ts";
+import { fileTempDir, tool } from "../support/tools.ts";
+
+const LLVM22 = "/usr/lib/x86_64-linux-gnu/libLLVM.so.22.1";
+
+const dir = fileTempDir("bpfl-probe-");
+
+/**
+ * A shared library answering LLVMGetVersion with `major`.1.0; with `complete`, it
+ * also exports every LLVM-C symbol of that version (as stubs never called), so
+ * probing finds it usable.
+ */
+function standIn(name: string, major: number, complete: boolean): string {
+  const stubs = complete
+    ? Object.keys(symbolsForVersion(major)).filter((n) => n !== "LLVMGetVersion").map((n) => `void ${n}(void) {}`)
+    : [];
+  const source = join(dir, `${name}.c`);
+  writeFileSync(
+    source,
+    [`void LLVMGetVersion(unsigned *a, unsigned *b, unsigned *c) { *a = ${major}; *b = 1; *c = 0; }`, ...stubs]
+      .join("\n") + "\n",
+  );
+  const library = join(dir, name);
+  tool("gcc", ["-shared", "-fPIC", "-o", library, source]);
+  return library;
+}
+
+const mapped = (path: string) => readFileSync("/proc/self/maps", "utf8").includes(path);
+const candidates = (...paths: string[]): Candidate[] => paths.map((path) => ({ path, source: "test" }));
+
+function fakeProbe(path: string, major?: number): Probe {
+  const candidate = { path, source: "test" };
+  return major === undefined
+    ? { candidate, rejected: { reason: "does not exist" } }
+    : { candidate, version: `${major}.1.0`, usable: { major, minor: 1, patch: 0 } };
+}
+
+test("chooseLlvm: the first usable one at least as new as the inputs, else the first usable one", () => {
+  const list = [fakeProbe("a"), fakeProbe("b", 19), fakeProbe("c", 20), fakeProbe("d", 22), fakeProbe("e", 23)];
+  let read = 0;
+  function* lazily() {
+    for (const probe of list) {
+      read++;
+      yield probe;
+    }
+  }
+  const newEnough = chooseLlvm(lazily(), 22);
+  assert.equal(newEnough.chosen?.candidate.path, "d");
+  assert.equal(newEnough.older, false);
+  // Reading stopped at the deciding candidate: later sources are never probed.
+  assert.equal(read, 4);
+  assert.deepEqual(newEnough.probed.map((p) => p.candidate.path), ["a", "b", "c", "d"]);
+
+  read = 0;
+  const any = chooseLlvm(lazily());
+  assert.equal(any.chosen?.candidate.path, "b");
+  assert.equal(read, 2);
+
+  const fallback = chooseLlvm(list, 24);
+  assert.equal(fallback.chosen?.candidate.path, "b");
+  assert.equal(fallback.older, true);
+  assert.equal(fallback.probed.length, 5);
+
+  const none = chooseLlvm([fakeProbe("a"), fakeProbe("x")], 22);
+  assert.equal(none.chosen, undefined);
+  assert.equal(none.older, false);
+});
+
+test("surveyLlvm leaves no library it probed loaded, usable or not", async () => {
+  const usable = standIn("libsurvey-usable.so", 20, true);
+  const lacking = standIn("libsurvey-lacking.so", 21, false);
+  const survey = await surveyLlvm({ candidates: candidates(usable, lacking, LLVM22), preferMajor: 22 });
+  assert.deepEqual(survey.entries.map((e) => e.verdict), ["usable", "rejected", "chosen"]);
+  assert.equal(survey.entries[0].reason, "usable, but older than the input bitcode (LLVM 22)");
+  assert.match(survey.entries[1].reason, /^lacks LLVM-C symbols: /);
+  assert.equal(mapped(usable), false, `${usable} is still loaded after the survey`);
+  assert.equal(mapped(lacking), false, `${lacking} is still loaded after the survey`);
+});
+
+test("Llvm.load closes a library it passes over and keeps the one it chooses", async () => {
+  const passed = standIn("libload-passed.so", 20, true);
+  const llvm = await Llvm.load({ candidates: candidates(passed, LLVM22), preferMajor: 22 });
+  assert.equal(llvm.path, LLVM22);
+  assert.deepEqual(llvm.attempts.map((a) => a.outcome), ["older than the input bitcode (LLVM 22)", "chosen"]);
+  assert.equal(mapped(passed), false, `${passed} is still loaded after Llvm.load passed over it`);
+
+  // Nothing newer: the older one is chosen and stays bound (and mapped).
+  const only = standIn("libload-only.so", 20, true);
+  const fallback = await Llvm.load({ candidates: candidates(only), preferMajor: 22 });
+  assert.equal(fallback.path, only);
+  assert.deepEqual(fallback.attempts.map((a) => a.outcome), ["chosen (no newer libLLVM found)"]);
+  assert.equal(mapped(only), true, `the chosen ${only} is not loaded`);
+});
+
+test("Llvm.load with versionOnly keeps nothing open until the API is first used", async () => {
+  const lazy = standIn("libload-lazy.so", 20, true);
+  const llvm = await Llvm.load({ candidates: candidates(lazy), versionOnly: true });
+  assert.deepEqual(llvm.version, { major: 20, minor: 1, patch: 0 });
+  assert.equal(mapped(lazy), false, `${lazy} is still loaded after reading its version`);
+  assert.equal(typeof llvm.api.LLVMContextCreate, "function");
+  assert.equal(mapped(lazy), true, `${lazy} is not loaded once its API is used`);
+});
