@@ -127,7 +127,7 @@ export async function reproduceBundle(inputs: LinkInput[], options: LinkerOption
 
 /**
  * The --print-llvm report: every libLLVM candidate discovery finds (each one
- * probed, none left loaded), the one loading would choose and why, and the
+ * probed, none left open), the one loading would choose and why, and the
  * LLVM version that produced each input module.
  */
 export function llvmReport(
