@@ -3,9 +3,9 @@
 import type { Context } from "../ffi/context.ts";
 import { LlvmFailure } from "../ffi/llvm.ts";
 import type { Module } from "../ffi/module.ts";
-import { readBitcodeProducer } from "./bitcode_producer.ts";
+import { readBitcodeProducer } from "./input/bitcode_producer.ts";
 import { LinkError, ParseError } from "./errors.ts";
-import { describeInput, type ModuleInput } from "./inputs.ts";
+import { describeInput, type ModuleInput } from "./input/files.ts";
 import type { Logger } from "./log.ts";
 import { mergeSectionData } from "./section_merge.ts";
 

@@ -8,7 +8,7 @@ import { type CommandLine, type CommandToken, helpText, parseCommandTokens, pars
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
 import type { InputReport } from "./explain/llvm_report.ts";
-import { type InputFile, modulesOf, readInputFile } from "./inputs.ts";
+import { type InputFile, modulesOf, readInputFile } from "./input/files.ts";
 import { exportedSymbols } from "./exports.ts";
 import { collectModuleInputs, link, type LinkRequest, newestProducerMajor, selectInputs } from "./linker.ts";
 import { fileSink, Logger, MemorySink, stderrSink } from "./log.ts";

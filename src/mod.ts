@@ -8,7 +8,7 @@ import { LinkerError } from "./errors.ts";
 import { LinkExplainer } from "./explain/explain.ts";
 import { formatLlvmReport, type InputReport } from "./explain/llvm_report.ts";
 import { commandTokensFor, makeReproduceBundle } from "./explain/reproduce.ts";
-import { type InputFile, modulesOf } from "./inputs.ts";
+import { type InputFile, modulesOf } from "./input/files.ts";
 import { collectModuleInputs, link as linkModules, type LinkRequest, newestProducerMajor } from "./linker.ts";
 import { Logger, MemorySink } from "./log.ts";
 import { type LinkOptions, type LogLevel, resolveLinkOptions } from "./options.ts";
@@ -18,7 +18,7 @@ import { VERSION } from "./version.ts";
 export * from "./errors.ts";
 export type { CpuName, EmitKind, LinkOptions, LogLevel, OptLevel } from "./options.ts";
 export type { LlvmSurvey, SurveyEntry, SurveyVerdict } from "../ffi/survey.ts";
-export { lintBtfObject } from "./explain/btf_lint.ts";
+export { lintBtfObject } from "./object/btf_lint.ts";
 
 /** One input: bitcode, an ELF object with embedded bitcode, an ar archive, or IR text. */
 export interface LinkInput {

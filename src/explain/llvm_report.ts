@@ -11,8 +11,8 @@
 //     main.bc: LLVM 22.1.8 (producer 'LLVM22.1.8')
 
 import type { LlvmSurvey } from "../../ffi/survey.ts";
-import { readBitcodeProducer } from "../bitcode_producer.ts";
-import { describeInput, type ModuleInput } from "../inputs.ts";
+import { readBitcodeProducer } from "../input/bitcode_producer.ts";
+import { describeInput, type ModuleInput } from "../input/files.ts";
 
 /** What the report says about one input file. */
 export type InputReport =
