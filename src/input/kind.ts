@@ -2,7 +2,15 @@
 // section out of ELF objects. Pure TypeScript: no LLVM, no FFI.
 
 import { type ErrorLocation, InputError } from "../errors.ts";
-import { ELF_MAGIC, ElfFormatError, ElfObject, SHT_NOBITS, SHT_NULL, SHT_STRTAB, SHT_SYMTAB } from "../object/elf.ts";
+import {
+  ELF_MAGIC,
+  ElfFormatError,
+  ElfObject,
+  SHT_NOBITS,
+  SHT_NULL,
+  SHT_STRTAB,
+  SHT_SYMTAB,
+} from "../object/elf.ts";
 
 export type InputKind =
   | "archive"
@@ -91,7 +99,9 @@ function readElf(bytes: Uint8Array, where: ErrorLocation): ElfObject {
  */
 export function extractElfBitcode(bytes: Uint8Array, where: ErrorLocation): Uint8Array | undefined {
   const section = readElf(bytes, where).section(".llvmbc");
-  if (section?.type === SHT_NOBITS) throw new InputError("ELF section .llvmbc has no contents", where);
+  if (section?.type === SHT_NOBITS) {
+    throw new InputError("ELF section .llvmbc has no contents", where);
+  }
   return section?.data;
 }
 

@@ -25,7 +25,15 @@ export const SHN_ABS = 0xfff1;
 export const SHN_COMMON = 0xfff2;
 const SHN_XINDEX = 0xffff;
 
-export const SYMBOL_TYPES = ["NOTYPE", "OBJECT", "FUNC", "SECTION", "FILE", "COMMON", "TLS"] as const;
+export const SYMBOL_TYPES = [
+  "NOTYPE",
+  "OBJECT",
+  "FUNC",
+  "SECTION",
+  "FILE",
+  "COMMON",
+  "TLS",
+] as const;
 export const SYMBOL_BINDINGS = ["LOCAL", "GLOBAL", "WEAK"] as const;
 
 export const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46]; // "\x7FELF"
@@ -71,7 +79,16 @@ interface ElfLayout {
   shnum: number;
   shstrndx: number;
   sectionHeaderSize: number;
-  sh: { name: number; type: number; flags: number; offset: number; size: number; link: number; info: number; entsize: number };
+  sh: {
+    name: number;
+    type: number;
+    flags: number;
+    offset: number;
+    size: number;
+    link: number;
+    info: number;
+    entsize: number;
+  };
   symbolSize: number;
   relSize: number;
 }
@@ -148,7 +165,9 @@ export class ElfObject {
     this.littleEndian = elfData === 1;
     this.#layout = this.is64 ? ELF64 : ELF32;
     const l = this.#layout;
-    if (bytes.length < l.headerSize) fail(`truncated ELF header (${bytes.length} of ${l.headerSize} bytes)`);
+    if (bytes.length < l.headerSize) {
+      fail(`truncated ELF header (${bytes.length} of ${l.headerSize} bytes)`);
+    }
     this.machine = this.#u16(l.machine);
     this.sections = this.#readSections();
   }
@@ -192,12 +211,16 @@ export class ElfObject {
     });
     let names: Uint8Array | undefined; // no name table: every name is empty
     if (namesIndex !== SHN_UNDEF && count > 0) {
-      if (namesIndex >= count) fail(`ELF section name table index ${namesIndex} is out of range (${count} sections)`);
+      if (namesIndex >= count) {
+        fail(`ELF section name table index ${namesIndex} is out of range (${count} sections)`);
+      }
       names = this.#contents(headers[namesIndex], "name table");
     }
     return headers.map((h) => {
       const name = names && h.index > 0 ? sectionName(names, h.nameOffset) : "";
-      const data = h.type === SHT_NOBITS || h.index === 0 ? new Uint8Array(0) : this.#contents(h, name);
+      const data = h.type === SHT_NOBITS || h.index === 0
+        ? new Uint8Array(0)
+        : this.#contents(h, name);
       const { nameOffset: _, ...fields } = h;
       return { ...fields, name, data };
     });
@@ -272,7 +295,11 @@ export class ElfObject {
       for (let at = rel.offset; at + entsize <= rel.offset + rel.size; at += entsize) {
         if (this.is64) {
           const info = this.#view.getBigUint64(at + 8, this.littleEndian);
-          out.push({ offset: this.#word(at), type: Number(info & 0xffffffffn), symbol: Number(info >> 32n) });
+          out.push({
+            offset: this.#word(at),
+            type: Number(info & 0xffffffffn),
+            symbol: Number(info >> 32n),
+          });
         } else {
           const info = this.#u32(at + 4);
           out.push({ offset: this.#u32(at), type: info & 0xff, symbol: info >>> 8 });
