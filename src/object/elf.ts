@@ -79,16 +79,8 @@ interface ElfLayout {
   shnum: number;
   shstrndx: number;
   sectionHeaderSize: number;
-  sh: {
-    name: number;
-    type: number;
-    flags: number;
-    offset: number;
-    size: number;
-    link: number;
-    info: number;
-    entsize: number;
-  };
+  /** Offsets of the section header fields. */
+  sh: Record<"name" | "type" | "flags" | "offset" | "size" | "link" | "info" | "entsize", number>;
   symbolSize: number;
   relSize: number;
 }
