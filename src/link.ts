@@ -2,10 +2,10 @@
 
 import type { Context } from "../ffi/context.ts";
 import type { Module } from "../ffi/module.ts";
-import { readBitcodeProducer } from "./bitcode_producer.ts";
+import { readBitcodeProducer } from "./input/bitcode_producer.ts";
 import { LinkError, ParseError } from "./errors.ts";
 import { withLlvm } from "./with_llvm.ts";
-import { describeInput, type ModuleInput } from "./inputs.ts";
+import { describeInput, type ModuleInput } from "./input/files.ts";
 import type { Logger } from "./log.ts";
 import { mergeSectionData } from "./section_merge.ts";
 

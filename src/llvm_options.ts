@@ -1,7 +1,7 @@
 // The LLVM command line a link needs. Pure, apart from reading the inputs' symbols.
 
-import { readBitcodeSymbols } from "./bitcode_symbols.ts";
-import type { ModuleInput } from "./inputs.ts";
+import { readBitcodeSymbols } from "./input/bitcode_symbols.ts";
+import type { ModuleInput } from "./input/files.ts";
 import type { LinkOptions } from "./options.ts";
 
 /**

@@ -7,7 +7,7 @@ import { ffiBackend, type Llvm } from "../ffi/llvm.ts";
 import { type CommandLine, type CommandToken, helpText, parseCommandTokens, parseExportSymbols } from "./cli.ts";
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
-import { type InputFile, readInputFile } from "./inputs.ts";
+import { type InputFile, readInputFile } from "./input/files.ts";
 import { link, type LinkRequest, loadLlvm, prepareLink } from "./pipeline.ts";
 import { fileSink, Logger, stderrSink } from "./log.ts";
 import { expandResponseFiles } from "./response_file.ts";

@@ -7,7 +7,7 @@ import type { LlvmSurvey } from "../ffi/survey.ts";
 import { LinkExplainer } from "./explain/explain.ts";
 import { llvmReport as surveyReport } from "./explain/llvm_report.ts";
 import { commandTokensFor, makeReproduceBundle } from "./explain/reproduce.ts";
-import type { InputFile } from "./inputs.ts";
+import type { InputFile } from "./input/files.ts";
 import { link as linkModules, type LinkRequest, loadLlvm, prepareLink } from "./pipeline.ts";
 import { Logger, MemorySink } from "./log.ts";
 import { type LinkOptions, type LogLevel, resolveLinkOptions } from "./options.ts";
@@ -20,7 +20,7 @@ export type { LlvmSurvey, SurveyEntry, SurveyVerdict } from "../ffi/survey.ts";
 export type { LoadAttempt } from "../ffi/failures.ts";
 export { loadLlvm };
 export type { LoadOptions } from "../ffi/llvm.ts";
-export { lintBtfObject } from "./explain/btf_lint.ts";
+export { lintBtfObject } from "./object/btf_lint.ts";
 
 /** One input: bitcode, an ELF object with embedded bitcode, an ar archive, or IR text. */
 export interface LinkInput {

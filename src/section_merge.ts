@@ -8,7 +8,7 @@
 import type { Context } from "../ffi/context.ts";
 import { Linkage, type Module } from "../ffi/module.ts";
 import { LinkError } from "./errors.ts";
-import { describeInput, type ModuleInput } from "./inputs.ts";
+import { describeInput, type ModuleInput } from "./input/files.ts";
 
 const MERGED_SECTIONS: ReadonlySet<string> = new Set(["license", "version"]);
 

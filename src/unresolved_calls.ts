@@ -8,7 +8,7 @@
 // object`) may still join the object with one that defines them.
 
 import type { Module } from "../ffi/module.ts";
-import { ElfObject, SHF_EXECINSTR, SHN_UNDEF } from "./explain/elf.ts";
+import { ElfObject, SHF_EXECINSTR, SHN_UNDEF } from "./object/elf.ts";
 import { LinkError } from "./errors.ts";
 import { MEMORY_BUILTINS } from "./options.ts";
 

@@ -15,7 +15,7 @@ import { Context } from "../ffi/context.ts";
 import type { Module } from "../ffi/module.ts";
 import { LINKED_MODULE_NAME, linkModules, sequentialPrefix, SEQUENTIAL_WORK_FACTOR } from "../src/link.ts";
 import { collectModuleInputs, selectInputs } from "../src/pipeline.ts";
-import type { ModuleInput } from "../src/inputs.ts";
+import type { ModuleInput } from "../src/input/files.ts";
 import { Logger, MemorySink } from "../src/log.ts";
 import { loadLlvm } from "../src/mod.ts";
 import {

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { ModuleInput } from "../src/inputs.ts";
+import type { ModuleInput } from "../src/input/files.ts";
 import { decideExpandInOrder, llvmCommandLine } from "../src/llvm_options.ts";
 import { defaultLinkOptions } from "../src/options.ts";
 import { compileC, tempDir } from "./support/tools.ts";

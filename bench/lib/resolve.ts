@@ -3,7 +3,7 @@
 // members (extracted beforehand), so both sides link the same code.
 //
 // Symbols come from `llvm-nm-22 -A -P` (bitcode is read by LLVM itself).
-// Semantics, as this project's linker documents them (src/member_selection.ts):
+// Semantics, as this project's linker documents them (src/input/member_selection.ts):
 // exported symbols are roots; a member is loaded when it defines a symbol
 // that is still undefined or a root; all archives are searched again until
 // nothing changes (as one --start-group). Weak undefined references do not

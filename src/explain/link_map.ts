@@ -15,13 +15,13 @@
 //   Undefined (symbol):          (resolved at load time: helpers, kfuncs, ksyms)
 //   Exported (symbol, status):
 //
-// Symbols are read from the output object itself (src/explain/elf.ts); for
+// Symbols are read from the output object itself (src/object/elf.ts); for
 // --emit asm/llvm-ir/llvm-bc they come from the final module, without sizes.
 
-import { describeInput, type ModuleInput } from "../inputs.ts";
-import type { MemberSelection } from "../member_selection.ts";
+import { describeInput, type ModuleInput } from "../input/files.ts";
+import type { MemberSelection } from "../input/member_selection.ts";
 import type { EmitKind } from "../options.ts";
-import { ElfObject, SHN_UNDEF, symbolBindName, symbolTypeName } from "./elf.ts";
+import { ElfObject, SHN_UNDEF, symbolBindName, symbolTypeName } from "../object/elf.ts";
 import { Provenance } from "./provenance.ts";
 import { inclusionText } from "./why_extract.ts";
 

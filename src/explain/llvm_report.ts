@@ -11,9 +11,9 @@
 //     main.bc: LLVM 22.1.8 (producer 'LLVM22.1.8')
 
 import { type LlvmSurvey, surveyLlvm } from "../../ffi/survey.ts";
-import { readBitcodeProducer } from "../bitcode_producer.ts";
+import { readBitcodeProducer } from "../input/bitcode_producer.ts";
 import { LinkerError } from "../errors.ts";
-import { describeInput, type InputFile, type ModuleInput, modulesOf } from "../inputs.ts";
+import { describeInput, type InputFile, type ModuleInput, modulesOf } from "../input/files.ts";
 import { newestProducerMajor } from "../link.ts";
 import { Logger, MemorySink } from "../log.ts";
 import { VERSION } from "../version.ts";

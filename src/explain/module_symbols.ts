@@ -1,10 +1,10 @@
 // Every global value a module defines, local ones included (static functions
 // and variables), for the link map and --why-live: which input did an output
-// symbol come from? Bitcode is read by src/bitcode_symbols.ts (no LLVM); IR
+// symbol come from? Bitcode is read by src/input/bitcode_symbols.ts (no LLVM); IR
 // text inputs are scanned line by line.
 
-import { readBitcodeSymbols } from "../bitcode_symbols.ts";
-import type { ModuleInput } from "../inputs.ts";
+import { readBitcodeSymbols } from "../input/bitcode_symbols.ts";
+import type { ModuleInput } from "../input/files.ts";
 
 export interface ModuleDefinitions {
   /** Definitions other modules can see (external, weak, linkonce, common...). */

@@ -4,7 +4,7 @@
 // (static) names stay with their module, and clashing ones are renamed with a
 // numeric suffix (`helper.1`), as are some the optimizer clones (`f.constprop.0`).
 
-import { describeInput, type ModuleInput } from "../inputs.ts";
+import { describeInput, type ModuleInput } from "../input/files.ts";
 import { type ModuleDefinitions, moduleDefinitions } from "./module_symbols.ts";
 
 export class Provenance {

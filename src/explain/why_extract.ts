@@ -3,8 +3,8 @@
 // loaded for something other than an undefined symbol get a pseudo-reference
 // in angle brackets in the first column, and `-` as the symbol when none applies.
 
-import { describeInput } from "../inputs.ts";
-import type { InclusionReason, MemberSelection } from "../member_selection.ts";
+import { describeInput } from "../input/files.ts";
+import type { InclusionReason, MemberSelection } from "../input/member_selection.ts";
 
 export const WHY_EXTRACT_HEADER = "reference\textracted\tsymbol";
 

@@ -10,8 +10,8 @@
 import type { Llvm } from "../../ffi/llvm.ts";
 import type { Module } from "../../ffi/module.ts";
 import { UseGraph, type UseNode } from "../../ffi/uses.ts";
-import { describeInput, type ModuleInput } from "../inputs.ts";
-import type { MemberSelection } from "../member_selection.ts";
+import { describeInput, type ModuleInput } from "../input/files.ts";
+import type { MemberSelection } from "../input/member_selection.ts";
 import { moduleDefinitions } from "./module_symbols.ts";
 import { keptSymbols } from "../exports.ts";
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { listCandidates } from "../../ffi/discover.ts";
 import { Llvm } from "../../ffi/llvm.ts";
 import { surveyLlvm } from "../../ffi/survey.ts";
-import { readBitcodeProducer } from "../../src/bitcode_producer.ts";
+import { readBitcodeProducer } from "../../src/input/bitcode_producer.ts";
 import { llvmReport } from "../../src/mod.ts";
 import { clangBitcode } from "../support/explain.ts";
 import {

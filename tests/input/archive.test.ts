@@ -5,9 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { type Archive, readArchive } from "../src/archive.ts";
-import { ArchiveError } from "../src/errors.ts";
-import { bytesOf, toolTest, workspace } from "./support/tools.ts";
+import { type Archive, readArchive } from "../../src/input/archive.ts";
+import { ArchiveError } from "../../src/errors.ts";
+import { bytesOf, toolTest, workspace } from "../support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: a scratch directory and the real tools

@@ -1,7 +1,7 @@
 // Reader for `ar` archives (GNU/SysV and BSD/Darwin variants). Pure TypeScript, no copies of
 // member data: every member's bytes are a subarray of the archive's buffer.
 
-import { ArchiveError } from "./errors.ts";
+import { ArchiveError } from "../errors.ts";
 
 export interface ArchiveMember {
   name: string;

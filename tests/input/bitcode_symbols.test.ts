@@ -8,10 +8,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { type BitcodeSymbols, readBitcodeSymbols, readKeepFlags } from "../src/bitcode_symbols.ts";
-import { ARRAY, BitWriter, CHAR6, FIXED, VBR } from "./support/bitwriter.ts";
-import { fuzzRandomStreams, fuzzSeeds, makeRandom, readsWithoutThrowing } from "./support/fuzz.ts";
-import { toolTest, workspace } from "./support/tools.ts";
+import { type BitcodeSymbols, readBitcodeSymbols, readKeepFlags } from "../../src/input/bitcode_symbols.ts";
+import { ARRAY, BitWriter, CHAR6, FIXED, VBR } from "../support/bitwriter.ts";
+import { fuzzRandomStreams, fuzzSeeds, makeRandom, readsWithoutThrowing } from "../support/fuzz.ts";
+import { toolTest, workspace } from "../support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: a scratch directory and the real tools

@@ -1,15 +1,15 @@
-// Archive members are linked only when needed (src/member_selection.ts), and
+// Archive members are linked only when needed (src/input/member_selection.ts), and
 // the result is byte-identical to linking every member.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { readBitcodeSymbols } from "../src/bitcode_symbols.ts";
-import { modulesOf } from "../src/inputs.ts";
-import { Logger, MemorySink } from "../src/log.ts";
-import { selectModules } from "../src/member_selection.ts";
-import { compileC, makeArchive, runLinker, tempDir } from "./support/tools.ts";
+import { readBitcodeSymbols } from "../../src/input/bitcode_symbols.ts";
+import { modulesOf } from "../../src/input/files.ts";
+import { Logger, MemorySink } from "../../src/log.ts";
+import { selectModules } from "../../src/input/member_selection.ts";
+import { compileC, makeArchive, runLinker, tempDir } from "../support/tools.ts";
 
 const dir = tempDir();
 const SEC = `#define SEC(n) __attribute__((section(n), used))\n`;

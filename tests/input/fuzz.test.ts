@@ -8,11 +8,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { type ArchiveMember, readArchive } from "../src/archive.ts";
-import { ArchiveError, InputError } from "../src/errors.ts";
-import { detectInputKind, extractElfBitcode, type InputKind } from "../src/input_kind.ts";
-import { flipBits, makeRandom, type Random } from "./support/fuzz.ts";
-import { toolTest, workspace } from "./support/tools.ts";
+import { type ArchiveMember, readArchive } from "../../src/input/archive.ts";
+import { ArchiveError, InputError } from "../../src/errors.ts";
+import { detectInputKind, extractElfBitcode, type InputKind } from "../../src/input/kind.ts";
+import { flipBits, makeRandom, type Random } from "../support/fuzz.ts";
+import { toolTest, workspace } from "../support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: scratch directory, tools, PRNG

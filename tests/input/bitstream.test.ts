@@ -1,4 +1,4 @@
-// The generic bitstream reader (src/bitstream.ts): its bit cursor against a naive reference
+// The generic bitstream reader (src/input/bitstream.ts): its bit cursor against a naive reference
 // on random bytes, and a full walk of real bitcode (every block entered, BLOCKINFO applied)
 // against what llvm-bcanalyzer-22/-19 -dump prints: the same blocks with the same lengths
 // and abbreviation widths, the same records with the same abbreviation ids and operands.
@@ -13,9 +13,9 @@ import {
   BLOCKINFO_BLOCK_ID,
   MalformedBitstream,
   UNABBREV_RECORD,
-} from "../src/bitstream.ts";
-import { prng } from "./support/fuzz.ts";
-import { toolTest, workspace } from "./support/tools.ts";
+} from "../../src/input/bitstream.ts";
+import { prng } from "../support/fuzz.ts";
+import { toolTest, workspace } from "../support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -10,10 +10,10 @@ import {
   type BitcodeProducer,
   parseLlvmVersion,
   readBitcodeProducer,
-} from "../src/bitcode_producer.ts";
-import { ARRAY, BitWriter, BLOB, CHAR6, FIXED, VBR } from "./support/bitwriter.ts";
-import { fuzzRandomStreams, fuzzSeeds, makeRandom, readsWithoutThrowing } from "./support/fuzz.ts";
-import { toolTest, workspace } from "./support/tools.ts";
+} from "../../src/input/bitcode_producer.ts";
+import { ARRAY, BitWriter, BLOB, CHAR6, FIXED, VBR } from "../support/bitwriter.ts";
+import { fuzzRandomStreams, fuzzSeeds, makeRandom, readsWithoutThrowing } from "../support/fuzz.ts";
+import { toolTest, workspace } from "../support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: a scratch directory and the real tools

@@ -1,4 +1,4 @@
-// The BTF lint run after --btf emission (src/explain/btf_lint.ts): silent on what the
+// The BTF lint run after --btf emission (src/object/btf_lint.ts): silent on what the
 // sanitizer produced (examples/xdp, the C BTF fixtures, the Rust crates); one warning
 // per problem, naming the type or function, on objects made without the sanitizer
 // (Rust bitcode through llvm-link and llc, IR with names the kernel refuses) and on

@@ -1,5 +1,5 @@
 // The readers and writers behind the explain options, against real tools: the ELF
-// reader (src/explain/elf.ts) against llvm-readelf, both byte orders; the BTF decoder
+// reader (src/object/elf.ts) against llvm-readelf, both byte orders; the BTF decoder
 // (btf.ts) against bpftool; the tar writer (tar.ts) against GNU tar, long names too;
 // response-file quoting against our own tokenizer; module definitions
 // (module_symbols.ts) against llvm-nm; the name rules of the BTF lint.
@@ -15,9 +15,9 @@ import {
   type BtfType,
   parseBtf,
   parseBtfExtFuncInfo,
-} from "../../src/explain/btf.ts";
-import { identifierProblem, lintBtf } from "../../src/explain/btf_lint.ts";
-import { ElfObject, SHF_EXECINSTR, symbolBindName, symbolTypeName } from "../../src/explain/elf.ts";
+} from "../../src/object/btf.ts";
+import { identifierProblem, lintBtf } from "../../src/object/btf_lint.ts";
+import { ElfObject, SHF_EXECINSTR, symbolBindName, symbolTypeName } from "../../src/object/elf.ts";
 import { moduleDefinitions } from "../../src/explain/module_symbols.ts";
 import { Provenance } from "../../src/explain/provenance.ts";
 import { bundlePath, quoteResponseArgument } from "../../src/explain/reproduce.ts";

@@ -4,9 +4,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { InputError } from "../src/errors.ts";
-import { detectInputKind, extractElfBitcode } from "../src/input_kind.ts";
-import { bytesOf, toolTest, workspace } from "./support/tools.ts";
+import { InputError } from "../../src/errors.ts";
+import { detectInputKind, extractElfBitcode } from "../../src/input/kind.ts";
+import { bytesOf, toolTest, workspace } from "../support/tools.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: a scratch directory and the real tools

@@ -2,7 +2,7 @@
 // symbol that is still undefined, or must be kept regardless (it defines an
 // exported root, carries llvm.used/llvm.compiler.used or module asm, or its
 // symbols cannot be read). Symbols come from reading the bitcode's module
-// records in TypeScript (src/bitcode_symbols.ts), without LLVM. Where the
+// records in TypeScript (src/input/bitcode_symbols.ts), without LLVM. Where the
 // archive's index lists a member's definitions, only its keep flags are read
 // up front, and its undefined symbols only if it is linked.
 //
@@ -12,7 +12,7 @@
 // appears on the command line.
 
 import { type BitcodeSymbols, type KeepFlags, readKeepFlags } from "./bitcode_symbols.ts";
-import { describeInput, type ModuleInput } from "./inputs.ts";
+import { describeInput, type ModuleInput } from "./files.ts";
 
 /** Why a module is part of the link. */
 export type InclusionReason =

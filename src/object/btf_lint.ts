@@ -68,8 +68,9 @@ function describe(t: BtfType): string {
 function printable(name: string): string {
   const shown = name.length > 60 ? `${name.slice(0, 57)}...` : name;
   // deno-lint-ignore no-control-regex
+  const unprintable = /[\x00-\x1f\x7f']/g;
   return shown.replace(
-    /[\x00-\x1f\x7f']/g,
+    unprintable,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );
 }

@@ -1,12 +1,12 @@
-// src/inputs.ts: what each kind of input contributes, and what is skipped how loudly.
+// src/input/files.ts: what each kind of input contributes, and what is skipped how loudly.
 
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { modulesOf } from "../src/inputs.ts";
-import { Logger, MemorySink } from "../src/log.ts";
-import { compileC, makeArchive, tempDir, tool } from "./support/tools.ts";
+import { modulesOf } from "../../src/input/files.ts";
+import { Logger, MemorySink } from "../../src/log.ts";
+import { compileC, makeArchive, tempDir, tool } from "../support/tools.ts";
 
 const dir = tempDir();
 const bitcode = compileC(dir, "prog", "int prog(void) { return 1; }\n");

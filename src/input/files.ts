@@ -1,12 +1,12 @@
 // Reading inputs: files from disk (or memory), archives opened, and every
 // module-bearing piece turned into a ModuleInput in command-line order.
-// Detection is by content (src/input_kind.ts), never by file name.
+// Detection is by content (src/input/kind.ts), never by file name.
 
 import { readFileSync } from "node:fs";
 import { readArchive } from "./archive.ts";
-import { InputError } from "./errors.ts";
-import { detectInputKind, extractElfBitcode, isElfWithoutContents } from "./input_kind.ts";
-import type { Logger } from "./log.ts";
+import { InputError } from "../errors.ts";
+import { detectInputKind, extractElfBitcode, isElfWithoutContents } from "./kind.ts";
+import type { Logger } from "../log.ts";
 
 /** A top-level input: a path and its bytes. */
 export interface InputFile {
