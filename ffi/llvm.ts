@@ -4,6 +4,7 @@
 
 import type { FfiBackend, NativeCallback, NativeFunction, OpenedLibrary, Pointer } from "./backend.ts";
 import { type Candidate, discoverCandidates, type DiscoveryEnv, rejectLibraryFile } from "./discover.ts";
+import { host } from "./host.ts";
 import { LLVM_SYMBOLS, type SymbolDef, symbolsForVersion } from "./symbols.ts";
 
 type Defs = typeof LLVM_SYMBOLS;
@@ -81,7 +82,7 @@ function traceWrap(symbols: Record<string, (...args: unknown[]) => unknown>) {
   for (const [name, fn] of Object.entries(symbols)) {
     out[name] = (...args: unknown[]) => {
       const result = fn(...args);
-      process.stderr.write(`ffi: ${name}(${args.map(show).join(", ")}) -> ${show(result)}\n`);
+      host.write(2, `ffi: ${name}(${args.map(show).join(", ")}) -> ${show(result)}\n`);
       return result;
     };
   }
@@ -163,7 +164,7 @@ export class Llvm {
   /** Find and load libLLVM; throws LlvmNotFound listing every candidate tried. */
   static async load(options: LoadOptions = {}): Promise<Llvm> {
     const ffi = await ffiBackend();
-    const env = options.env ?? process.env;
+    const env = options.env ?? host.env();
     const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
     // Lazily: sources after the one that provides a usable library are never scanned.
     const candidates = options.candidates ?? discoverCandidates(env, options.explicitPath);

@@ -12,6 +12,7 @@ import {
   listCandidates,
   rejectLibraryFile,
 } from "./discover.ts";
+import { host } from "./host.ts";
 import { ffiBackend, MIN_LLVM_MAJOR } from "./llvm.ts";
 import { LLVM_SYMBOLS, type SymbolDef, symbolsForVersion } from "./symbols.ts";
 
@@ -125,7 +126,7 @@ async function probe(
 
 /** Probe every candidate (nothing is left loaded) and say which one loading would choose. */
 export async function surveyLlvm(options: SurveyOptions = {}): Promise<LlvmSurvey> {
-  const env = options.env ?? process.env;
+  const env = options.env ?? host.env();
   const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
   const candidates = options.candidates ?? listCandidates(env, options.explicitPath);
   const probed: { entry: SurveyEntry; major?: number }[] = [];
