@@ -1,5 +1,5 @@
 // Bun back end of ffi/host.ts: node:fs and `process`, which are native on Bun.
-// node:fs is fetched when bunHost() runs, not imported: this module is also
+// node:fs is required when bunHost() runs, not imported: this module is also
 // loaded under Deno, which must not evaluate a node: module.
 
 import type { FileInfo, Host } from "./host.ts";
@@ -33,12 +33,15 @@ interface NodeProcess {
   cwd(): string;
   exit(code: number): never;
   resourceUsage?(): { maxRSS: number };
-  getBuiltinModule(name: "node:fs"): NodeFs;
 }
+
+// Bun's require, which works in ES modules too: ~1 ms less start-up than
+// process.getBuiltinModule("node:fs") in the compiled executable.
+declare const require: (id: "node:fs") => NodeFs;
 
 export function bunHost(): Host {
   const proc = (globalThis as unknown as { process: NodeProcess }).process;
-  const fs = proc.getBuiltinModule("node:fs");
+  const fs = require("node:fs");
   const bun = (globalThis as unknown as { Bun: { version: string } }).Bun;
   return {
     runtime: `bun ${bun.version}`,

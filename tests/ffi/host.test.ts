@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { host, type HostError } from "../../ffi/host.ts";
@@ -96,14 +96,52 @@ test("failures carry Node's code and message on both runtimes", () => {
   assert.equal(thrown(() => host.readTextFile(dir)).code, "EISDIR");
 });
 
-test("the command and the library load no node: module (deno info)", () => {
+test("what Deno evaluates for the command and the library imports no node: module (deno info)", () => {
   const deno = join(repoRoot, "node_modules", ".bin", "deno");
   for (const entry of ["src/main.ts", "src/mod.ts"]) {
     const r = spawnSync(deno, ["info", "--json", join(repoRoot, entry)], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
-    const specifiers = (JSON.parse(r.stdout).modules as { specifier: string }[]).map((m) => m.specifier);
-    assert.ok(specifiers.length > 20, `${entry}: ${specifiers.length} modules`);
-    // bun:ffi is there, imported only under Bun (ffi/llvm.ts ffiBackend).
-    assert.deepEqual(specifiers.filter((s) => !s.startsWith("file:") && s !== "bun:ffi"), [], entry);
+    type Dependency = { specifier: string; code?: { specifier: string }; isDynamic?: boolean };
+    const modules = JSON.parse(r.stdout).modules as { specifier: string; dependencies?: Dependency[] }[];
+    const bySpecifier = new Map(modules.map((m) => [m.specifier, m]));
+    // The modules evaluated at start-up: the entry and its static imports, transitively.
+    const evaluated = new Set<string>();
+    const visit = (specifier: string) => {
+      if (evaluated.has(specifier)) return;
+      evaluated.add(specifier);
+      for (const d of bySpecifier.get(specifier)?.dependencies ?? []) {
+        if (!d.isDynamic && d.code) visit(d.code.specifier);
+      }
+    };
+    visit(modules.find((m) => m.specifier.endsWith(entry))!.specifier);
+    assert.ok(evaluated.size > 20, `${entry}: ${evaluated.size} modules`);
+    const runtimeModules = [...evaluated].filter((s) => !s.startsWith("file:"));
+    assert.deepEqual(runtimeModules, [], `${entry} evaluates ${runtimeModules.join(", ")}`);
+    // node: is named once, in the Bun host's require(), which runs only under Bun.
+    const nodeUses = modules.flatMap((m) =>
+      (m.dependencies ?? []).filter((d) => d.specifier.startsWith("node:")).map((d) => ({
+        from: m.specifier.slice(m.specifier.lastIndexOf("/ffi/") + 1),
+        specifier: d.specifier,
+        isDynamic: d.isDynamic,
+      }))
+    );
+    assert.deepEqual(nodeUses, [{ from: "ffi/host_bun.ts", specifier: "node:fs", isDynamic: true }], entry);
   }
+});
+
+test("only the runtime back ends in ffi/ touch the runtime: no process, Buffer or Deno file calls elsewhere", () => {
+  const backEnds = ["ffi/host_bun.ts", "ffi/host_deno.ts", "ffi/backend_bun.ts", "ffi/backend_deno.ts"];
+  const sources = ["src", "ffi"].flatMap((dir) =>
+    readdirSync(join(repoRoot, dir), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `${dir}/${f}`)
+  );
+  assert.ok(sources.length > 40, `${sources.length} sources`);
+  const offenders = sources.filter((file) => !backEnds.includes(file)).flatMap((file) =>
+    readFileSync(join(repoRoot, file), "utf8").split("\n").map((line, i) => ({ file, line: i + 1, text: line }))
+      // Code, not comments: `process.` followed by a name, a Buffer, a Deno call, a node: import.
+      .filter(({ text }) => !/^\s*(\/\/|\*|\/\*)/.test(text))
+      .filter(({ text }) => /\bprocess\.[A-Za-z]|\bBuffer\b|\bDeno\.|from "node:/.test(text))
+  );
+  assert.deepEqual(offenders, []);
 });
