@@ -102,11 +102,16 @@ export function denoHost(): Host {
         return { isFile: info.isFile, isDirectory: info.isDirectory, size: info.size };
       }),
     exists(path) {
+      // Usually false (discovery searches PATH): an error's stack trace would cost more than the stat.
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
       try {
         Deno.statSync(path);
         return true;
       } catch {
         return false;
+      } finally {
+        Error.stackTraceLimit = limit;
       }
     },
     readDir: (path) => fsCall("scandir", quoted(path), () => Array.from(Deno.readDirSync(path), (e) => e.name).sort()),

@@ -1,16 +1,14 @@
 #!/usr/bin/env -S deno run --allow-ffi --allow-read --allow-write --allow-env
 // The bpf-linker command. The only place that turns errors into exit codes.
 
-import { oneLine } from "../ffi/context.ts";
 import { host, type HostError } from "../ffi/host.ts";
 import { ffiBackend, Llvm, LlvmNotFound } from "../ffi/llvm.ts";
 import { type CommandLine, type CommandToken, helpText, parseCommandTokens, parseExportSymbols } from "./cli.ts";
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
 import type { InputReport } from "./explain/llvm_report.ts";
-import { type InputFile, modulesOf, readInputFile } from "./input/files.ts";
-import { exportedSymbols } from "./exports.ts";
-import { collectModuleInputs, link, type LinkRequest, newestProducerMajor, selectInputs } from "./linker.ts";
+import type { InputFile } from "./input/files.ts";
+import type { LinkRequest } from "./linker.ts";
 import { fileSink, Logger, MemorySink, stderrSink } from "./log.ts";
 import { expandResponseFiles } from "./response_file.ts";
 import { PhaseTimer } from "./timing.ts";
@@ -60,6 +58,7 @@ async function loadLlvm(options: CommandLine, log: Logger, timer: PhaseTimer, pr
   const start = performance.now();
   const llvm = await Llvm.load({ explicitPath: options.llvmPath, preferMajor });
   timer.add("load libLLVM", performance.now() - start);
+  const { oneLine } = await import("../ffi/context.ts");
   const passedOver = llvm.attempts.filter((a) => a.outcome.startsWith("older than the input"));
   if (passedOver.length > 0 && llvm.version.major >= (preferMajor ?? 0)) {
     log.info(`inputs need LLVM ${preferMajor}: passed over ${passedOver.map((a) => a.path).join(", ")}`);
@@ -86,6 +85,10 @@ function runtimeName(): string {
 /** --print-llvm: every libLLVM candidate and its verdict, and who produced each input. */
 async function llvmReport(options: CommandLine): Promise<string> {
   const { mapFile } = await ffiBackend();
+  const [{ modulesOf, readInputFile }, { newestProducerMajor }] = await Promise.all([
+    import("./input/files.ts"),
+    import("./linker.ts"),
+  ]);
   const inputs: InputReport[] = options.inputs.map((path) => {
     try {
       const notes = new MemorySink();
@@ -146,6 +149,9 @@ async function run(argv: string[]): Promise<number> {
     print(1, await llvmReport(options));
     return 0;
   }
+  // Imported only for a link: --version and --help evaluate just what they run (start-up).
+  const [{ readInputFile }, { exportedSymbols }, { collectModuleInputs, link, newestProducerMajor, selectInputs }] =
+    await Promise.all([import("./input/files.ts"), import("./exports.ts"), import("./linker.ts")]);
   // Inputs are read before libLLVM is chosen: their bitcode says which LLVM made them.
   // Inputs are mapped, not copied, where the runtime can (big rlibs).
   const { mapFile } = await ffiBackend();
