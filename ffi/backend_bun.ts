@@ -1,8 +1,8 @@
 // Bun back end of ffi/backend.ts.
 
 import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
-import { statSync } from "node:fs";
 import { type FfiBackend, fixedArityWrapper, type NativeCallback, type OpenedLibrary, type Pointer } from "./backend.ts";
+import { host } from "./host.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 function bunType(t: NativeType): FFITypeOrString {
@@ -62,7 +62,7 @@ let libc: Libc | null | undefined;
 function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   try {
-    libc = process.platform === "linux"
+    libc = host.platform === "linux"
       ? dlopen("libc.so.6", {
         dlopen: { args: ["ptr", "i32"], returns: "ptr" },
         dlclose: { args: ["ptr"], returns: "i32" },
@@ -99,8 +99,8 @@ function preloadLazily(path: string): number | null {
 function mapReadOnly(c: Libc, path: string): Uint8Array | undefined {
   let size: number;
   try {
-    const info = statSync(path);
-    if (!info.isFile() || info.size === 0) return undefined;
+    const info = host.stat(path);
+    if (!info.isFile || info.size === 0) return undefined;
     size = info.size;
   } catch {
     return undefined;

@@ -2,8 +2,8 @@
 // cheap checks that reject a file before dlopen is tried. Probing (the version
 // check) and the choice are in ffi/probe.ts.
 
-import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
-import { basename, delimiter, dirname, join } from "node:path";
+import { host, type HostError } from "./host.ts";
+import { basename, delimiter, dirname, join } from "./path.ts";
 
 export interface Candidate {
   path: string;
@@ -49,7 +49,7 @@ function compareVersionsDesc(a?: number[], b?: number[]): number {
 
 function listDir(dir: string): string[] {
   try {
-    return readdirSync(dir);
+    return host.readDir(dir);
   } catch {
     return [];
   }
@@ -57,7 +57,7 @@ function listDir(dir: string): string[] {
 
 function isDirectory(path: string): boolean {
   try {
-    return statSync(path).isDirectory();
+    return host.stat(path).isDirectory;
   } catch {
     return false;
   }
@@ -76,7 +76,7 @@ function resolvedVersion(path: string): number[] | undefined {
   const own = versionFromName(basename(path));
   if (own) return own;
   try {
-    return versionFromName(basename(realpathSync(path)));
+    return versionFromName(basename(host.realPath(path)));
   } catch {
     return undefined;
   }
@@ -93,7 +93,7 @@ function findOnPath(command: string, env: DiscoveryEnv): string | undefined {
   for (const dir of (env.PATH ?? "").split(delimiter)) {
     if (!dir) continue;
     const full = join(dir, command);
-    if (existsSync(full)) return full;
+    if (host.exists(full)) return full;
   }
   return undefined;
 }
@@ -117,7 +117,7 @@ function systemDirectories(): string[] {
     "/opt/homebrew/opt/llvm/lib",
     "/usr/local/opt/llvm/lib",
   ];
-  const multiarch = MULTIARCH[process.arch];
+  const multiarch = MULTIARCH[host.arch];
   if (multiarch) dirs.push(join("/usr/lib", multiarch));
   dirs.push("/usr/lib64", "/usr/lib", "/usr/local/lib");
   return dirs;
@@ -133,7 +133,7 @@ function rustToolchainDirectories(env: DiscoveryEnv): string[] {
   const rustc = findOnPath("rustc", env);
   if (rustc) {
     try {
-      dirs.push(join(dirname(dirname(realpathSync(rustc))), "lib"));
+      dirs.push(join(dirname(dirname(host.realPath(rustc))), "lib"));
     } catch {
       // dangling symlink
     }
@@ -164,7 +164,7 @@ export function* discoverCandidates(env: DiscoveryEnv, explicitPath?: string): G
   const fresh = (c: Candidate) => {
     let key = c.path;
     try {
-      key = realpathSync(c.path);
+      key = host.realPath(c.path);
     } catch {
       // missing: kept under its own name so the error lists it
     }
@@ -193,7 +193,7 @@ function candidateGroups(env: DiscoveryEnv, explicitPath?: string): (() => Candi
       const llvmConfig = findOnPath("llvm-config", env);
       if (!llvmConfig) return [];
       try {
-        return librariesIn(join(dirname(dirname(realpathSync(llvmConfig))), "lib"), "llvm-config");
+        return librariesIn(join(dirname(dirname(host.realPath(llvmConfig))), "lib"), "llvm-config");
       } catch {
         return []; // dangling symlink
       }
@@ -222,16 +222,9 @@ const ELF_MACHINE: Record<string, number> = { x64: 62, arm64: 183, riscv64: 243,
 export function rejectLibraryFile(path: string): string | undefined {
   let head: Uint8Array;
   try {
-    const fd = openSync(path, "r");
-    try {
-      head = new Uint8Array(64);
-      const n = readSync(fd, head, 0, 64, 0);
-      head = head.subarray(0, n);
-    } finally {
-      closeSync(fd);
-    }
+    head = host.readHead(path, 64);
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : "cannot be read";
+    return (e as HostError).code === "ENOENT" ? "does not exist" : "cannot be read";
   }
   const text = new TextDecoder().decode(head.subarray(0, 16));
   if (text.startsWith("!<arch>")) return "static archive, not a shared library";
@@ -244,7 +237,7 @@ export function rejectLibraryFile(path: string): string | undefined {
     const type = view.getUint16(16, littleEndian);
     const machine = view.getUint16(18, littleEndian);
     if (type !== 3) return "not a shared library";
-    const want = ELF_MACHINE[process.arch];
+    const want = ELF_MACHINE[host.arch];
     if (want !== undefined && machine !== want) return `wrong architecture (ELF machine ${machine})`;
     return undefined;
   }

@@ -16,6 +16,7 @@ import {
   symbolTable,
 } from "./probe.ts";
 import type { LLVM_SYMBOLS } from "./symbols.ts";
+import { host } from "./host.ts";
 
 type Defs = typeof LLVM_SYMBOLS;
 type Conditional = { since: number } | { until: number } | { optional: true };
@@ -57,7 +58,7 @@ function traceWrap(symbols: Record<string, (...args: unknown[]) => unknown>) {
   for (const [name, fn] of Object.entries(symbols)) {
     out[name] = (...args: unknown[]) => {
       const result = fn(...args);
-      process.stderr.write(`ffi: ${name}(${args.map(show).join(", ")}) -> ${show(result)}\n`);
+      host.write(2, `ffi: ${name}(${args.map(show).join(", ")}) -> ${show(result)}\n`);
       return result;
     };
   }
@@ -131,7 +132,7 @@ export class Llvm {
    */
   static async load(options: LoadOptions = {}): Promise<Llvm> {
     const ffi = await ffiBackend();
-    const env = options.env ?? process.env;
+    const env = options.env ?? host.env();
     const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
     const preferMajor = options.preferMajor;
     // Lazily: sources after the one that provides a usable library are never scanned.

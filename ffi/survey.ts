@@ -8,6 +8,7 @@
 import { type Candidate, type DiscoveryEnv, listCandidates } from "./discover.ts";
 import { ffiBackend } from "./llvm.ts";
 import { type Choice, chooseLlvm, MIN_LLVM_MAJOR, type Probe, probeCandidate } from "./probe.ts";
+import { host } from "./host.ts";
 
 /** What became of one candidate. */
 export type SurveyVerdict =
@@ -81,7 +82,7 @@ function entryOf(probe: Probe, choice: Choice, minMajor: number, want?: number):
 /** Probe every candidate (nothing is left bound) and say which one loading would choose. */
 export async function surveyLlvm(options: SurveyOptions = {}): Promise<LlvmSurvey> {
   const ffi = await ffiBackend();
-  const env = options.env ?? process.env;
+  const env = options.env ?? host.env();
   const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
   const want = options.preferMajor;
   const candidates = options.candidates ?? listCandidates(env, options.explicitPath);

@@ -1,8 +1,8 @@
 // Output (docs/ARCHITECTURE.md#pipeline: dump module, codegen, write): IR dump, code generation, and writing the file
 // atomically so a failed or killed link never leaves a partial output.
 
-import { closeSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { host, type HostError } from "../ffi/host.ts";
+import { basename, dirname, join } from "../ffi/path.ts";
 import type { Module } from "../ffi/module.ts";
 import type { TargetMachine } from "../ffi/target_machine.ts";
 import { LlvmError, OutputError } from "./errors.ts";
@@ -27,7 +27,7 @@ export function emitOutput(module: Module, machine: TargetMachine, kind: EmitKin
 export function dumpModulePath(path: string, outputName: string): string {
   let isDirectory = false;
   try {
-    isDirectory = statSync(path).isDirectory();
+    isDirectory = host.stat(path).isDirectory;
   } catch {
     // does not exist yet: a file path
   }
@@ -40,7 +40,7 @@ const pendingTemps = new Set<string>();
 export function removePendingOutputs(): void {
   for (const temp of pendingTemps) {
     try {
-      unlinkSync(temp);
+      host.unlink(temp);
     } catch {
       // already gone
     }
@@ -53,22 +53,16 @@ export function removePendingOutputs(): void {
  * rename, so readers (and parallel builds) only ever see a complete file.
  */
 export function writeFileAtomically(path: string, bytes: Uint8Array): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const temp = join(dirname(path), `.${basename(path)}.${host.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   pendingTemps.add(temp);
   try {
-    const fd = openSync(temp, "wx", 0o644);
-    try {
-      let offset = 0;
-      while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
+    host.writeNewFile(temp, bytes);
+    host.rename(temp, path);
     pendingTemps.delete(temp);
   } catch (e) {
     pendingTemps.delete(temp);
     try {
-      unlinkSync(temp);
+      host.unlink(temp);
     } catch {
       // never created
     }
@@ -78,7 +72,7 @@ export function writeFileAtomically(path: string, bytes: Uint8Array): void {
 
 /** Why writing `path` failed, in words about `path` (not the temporary name). */
 function writeFailure(e: unknown, path: string): string {
-  switch ((e as NodeJS.ErrnoException).code) {
+  switch ((e as HostError).code) {
     case "ENOENT":
     case "ENOTDIR":
       return `directory '${dirname(path)}' does not exist`;

@@ -1,7 +1,7 @@
 // Logging: leveled messages to stderr or a log file. Without --log-level only
 // warnings and errors are shown (on stderr), as the Rust bpf-linker does.
 
-import { appendFileSync, writeSync } from "node:fs";
+import { host } from "../ffi/host.ts";
 import { LOG_LEVELS, type LogLevel } from "./options.ts";
 
 const RANK: Record<LogLevel, number> = Object.fromEntries(LOG_LEVELS.map((l, i) => [l, i])) as never;
@@ -10,10 +10,10 @@ export interface LogSink {
   write(line: string): void;
 }
 
-export const stderrSink: LogSink = { write: (line) => void writeSync(2, line) };
+export const stderrSink: LogSink = { write: (line) => host.write(2, line) };
 
 export function fileSink(path: string): LogSink {
-  return { write: (line) => appendFileSync(path, line) };
+  return { write: (line) => host.appendTextFile(path, line) };
 }
 
 /** Collects lines in memory (library API, tests). */

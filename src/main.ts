@@ -1,7 +1,7 @@
 #!/usr/bin/env -S deno run --allow-ffi --allow-read --allow-write --allow-env
 // The bpf-linker command. The only place that turns errors into exit codes.
 
-import { readFileSync, writeSync } from "node:fs";
+import { host, type HostError } from "../ffi/host.ts";
 import { oneLine } from "../ffi/context.ts";
 import { ffiBackend, type Llvm } from "../ffi/llvm.ts";
 import { type CommandLine, type CommandToken, helpText, parseCommandTokens, parseExportSymbols } from "./cli.ts";
@@ -14,13 +14,13 @@ import { expandResponseFiles } from "./response_file.ts";
 import { PhaseTimer } from "./timing.ts";
 import { versionText } from "./version.ts";
 
-const print = (fd: number, text: string) => void writeSync(fd, text);
+const print = (fd: 1 | 2, text: string) => host.write(fd, text);
 
 function readTextFile(path: string, what: string): string {
   try {
-    return readFileSync(path, "utf8");
+    return host.readTextFile(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = (e as HostError).code;
     throw new InputError(`cannot read ${what}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, {
       file: path,
     });
@@ -28,7 +28,7 @@ function readTextFile(path: string, what: string): string {
 }
 
 function parseArguments(argv: string[]): { options: CommandLine; tokens: CommandToken[] } {
-  const args = expandResponseFiles(argv, (path) => readFileSync(path, "utf8"));
+  const args = expandResponseFiles(argv, (path) => host.readTextFile(path));
   const { options, tokens } = parseCommandTokens(args);
   for (const file of options.exportSymbolsFiles) {
     // A loop, not a spread: an export list can be longer than a call's argument limit.
@@ -61,13 +61,12 @@ function handleFatalErrors(llvm: Llvm, options: CommandLine): void {
     // codegen errors: end the process here with the status of an error.
     removePendingOutputs();
     print(2, `error: LLVM fatal error: ${oneLine(reason)}${cpuHint(options, reason)}${bundleHint(options)}\n`);
-    process.exit(1);
+    host.exit(1);
   });
 }
 
 function runtimeName(): string {
-  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
-  return g.Bun ? `bun ${g.Bun.version}` : g.Deno ? `deno ${g.Deno.version.deno}` : "unknown runtime";
+  return host.runtime;
 }
 
 /** --print-llvm: every libLLVM candidate and its verdict, and who produced each input. */
@@ -91,8 +90,8 @@ async function writeReproduceBundle(
   const byPath = new Map(files.map((f) => [f.path, f.bytes]));
   const bundle = makeReproduceBundle({
     tokens,
-    readFile: (file) => byPath.get(file) ?? readFileSync(file),
-    cwd: process.cwd(),
+    readFile: (file) => byPath.get(file) ?? host.readFile(file),
+    cwd: host.cwd(),
     info: { versionText: versionText(llvm), runtime: runtimeName() },
   });
   writeFileAtomically(path, bundle);
@@ -164,14 +163,14 @@ async function run(argv: string[]): Promise<number> {
 
 async function main(): Promise<number> {
   try {
-    return await run(process.argv.slice(2));
+    return await run(host.args());
   } catch (e) {
     if (e instanceof LinkerError) {
       print(2, `error: ${e.message}\n`);
       return 1;
     }
     // A bug of ours, not a user mistake: say so, with the stack on request.
-    const detail = process.env.BPF_LINKER_BACKTRACE ? `\n${(e as Error).stack}` : "";
+    const detail = host.env().BPF_LINKER_BACKTRACE ? `\n${(e as Error).stack}` : "";
     print(2, `error: internal error: ${(e as Error)?.message ?? e}${detail}\n`);
     return 2;
   } finally {
@@ -180,4 +179,4 @@ async function main(): Promise<number> {
 }
 
 // No top-level await: `bun build --compile --bytecode` (fast start-up) needs none.
-main().then((code) => (process.exitCode = code));
+main().then((code) => host.setExitCode(code));

@@ -1,5 +1,7 @@
 // --time: wall time of each link phase, reported on stderr at the end.
 
+import { host } from "../ffi/host.ts";
+
 export class PhaseTimer {
   readonly phases: { name: string; ms: number }[] = [];
 
@@ -32,7 +34,7 @@ export class PhaseTimer {
 /** The process's peak resident memory so far (getrusage), where the runtime reports it. */
 function peakRssMiB(): number | undefined {
   try {
-    const kib = process.resourceUsage?.().maxRSS;
+    const kib = host.peakRssKiB();
     return typeof kib === "number" && kib > 0 ? kib / 1024 : undefined;
   } catch {
     return undefined;

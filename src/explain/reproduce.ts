@@ -12,8 +12,8 @@
 // same inputs with the same options: outputs (-o, --map, --why-extract,
 // --log-file, --dump-module) are written next to response.txt.
 
-import { existsSync, statSync } from "node:fs";
-import { basename, posix, resolve } from "node:path";
+import { host } from "../../ffi/host.ts";
+import { basename, normalize, resolve } from "../../ffi/path.ts";
 import type { CommandToken } from "../cli.ts";
 import type { LinkOptions } from "../options.ts";
 import { makeTar, type TarEntry } from "./tar.ts";
@@ -41,7 +41,7 @@ export function quoteResponseArgument(arg: string): string {
 /** Where a file named on the command line goes in the bundle. */
 export function bundlePath(path: string, cwd: string): string {
   const absolute = resolve(cwd, path).split("\\").join("/");
-  const relative = posix.normalize(absolute).replace(/^\/+/, "");
+  const relative = normalize(absolute).replace(/^\/+/, "");
   return relative === "" || relative === "." ? "root" : relative;
 }
 
@@ -103,7 +103,7 @@ export function makeReproduceBundle(request: BundleRequest): Uint8Array {
       value = uniqueName(basename(value), taken);
     } else if (hasName(token, ["--dump-module"])) {
       // A directory gets `<output>.ll` inside it: keep it a directory.
-      const isDirectory = existsSync(value) && statSync(value).isDirectory();
+      const isDirectory = host.exists(value) && host.stat(value).isDirectory;
       value = uniqueName(isDirectory ? "dump" : basename(value), taken);
       if (isDirectory) directories.push(`${value}/`);
     }
@@ -113,7 +113,7 @@ export function makeReproduceBundle(request: BundleRequest): Uint8Array {
     request.info.versionText.trimEnd(),
     "",
     ...(request.info.runtime
-      ? [`runtime: ${request.info.runtime} (${process.platform} ${process.arch})`]
+      ? [`runtime: ${request.info.runtime} (${host.platform} ${host.arch})`]
       : []),
     "To link again: extract this archive in an empty directory and run `bpf-linker @response.txt` there.",
     "",

@@ -2,7 +2,7 @@
 // module-bearing piece turned into a ModuleInput in command-line order.
 // Detection is by content (src/input/kind.ts), never by file name.
 
-import { readFileSync } from "node:fs";
+import { host, type HostError } from "../../ffi/host.ts";
 import { readArchive } from "./archive.ts";
 import { InputError } from "../errors.ts";
 import { detectInputKind, extractElfBitcode, isElfWithoutContents } from "./kind.ts";
@@ -46,9 +46,9 @@ export type FileMapper = (path: string) => Uint8Array | undefined;
  */
 export function readInputFile(path: string, map?: FileMapper): InputFile {
   try {
-    return { path, bytes: map?.(path) ?? readFileSync(path) };
+    return { path, bytes: map?.(path) ?? host.readFile(path) };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = (e as HostError).code;
     const reason = code === "ENOENT"
       ? "no such file"
       : code === "EISDIR"

@@ -1,0 +1,61 @@
+// The runtime-neutral host (docs/ARCHITECTURE.md#ffi-and-ownership): everything src/ and ffi/
+// use of the process and the file system. host_deno.ts (Deno's own API) and
+// host_bun.ts (node:fs and process, native on Bun) implement it; nothing else
+// touches `process`, `Deno.*` files or `node:` modules. Under Deno that keeps
+// its Node compatibility layer unloaded, which costs every run ~20-35 ms.
+
+import { bunHost } from "./host_bun.ts";
+import { denoHost } from "./host_deno.ts";
+
+export interface FileInfo {
+  readonly isFile: boolean;
+  readonly isDirectory: boolean;
+  readonly size: number;
+}
+
+/**
+ * What the file calls throw on both runtimes: Node's `code` (`ENOENT`, ...) and
+ * message (`ENOENT: no such file or directory, open 'x'`).
+ */
+export type HostError = Error & { code?: string };
+
+export interface Host {
+  /** `bun 1.4.5`, `deno 2.9.6`. */
+  readonly runtime: string;
+  /** Node's names: `linux`, `darwin`. */
+  readonly platform: string;
+  /** Node's names: `x64`, `arm64`. */
+  readonly arch: string;
+  readonly pid: number;
+  /** The command's arguments, without the runtime's and the script's. */
+  args(): string[];
+  /** The environment as it is now. */
+  env(): Record<string, string | undefined>;
+  cwd(): string;
+  /** The status the process exits with once it ends by itself. */
+  setExitCode(code: number): void;
+  exit(code: number): never;
+  /** Peak resident memory so far (getrusage's maxrss), where the runtime tells. */
+  peakRssKiB(): number | undefined;
+  /** All of `text` to stdout (1) or stderr (2). */
+  write(fd: 1 | 2, text: string): void;
+  readFile(path: string): Uint8Array;
+  readTextFile(path: string): string;
+  /** The first `length` bytes of a file (fewer if it is shorter), from one read. */
+  readHead(path: string, length: number): Uint8Array;
+  appendTextFile(path: string, text: string): void;
+  /** Create `path`, which must not exist yet, with mode 0644 (less the umask) and `bytes`. */
+  writeNewFile(path: string, bytes: Uint8Array): void;
+  rename(from: string, to: string): void;
+  unlink(path: string): void;
+  /** Follows symbolic links. */
+  stat(path: string): FileInfo;
+  exists(path: string): boolean;
+  /** Entry names, sorted: the same order on every runtime and file system. */
+  readDir(path: string): string[];
+  realPath(path: string): string;
+}
+
+// Both back ends are plain objects made on demand: host_bun.ts fetches node:fs
+// only when bunHost() runs, so Deno never evaluates a node: module.
+export const host: Host = "Bun" in globalThis ? bunHost() : denoHost();

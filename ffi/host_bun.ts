@@ -1,0 +1,92 @@
+// Bun back end of ffi/host.ts: node:fs and `process`, which are native on Bun.
+// node:fs is required when bunHost() runs, not imported: this module is also
+// loaded under Deno, which must not evaluate a node: module.
+
+import type { FileInfo, Host } from "./host.ts";
+
+/** The part of node:fs used here. */
+interface NodeFs {
+  readFileSync(path: string): Uint8Array;
+  readFileSync(path: string, encoding: "utf8"): string;
+  openSync(path: string, flags: string, mode?: number): number;
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
+  writeSync(fd: number, data: string): number;
+  writeSync(fd: number, data: Uint8Array, offset: number, length: number): number;
+  closeSync(fd: number): void;
+  appendFileSync(path: string, data: string): void;
+  renameSync(from: string, to: string): void;
+  unlinkSync(path: string): void;
+  statSync(path: string): { isFile(): boolean; isDirectory(): boolean; size: number };
+  existsSync(path: string): boolean;
+  readdirSync(path: string): string[];
+  realpathSync(path: string): string;
+}
+
+/** The part of Node's `process` used here. */
+interface NodeProcess {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  pid: number;
+  platform: string;
+  arch: string;
+  exitCode: number | undefined;
+  cwd(): string;
+  exit(code: number): never;
+  resourceUsage?(): { maxRSS: number };
+}
+
+// Bun's require, which works in ES modules too: ~1 ms less start-up than
+// process.getBuiltinModule("node:fs") in the compiled executable.
+declare const require: (id: "node:fs") => NodeFs;
+
+export function bunHost(): Host {
+  const proc = (globalThis as unknown as { process: NodeProcess }).process;
+  const fs = require("node:fs");
+  const bun = (globalThis as unknown as { Bun: { version: string } }).Bun;
+  return {
+    runtime: `bun ${bun.version}`,
+    platform: proc.platform,
+    arch: proc.arch,
+    pid: proc.pid,
+    args: () => proc.argv.slice(2),
+    env: () => proc.env,
+    cwd: () => proc.cwd(),
+    setExitCode: (code) => void (proc.exitCode = code),
+    exit: (code) => proc.exit(code),
+    peakRssKiB: () => proc.resourceUsage?.().maxRSS,
+    write: (fd, text) => void fs.writeSync(fd, text),
+    readFile(path) {
+      const bytes = fs.readFileSync(path); // a Buffer: handed on as a plain Uint8Array, as under Deno
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+    },
+    readTextFile: (path) => fs.readFileSync(path, "utf8"),
+    readHead(path, length) {
+      const fd = fs.openSync(path, "r");
+      try {
+        const head = new Uint8Array(length);
+        return head.subarray(0, fs.readSync(fd, head, 0, length, 0));
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    appendTextFile: (path, text) => fs.appendFileSync(path, text),
+    writeNewFile(path, bytes) {
+      const fd = fs.openSync(path, "wx", 0o644);
+      try {
+        let offset = 0;
+        while (offset < bytes.length) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    rename: (from, to) => fs.renameSync(from, to),
+    unlink: (path) => fs.unlinkSync(path),
+    stat(path): FileInfo {
+      const info = fs.statSync(path);
+      return { isFile: info.isFile(), isDirectory: info.isDirectory(), size: info.size };
+    },
+    exists: (path) => fs.existsSync(path),
+    readDir: (path) => fs.readdirSync(path).sort(),
+    realPath: (path) => fs.realpathSync(path),
+  };
+}

@@ -1,0 +1,141 @@
+// ffi/host.ts: the runtime-neutral host, under whichever runtime runs the suite.
+// Its file calls fail with Node's codes and messages on both runtimes, and the
+// command's module graph never loads a node: module (Deno's Node layer costs
+// every run tens of milliseconds).
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { host, type HostError } from "../../ffi/host.ts";
+import { isBun, repoRoot, tempDir } from "../support/tools.ts";
+
+function thrown(fn: () => unknown): HostError {
+  try {
+    fn();
+  } catch (e) {
+    return e as HostError;
+  }
+  assert.fail("no error thrown");
+}
+
+test("the process: runtime, platform, arch, pid, cwd, environment", () => {
+  assert.match(host.runtime, isBun ? /^bun \d+\.\d+\.\d+/ : /^deno \d+\.\d+\.\d+/);
+  assert.equal(host.platform, process.platform);
+  assert.equal(host.arch, process.arch);
+  assert.equal(host.pid, process.pid);
+  assert.equal(host.cwd(), process.cwd());
+  process.env.BPFL_HOST_TEST = "x y";
+  assert.equal(host.env().BPFL_HOST_TEST, "x y");
+  delete process.env.BPFL_HOST_TEST;
+  assert.equal(host.env().BPFL_HOST_TEST, undefined);
+  const peak = host.peakRssKiB();
+  assert.ok(peak !== undefined && peak > 10_000 && peak < 4_000_000, `peak RSS ${peak} KiB`);
+});
+
+test("reading: whole files, text, the first bytes; a directory listing, sorted", () => {
+  const dir = tempDir();
+  const bytes = new Uint8Array(1000).map((_, i) => i & 0xff);
+  writeFileSync(join(dir, "b.bin"), bytes);
+  writeFileSync(join(dir, "a.txt"), "héllo\n");
+  mkdirSync(join(dir, "C"));
+  symlinkSync("b.bin", join(dir, "link"));
+  assert.deepEqual(host.readFile(join(dir, "b.bin")), bytes);
+  // A plain Uint8Array on both runtimes (Bun's node:fs gives a Buffer).
+  assert.equal(Object.getPrototypeOf(host.readFile(join(dir, "b.bin"))), Uint8Array.prototype);
+  assert.equal(host.readTextFile(join(dir, "a.txt")), "héllo\n");
+  assert.deepEqual(host.readHead(join(dir, "b.bin"), 64), bytes.subarray(0, 64));
+  assert.deepEqual(host.readHead(join(dir, "a.txt"), 64), new TextEncoder().encode("héllo\n"));
+  assert.deepEqual(host.readDir(dir), ["C", "a.txt", "b.bin", "link"]);
+  assert.deepEqual(host.stat(join(dir, "link")), { isFile: true, isDirectory: false, size: 1000 });
+  assert.deepEqual(host.stat(join(dir, "C")), { isFile: false, isDirectory: true, size: statSync(join(dir, "C")).size });
+  assert.equal(host.realPath(join(dir, "link")), realpathSync(join(dir, "b.bin")));
+  assert.equal(host.exists(join(dir, "link")), true);
+  assert.equal(host.exists(join(dir, "missing")), false);
+});
+
+test("writing: a new file only, appends, rename and unlink", () => {
+  const dir = tempDir();
+  const path = join(dir, "new.o");
+  const bytes = new Uint8Array(300_000).map((_, i) => (i * 13) & 0xff);
+  host.writeNewFile(path, bytes);
+  assert.deepEqual(new Uint8Array(readFileSync(path)), bytes);
+  assert.equal(statSync(path).mode & 0o777, 0o644 & ~process.umask());
+  const exists = thrown(() => host.writeNewFile(path, bytes));
+  assert.equal(exists.code, "EEXIST");
+  assert.equal(exists.message, `EEXIST: file already exists, open '${path}'`);
+  host.appendTextFile(join(dir, "log"), "one\n");
+  host.appendTextFile(join(dir, "log"), "two\n");
+  assert.equal(readFileSync(join(dir, "log"), "utf8"), "one\ntwo\n");
+  host.rename(path, join(dir, "renamed.o"));
+  assert.equal(existsSync(path), false);
+  host.unlink(join(dir, "renamed.o"));
+  assert.equal(existsSync(join(dir, "renamed.o")), false);
+});
+
+test("failures carry Node's code and message on both runtimes", () => {
+  const dir = tempDir();
+  const missing = join(dir, "missing");
+  for (const [call, syscall] of [
+    [() => host.readFile(missing), "open"],
+    [() => host.readTextFile(missing), "open"],
+    [() => host.readHead(missing, 64), "open"],
+    [() => host.stat(missing), "stat"],
+    [() => host.readDir(missing), "scandir"],
+    [() => host.realPath(missing), "(realpath|lstat)"], // Node's realpathSync says lstat
+    [() => host.unlink(missing), "unlink"],
+  ] as const) {
+    const e = thrown(call);
+    assert.equal(e.code, "ENOENT");
+    assert.match(e.message, new RegExp(`^ENOENT: no such file or directory, ${syscall} '${missing}'$`));
+  }
+  const e = thrown(() => host.rename(missing, join(dir, "b")));
+  assert.equal(e.message, `ENOENT: no such file or directory, rename '${missing}' -> '${join(dir, "b")}'`);
+  assert.equal(thrown(() => host.writeNewFile(join(dir, "no", "x"), new Uint8Array(1))).code, "ENOENT");
+  assert.equal(thrown(() => host.readTextFile(dir)).code, "EISDIR");
+});
+
+test("Deno evaluates no node: module for the command or the library (deno info)", () => {
+  const deno = join(repoRoot, "node_modules", ".bin", "deno");
+  for (const entry of ["src/main.ts", "src/mod.ts"]) {
+    const r = spawnSync(deno, ["info", "--json", join(repoRoot, entry)], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    type Dependency = { specifier: string; code?: { specifier: string }; isDynamic?: boolean };
+    const modules = JSON.parse(r.stdout).modules as { specifier: string; dependencies?: Dependency[] }[];
+    assert.ok(modules.length > 40, `${entry}: ${modules.length} modules`);
+    const name = (specifier: string) => specifier.replace(/^file:\/\/.*\/(src|ffi)\//, "$1/");
+    // Every import of a runtime's module, and every import of the Bun back ends.
+    const runtimeImports = modules.flatMap((m) =>
+      (m.dependencies ?? [])
+        .filter((d) => !d.specifier.startsWith(".") || /_bun\.ts$/.test(d.specifier))
+        .map((d) => `${name(m.specifier)} -> ${d.code ? name(d.code.specifier) : d.specifier}${d.isDynamic ? " (dynamic)" : ""}`)
+    ).sort();
+    // node:fs only in the Bun host's require() and bun:ffi only in the Bun FFI back end, both of
+    // which run only under Bun: the Bun back end is imported dynamically, the Bun host's code
+    // that requires node:fs is called only under Bun.
+    assert.deepEqual(runtimeImports, [
+      "ffi/backend_bun.ts -> bun:ffi",
+      "ffi/host.ts -> ffi/host_bun.ts",
+      "ffi/host_bun.ts -> node:fs (dynamic)",
+      "ffi/llvm.ts -> ffi/backend_bun.ts (dynamic)",
+    ], entry);
+  }
+});
+
+test("only the runtime back ends in ffi/ touch the runtime: no process, Buffer or Deno file calls elsewhere", () => {
+  const backEnds = ["ffi/host_bun.ts", "ffi/host_deno.ts", "ffi/backend_bun.ts", "ffi/backend_deno.ts"];
+  const sources = ["src", "ffi"].flatMap((dir) =>
+    readdirSync(join(repoRoot, dir), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `${dir}/${f}`)
+  );
+  assert.ok(sources.length > 40, `${sources.length} sources`);
+  const offenders = sources.filter((file) => !backEnds.includes(file)).flatMap((file) =>
+    readFileSync(join(repoRoot, file), "utf8").split("\n").map((line, i) => ({ file, line: i + 1, text: line }))
+      // Code, not comments: `process.` followed by a name, a Buffer, a Deno call, a node: import.
+      .filter(({ text }) => !/^\s*(\/\/|\*|\/\*)/.test(text))
+      .filter(({ text }) => /\bprocess\.[A-Za-z]|\bBuffer\b|\bDeno\.|from "node:/.test(text))
+  );
+  assert.deepEqual(offenders, []);
+});
