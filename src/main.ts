@@ -7,8 +7,9 @@ import { ffiBackend, type Llvm } from "../ffi/llvm.ts";
 import { type CommandLine, type CommandToken, helpText, parseCommandTokens, parseExportSymbols } from "./cli.ts";
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
-import { type InputFile, readInputFile } from "./input/files.ts";
-import { link, type LinkRequest, loadLlvm, prepareLink } from "./pipeline.ts";
+import type { InputFile } from "./input/files.ts";
+import { loadLlvm } from "./load_llvm.ts";
+import type { LinkRequest } from "./pipeline.ts";
 import { fileSink, Logger, stderrSink } from "./log.ts";
 import { expandResponseFiles } from "./response_file.ts";
 import { PhaseTimer } from "./timing.ts";
@@ -72,6 +73,7 @@ function runtimeName(): string {
 /** --print-llvm: every libLLVM candidate and its verdict, and who produced each input. */
 async function printLlvm(options: CommandLine): Promise<string> {
   const { mapFile } = await ffiBackend();
+  const { readInputFile } = await import("./input/files.ts");
   // Imported here: start-up evaluates only what a plain link runs.
   const { llvmReport } = await import("./explain/llvm_report.ts");
   const inputs = options.inputs.map((path) => ({ path, read: () => readInputFile(path, mapFile) }));
@@ -119,6 +121,11 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   // Inputs are mapped, not copied, where the runtime can (big rlibs).
+  // Imported only for a link: --version and --help evaluate just what they run (start-up).
+  const [{ readInputFile }, { link, prepareLink }] = await Promise.all([
+    import("./input/files.ts"),
+    import("./pipeline.ts"),
+  ]);
   const { mapFile } = await ffiBackend();
   const files = timer.run("read inputs", () => options.inputs.map((path) => readInputFile(path, mapFile)));
   const { llvm, inputs, selection } = await prepareLink(files, options, options.llvmPath, log, timer);

@@ -4,13 +4,14 @@
 // optimize -> emit.
 
 import { Context, type Diagnostic } from "../ffi/context.ts";
-import { Llvm, LlvmNotFound, type LoadOptions } from "../ffi/llvm.ts";
+import type { Llvm } from "../ffi/llvm.ts";
+import { llvmLoaded, loadLlvm } from "./load_llvm.ts";
 import type { Module } from "../ffi/module.ts";
 import { pruneDeadCompileUnits } from "./btf/prune.ts";
 import { emptiedEnumsNotes, sanitizeDebugInfo } from "./btf/sanitize.ts";
 import { lintBtfObject } from "./object/btf_lint.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
-import { LinkError, LlvmError, LlvmLoadError, UsageError } from "./errors.ts";
+import { LinkError, LlvmError, UsageError } from "./errors.ts";
 import { withLlvm } from "./with_llvm.ts";
 import { exportedSymbols, internalize, keptSymbols, optimize } from "./exports.ts";
 import { describeInput, type InputFile, type ModuleInput, modulesOf } from "./input/files.ts";
@@ -86,22 +87,6 @@ export function collectModuleInputs(files: InputFile[], log: Logger): ModuleInpu
   return modules;
 }
 
-let loaded: Promise<Llvm> | undefined;
-
-/**
- * The process's libLLVM (docs/ARCHITECTURE.md#libllvm-discovery): the first
- * call loads it with `options`, later calls get the same one (their options
- * are not looked at). The one place src/ loads libLLVM, so "no usable
- * libLLVM" becomes an LlvmLoadError here, with the same message.
- */
-export function loadLlvm(options: LoadOptions = {}): Promise<Llvm> {
-  loaded ??= Llvm.load(options).catch((e) => {
-    loaded = undefined;
-    throw e instanceof LlvmNotFound ? new LlvmLoadError(e.message, e.attempts, { cause: e }) : e;
-  });
-  return loaded;
-}
-
 /** What prepareLink decided: the libLLVM to link with and the modules to link. */
 export interface PreparedLink {
   llvm: Llvm;
@@ -131,7 +116,7 @@ export async function prepareLink(
     () => selectInputs(inputs, exportedSymbols(options), options.wholeArchive, log),
   );
   const preferMajor = timer.run("read inputs", () => newestProducerMajor(selection.selected.map((s) => s.input)));
-  const choosing = loaded === undefined;
+  const choosing = !llvmLoaded();
   const start = performance.now();
   const llvm = await loadLlvm({ explicitPath: llvmPath, preferMajor });
   timer.add("load libLLVM", performance.now() - start);
