@@ -33,7 +33,6 @@ export interface OpenedLibrary {
 }
 
 export interface FfiBackend {
-  readonly runtime: "deno" | "bun";
   /** dlopen `path` and bind `symbols`; throws the runtime's error on failure. */
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary;
   /** Read a NUL-terminated UTF-8 string. */

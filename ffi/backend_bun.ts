@@ -158,8 +158,6 @@ function bindLibrary(path: string, symbols: Record<string, SymbolDef>, preloaded
 }
 
 export const bunBackend: FfiBackend = {
-  runtime: "bun",
-
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
     const preloaded = preloadLazily(path);
     try {

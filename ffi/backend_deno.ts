@@ -78,8 +78,6 @@ function loadLibc(): Libc | null {
 }
 
 export const denoBackend: FfiBackend = {
-  runtime: "deno",
-
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
     const table: Record<string, Deno.ForeignFunction> = {};
     for (const [name, def] of Object.entries(symbols)) {

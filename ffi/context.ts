@@ -25,6 +25,8 @@ export class Context implements Disposable {
   /** Errors LLVM reported since the last `#collectErrors` started. */
   #errors: string[] | undefined;
   #freedByProcessExit = false;
+  /** Modules of this context not yet disposed or linked away: freed before the context. */
+  readonly #modules = new Set<Module>();
 
   /** `onDiagnostic` sees every diagnostic LLVM reports in this context. */
   constructor(llvm: Llvm, onDiagnostic: (d: Diagnostic) => void) {
@@ -145,8 +147,24 @@ export class Context implements Disposable {
     return this.#freedByProcessExit;
   }
 
+  /** @internal Called by Module's constructor. */
+  trackModule(module: Module): void {
+    this.#modules.add(module);
+  }
+
+  /** @internal Called when a module is disposed or linked into another. */
+  untrackModule(module: Module): void {
+    this.#modules.delete(module);
+  }
+
+  /**
+   * Free the context, once. Its modules still alive are disposed first:
+   * LLVMContextDispose frees them too, and their wrappers must then neither
+   * free them again nor hand out their handles.
+   */
   [Symbol.dispose](): void {
     if (this.#ptr === null || this.#freedByProcessExit) return;
+    for (const module of [...this.#modules]) module[Symbol.dispose]();
     this.llvm.api.LLVMContextDispose(this.#ptr);
     this.#ptr = null;
     // After the context is gone LLVM can no longer call the handler.

@@ -1,6 +1,9 @@
-// Debug-info metadata, read and rewritten for the BTF sanitizer (docs/ARCHITECTURE.md#btf,
-// src/btf/sanitize.ts). Everything that touches LLVM handles stays here; src/
-// sees metadata nodes as opaque `MDRef` numbers it may compare and use as keys.
+// Debug-info metadata, read and rewritten for the BTF sanitizer and the pruning
+// of dead compile units (docs/ARCHITECTURE.md#btf, src/btf/). Everything that
+// touches LLVM handles stays in ffi/; src/ sees metadata nodes as opaque `MDRef`
+// numbers it may compare and use as keys, and finds operands by the names of
+// ffi/metadata_layout.ts. What the C API cannot read or make (subprogram flags,
+// local-to-unit copies of subprograms) is in ffi/metadata_text.ts.
 //
 // How the LLVM-C API is used:
 // - A node is identified by the address of its MetadataAsValue (one per
@@ -19,7 +22,8 @@
 
 import type { Pointer } from "./backend.ts";
 import { type Llvm, LlvmFailure } from "./llvm.ts";
-import { GlobalValue, type Module } from "./module.ts";
+import { type MetadataLayout, metadataLayout } from "./metadata_layout.ts";
+import type { GlobalValue, Module } from "./module.ts";
 
 declare const mdBrand: unique symbol;
 /**
@@ -80,16 +84,8 @@ export function hasOperands(kind: number): boolean {
   return kind >= MetadataKind.MDTuple && kind !== MetadataKind.DIArgList;
 }
 
-/** True for the DIType kinds (their name is operand 2). */
-export function isTypeKind(kind: number): boolean {
-  return kind === MetadataKind.DIBasicType || kind === MetadataKind.DIDerivedType ||
-    kind === MetadataKind.DICompositeType || kind === MetadataKind.DIStringType ||
-    kind === MetadataKind.DISubrangeType || kind === MetadataKind.DIFixedPointType;
-}
-
 /** The DWARF tags the sanitizer looks at. */
 export const DwTag = {
-  arrayType: 0x01,
   classType: 0x02,
   enumerationType: 0x04,
   member: 0x0d,
@@ -97,117 +93,11 @@ export const DwTag = {
   structureType: 0x13,
   typedef: 0x16,
   unionType: 0x17,
-  inheritance: 0x1c,
   variantPart: 0x33,
-  variant: 0x19,
 } as const;
 
-/** LLVMDIFlags (DINode::DIFlags), by the names LLVM prints (`DIFlagPrototyped`). */
-export const DIFlags: Readonly<Record<string, number>> = {
-  DIFlagZero: 0,
-  DIFlagPrivate: 1,
-  DIFlagProtected: 2,
-  DIFlagPublic: 3,
-  DIFlagFwdDecl: 1 << 2,
-  DIFlagAppleBlock: 1 << 3,
-  DIFlagReservedBit4: 1 << 4,
-  DIFlagVirtual: 1 << 5,
-  DIFlagArtificial: 1 << 6,
-  DIFlagExplicit: 1 << 7,
-  DIFlagPrototyped: 1 << 8,
-  DIFlagObjcClassComplete: 1 << 9,
-  DIFlagObjectPointer: 1 << 10,
-  DIFlagVector: 1 << 11,
-  DIFlagStaticMember: 1 << 12,
-  DIFlagLValueReference: 1 << 13,
-  DIFlagRValueReference: 1 << 14,
-  DIFlagExportSymbols: 1 << 15,
-  DIFlagSingleInheritance: 1 << 16,
-  DIFlagMultipleInheritance: 2 << 16,
-  DIFlagVirtualInheritance: 3 << 16,
-  DIFlagIntroducedVirtual: 1 << 18,
-  DIFlagBitField: 1 << 19,
-  DIFlagNoReturn: 1 << 20,
-  DIFlagTypePassByValue: 1 << 22,
-  DIFlagTypePassByReference: 1 << 23,
-  DIFlagEnumClass: 1 << 24,
-  DIFlagThunk: 1 << 25,
-  DIFlagNonTrivial: 1 << 26,
-  DIFlagBigEndian: 1 << 27,
-  DIFlagLittleEndian: 1 << 28,
-  DIFlagAllCallsDescribed: 1 << 29,
-};
+/** DINode::FlagFwdDecl: a declaration of a type, without its members. */
 export const DI_FLAG_FWD_DECL = 1 << 2;
-
-/**
- * Operand positions (llvm/IR/DebugInfoMetadata.h). Every DIType has
- * file(0), scope(1), name(2); LLVM 21 made size and offset operands 3 and 4,
- * which moved DICompositeType's elements from 4 to 6.
- */
-export const Operand = {
-  typeName: 2,
-  subprogramName: 2,
-  subprogramScope: 1,
-  subprogramUnit: 5,
-  subprogramDeclaration: 6,
-  subprogramRetainedNodes: 7,
-} as const;
-
-/**
- * DICompileUnit operand positions (llvm/IR/DebugInfoMetadata.h; the same in
- * LLVM 19 and 22): file, producer, flags, split debug file name, then the
- * lists DwarfDebug looks at to decide whether to emit a unit with no code.
- */
-export const CompileUnitOperand = {
-  file: 0,
-  enumTypes: 4,
-  retainedTypes: 5,
-  globalVariables: 6,
-  importedEntities: 7,
-  macros: 8,
-} as const;
-
-/**
- * Operands of the nodes a debug location leads to: DILocation (scope, and
- * inlinedAt when there are two operands), DILexicalBlock(File) (scope 1) and
- * DIGlobalVariableExpression (variable, expression).
- */
-export const LocationOperand = {
-  locationScope: 0,
-  locationInlinedAt: 1,
-  lexicalBlockScope: 1,
-  globalVariable: 0,
-  globalExpression: 1,
-} as const;
-
-/** What LLVM-C cannot tell about a subprogram, read from its printed form. */
-export interface SubprogramFlags {
-  scopeLine: number;
-  /** DIFlags */
-  flags: number;
-  localToUnit: boolean;
-  definition: boolean;
-  optimized: boolean;
-}
-
-/** Parse `scopeLine:`, `flags:` and `spFlags:` out of a printed DISubprogram. */
-export function parseSubprogramFlags(text: string, fallbackLine: number): SubprogramFlags {
-  const scopeLine = /\bscopeLine: (\d+)/.exec(text);
-  const flagsText = /\bflags: ([A-Za-z0-9_| ]+)/.exec(text)?.[1] ?? "";
-  const spFlags = /\bspFlags: ([A-Za-z0-9_| ]+)/.exec(text)?.[1] ?? "";
-  let flags = 0;
-  for (const token of flagsText.split("|").map((t) => t.trim()).filter(Boolean)) {
-    flags |= DIFlags[token] ?? (/^(0x[0-9a-f]+|\d+)$/i.test(token) ? Number(token) : 0);
-  }
-  const sp = new Set(spFlags.split("|").map((t) => t.trim()));
-  return {
-    scopeLine: scopeLine ? Number(scopeLine[1]) : fallbackLine,
-    flags,
-    localToUnit: sp.has("DISPFlagLocalToUnit"),
-    definition: sp.has("DISPFlagDefinition"),
-    optimized: sp.has("DISPFlagOptimized"),
-  };
-}
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -220,99 +110,18 @@ function handlesFrom(words: Uint32Array, count: number): MDRef[] {
   return out;
 }
 
-// ---- cloning subprograms through LLVM's printer and parser
-
-const CLONES_LIST = "bpf_linker.static_subprograms";
-const CLONE_FIRST_ID = 100;
-/**
- * A scratch module whose debug info verifies: a compile unit, and nodes of the
- * kinds the printed subprogram fields need (placeholders, replaced right after).
- */
-const CLONE_MODULE_HEADER = [
-  "!llvm.dbg.cu = !{!0}",
-  "!llvm.module.flags = !{!1}",
-  "!0 = distinct !DICompileUnit(language: DW_LANG_C99, file: !2, emissionKind: FullDebug)",
-  '!1 = !{i32 2, !"Debug Info Version", i32 3}',
-  '!2 = !DIFile(filename: "bpf-linker", directory: "")',
-  "!3 = !DISubroutineType(types: !4)",
-  "!4 = !{}",
-  '!5 = !DISubprogram(name: "declaration", scope: !2, file: !2, type: !3, spFlags: 0)',
-  '!6 = !DIBasicType(name: "placeholder", size: 8, encoding: DW_ATE_unsigned)',
-  "",
-].join("\n");
-
-/** The placeholder for each reference field of a printed DISubprogram. */
-const PLACEHOLDER: Readonly<Record<string, string>> = {
-  scope: "!2",
-  file: "!2",
-  type: "!3",
-  unit: "!0",
-  declaration: "!5",
-  containingType: "!6",
-  templateParams: "!4",
-  retainedNodes: "!4",
-  thrownTypes: "!4",
-  annotations: "!4",
-};
-
-/**
- * `<0x...> = distinct !DISubprogram(...)` as LLVM prints it without a module ->
- * the node's text with placeholders for references and the LocalToUnit and
- * Definition SP flags. String literals (LLVM escapes `"` inside them) are left alone.
- */
-export function staticSubprogramText(printed: string): string {
-  const start = printed.indexOf("distinct !DISubprogram(");
-  if (start < 0) throw new LlvmFailure(`not a subprogram definition: ${printed.slice(0, 80)}`);
-  const node = printed.slice(start).trimEnd();
-  let sawSpFlags = false;
-  const rewritten = node.split(/("[^"]*")/).map((part, i) => {
-    if (i % 2 === 1) return part; // a string literal
-    return part
-      .replace(
-        /(\w+): <0x[0-9a-f]+>/g,
-        (_m, field: string) => `${field}: ${PLACEHOLDER[field] ?? "!4"}`,
-      )
-      .replace(/\bspFlags: ([A-Za-z0-9_| ]+?)(?=[,)])/, (_m, flags: string) => {
-        sawSpFlags = true;
-        const set = new Set(flags.split("|").map((f) => f.trim()).filter((f) => f && f !== "0"));
-        set.add("DISPFlagLocalToUnit");
-        set.add("DISPFlagDefinition");
-        return `spFlags: ${[...set].join(" | ")}`;
-      });
-  }).join("");
-  if (sawSpFlags) return rewritten;
-  return rewritten.replace(/\)$/, ", spFlags: DISPFlagLocalToUnit | DISPFlagDefinition)");
-}
-
-/**
- * Whether the printed DIExpression in `text` is a constant as
- * DIExpression::isConstant() says: `DW_OP_consts|constu C`, then nothing,
- * `DW_OP_stack_value`, or `DW_OP_stack_value, DW_OP_LLVM_fragment, O, S`.
- */
-export function isConstantExpressionText(text: string): boolean {
-  const match = /!DIExpression\(([^)]*)\)/.exec(text);
-  if (!match) return false;
-  const e = match[1].split(",").map((t) => t.trim()).filter(Boolean);
-  if (e.length !== 2 && e.length !== 3 && e.length !== 6) return false;
-  if (e[0] !== "DW_OP_consts" && e[0] !== "DW_OP_constu") return false;
-  if (e.length >= 3 && e[2] !== "DW_OP_stack_value") return false;
-  return e.length !== 6 || e[3] === "DW_OP_LLVM_fragment";
-}
-
 /** LLVMDbgRecordKind: Label, Declare, Value, Assign. */
 const DBG_RECORD_LABEL = 0;
 
 /** A defined or declared function, as the sanitizer sees it. */
 export class DebugFunction {
   readonly #md: DebugMetadata;
-  readonly #ptr: Pointer;
   readonly #value: GlobalValue;
 
   /** @internal made by DebugMetadata.functions() */
-  constructor(md: DebugMetadata, llvm: Llvm, ptr: Pointer) {
+  constructor(md: DebugMetadata, value: GlobalValue) {
     this.#md = md;
-    this.#ptr = ptr;
-    this.#value = new GlobalValue(llvm, ptr, "function");
+    this.#value = value;
   }
 
   get name(): string {
@@ -325,26 +134,26 @@ export class DebugFunction {
 
   /** The attached DISubprogram, or NO_MD. */
   get subprogram(): MDRef {
-    return this.#md.refOf(this.#md.api.LLVMGetSubprogram(this.#ptr));
+    return this.#md.refOf(this.#md.api.LLVMGetSubprogram(this.#value.handle));
   }
 
   set subprogram(sp: MDRef) {
-    this.#md.api.LLVMSetSubprogram(this.#ptr, this.#md.metadataOf(sp));
+    this.#md.api.LLVMSetSubprogram(this.#value.handle, this.#md.metadataOf(sp));
   }
 
   /** Every metadata attachment of the function (its !dbg included). */
   attachments(): MDRef[] {
-    return this.#md.attachmentsOf(this.#ptr, false);
+    return this.#md.attachmentsOf(this.#value.handle);
   }
 
   /**
    * Call `visit` with every metadata the body refers to: each instruction's
    * debug location and attachments, the variables and locations of debug
    * records, and metadata operands of calls (debug intrinsics). Repeats are
-   * not filtered here.
+   * not filtered here, except a location that repeats the previous one's.
    */
   forEachBodyMetadata(visit: (ref: MDRef) => void): void {
-    this.#md.forEachBodyMetadata(this.#ptr, visit);
+    this.#md.bodyMetadata(this.#value, visit, true);
   }
 
   /**
@@ -353,7 +162,7 @@ export class DebugFunction {
    * records and attachments are not read.
    */
   forEachDebugLocation(visit: (location: MDRef) => void): void {
-    this.#md.forEachDebugLocation(this.#ptr, visit);
+    this.#md.bodyMetadata(this.#value, visit, false);
   }
 }
 
@@ -366,6 +175,8 @@ export class DebugMetadata implements Disposable {
   readonly llvm: Llvm;
   /** @internal */
   readonly api: Llvm["api"];
+  /** Operand positions of this LLVM's debug-info nodes. */
+  readonly layout: MetadataLayout;
   readonly #module: Module;
   readonly #ctx: Pointer;
   #builder: Pointer | null = null;
@@ -390,6 +201,7 @@ export class DebugMetadata implements Disposable {
     this.#module = module;
     this.llvm = module.context.llvm;
     this.api = this.llvm.api;
+    this.layout = metadataLayout(this.llvm.version.major);
     this.#ctx = module.context.handle;
     const api = this.api;
     if (options.debugRecords === false) {
@@ -407,6 +219,11 @@ export class DebugMetadata implements Disposable {
     }
   }
 
+  /** @internal The module whose debug info this reads. */
+  get module(): Module {
+    return this.#module;
+  }
+
   /** How debug records were read: "records", "intrinsics" or "unreadable". */
   get recordAccess(): "records" | "intrinsics" | "unreadable" {
     if (this.#readRecords) return "records";
@@ -414,11 +231,6 @@ export class DebugMetadata implements Disposable {
       return "intrinsics";
     }
     return "unreadable";
-  }
-
-  /** Where DICompositeType keeps its elements in this LLVM. */
-  get compositeElementsOperand(): number {
-    return this.llvm.version.major >= 21 ? 6 : 4;
   }
 
   // ---- handles
@@ -460,23 +272,11 @@ export class DebugMetadata implements Disposable {
   }
 
   /**
-   * `operands` into `out`, which the caller reuses from node to node (its length
-   * becomes the count): a walk over tens of thousands of nodes then allocates
-   * no array per node.
+   * Operand `position` of an MDNode (a position of `layout`), or NO_MD when the
+   * node has fewer operands.
    */
-  operandsInto(ref: MDRef, out: MDRef[]): MDRef[] {
-    const api = this.api;
-    const count = api.LLVMGetMDNodeNumOperands(ref);
-    out.length = count;
-    if (count === 0) return out;
-    if (this.#ops.length < count * 8) {
-      this.#ops = new Uint8Array(count * 16);
-      this.#ops32 = new Uint32Array(this.#ops.buffer);
-    }
-    api.LLVMGetMDNodeOperands(ref, this.#ops);
-    const words = this.#ops32;
-    for (let i = 0; i < count; i++) out[i] = (words[2 * i + 1] * TWO_32 + words[2 * i]) as MDRef;
-    return out;
+  operand(ref: MDRef, position: number): MDRef {
+    return this.operands(ref)[position] ?? NO_MD;
   }
 
   /** The DWARF tag of a DINode. */
@@ -495,12 +295,6 @@ export class DebugMetadata implements Disposable {
     return this.api.LLVMDITypeGetOffsetInBits(this.api.LLVMValueAsMetadata(ref));
   }
 
-  /** DIType only; "" when it has no name. */
-  typeName(ref: MDRef): string {
-    const p = this.api.LLVMDITypeGetName(this.api.LLVMValueAsMetadata(ref), this.#length);
-    return this.#readString(p);
-  }
-
   /** The text of an MDString operand (NO_MD -> ""). */
   string(ref: MDRef): string {
     if (ref === NO_MD) return "";
@@ -514,9 +308,9 @@ export class DebugMetadata implements Disposable {
   #readString(p: Pointer | null): string {
     const n = this.#length32[0] + this.#length32[1] * TWO_32;
     if (p === null || n === 0) return "";
-    // MDStrings and type names live in StringMap entries, which LLVM keeps
-    // NUL-terminated: reading up to the NUL avoids a copy. A string with an
-    // embedded NUL or non-ASCII bytes has another length and is copied exactly.
+    // MDStrings live in StringMap entries, which LLVM keeps NUL-terminated:
+    // reading up to the NUL avoids a copy. A string with an embedded NUL or
+    // non-ASCII bytes has another length and is copied exactly.
     const text = this.llvm.ffi.readCString(p);
     return text.length === n ? text : decoder.decode(this.llvm.ffi.copyBytes(p, n));
   }
@@ -524,16 +318,6 @@ export class DebugMetadata implements Disposable {
   /** DISubprogram only. */
   subprogramLine(ref: MDRef): number {
     return this.api.LLVMDISubprogramGetLine(this.api.LLVMValueAsMetadata(ref));
-  }
-
-  /**
-   * A DIGlobalVariableExpression whose expression is a constant: it describes
-   * a variable that needs no global (strip-dead-debug-info keeps those).
-   */
-  isConstantGlobalExpression(ref: MDRef): boolean {
-    if (this.kind(ref) !== MetadataKind.DIGlobalVariableExpression) return false;
-    const expression = this.operands(ref)[LocationOperand.globalExpression] ?? NO_MD;
-    return expression !== NO_MD && isConstantExpressionText(this.describe(expression));
   }
 
   /** LLVM's textual form of one node (operands print as addresses). */
@@ -566,230 +350,113 @@ export class DebugMetadata implements Disposable {
     return this.refOf(this.api.LLVMMDNodeInContext2(this.#ctx, bytes, items.length));
   }
 
-  #dibuilder(): Pointer {
+  /** @internal The module's DIBuilder, made on first use and finalized on dispose. */
+  dibuilder(): Pointer {
     if (this.#disposed) throw new LlvmFailure("DebugMetadata used after dispose");
     this.#builder ??= this.api.LLVMCreateDIBuilder(this.#module.handle);
     if (this.#builder === null) throw new LlvmFailure("LLVMCreateDIBuilder failed");
     return this.#builder;
   }
 
-  /** Name, scope line, flags and SP flags of a subprogram. */
-  subprogramFlags(sp: MDRef): SubprogramFlags {
-    return parseSubprogramFlags(this.describe(sp), this.subprogramLine(sp));
-  }
-
-  /**
-   * Clone each subprogram of `olds` as a definition local to its unit (BTF
-   * linkage=static), exactly otherwise: LLVM prints the node, the text gets
-   * `DISPFlagLocalToUnit`, and LLVM's parser makes the new distinct node, so
-   * every field the C API cannot set survives (scope line, flags, virtuality,
-   * LLVM 21+ key instructions, ...). The printed operand references become
-   * placeholders of the right kind in a scratch module of the same context;
-   * after parsing, the clone gets `old`'s operands back one by one, and the
-   * retained nodes (variables, labels) move from `old` to the clone.
-   * Operands elsewhere that point to an old subprogram are the caller's to
-   * rewrite. Throws LlvmFailure when LLVM does not take the text back.
-   */
-  cloneAsStatic(olds: readonly MDRef[]): MDRef[] {
-    if (olds.length === 0) return [];
-    const lines = olds.map((old, i) =>
-      `!${CLONE_FIRST_ID + i} = ${staticSubprogramText(this.describe(old))}`
-    );
-    const text = `${CLONE_MODULE_HEADER}!${CLONES_LIST} = !{${
-      olds.map((_, i) => `!${CLONE_FIRST_ID + i}`).join(", ")
-    }}\n${lines.join("\n")}\n`;
-    using scratch = this.#module.context.parseIr(encoder.encode(text), "bpf-linker-subprograms");
-    const name = encoder.encode(`${CLONES_LIST}\0`);
-    const count = this.api.LLVMGetNamedMetadataNumOperands(scratch.handle, name);
-    if (count !== olds.length) {
-      throw new LlvmFailure(`cloned ${count} subprograms of ${olds.length}`);
-    }
-    const table = new Uint32Array(count * 2);
-    this.api.LLVMGetNamedMetadataOperands(scratch.handle, name, new Uint8Array(table.buffer));
-    const clones = handlesFrom(table, count);
-    olds.forEach((old, i) => {
-      const oldOps = this.operands(old);
-      const cloneOps = this.operands(clones[i]);
-      if (oldOps.length !== cloneOps.length) {
-        throw new LlvmFailure(
-          `the clone of a subprogram has ${cloneOps.length} operands, not ${oldOps.length}`,
-        );
-      }
-      for (let k = 0; k < oldOps.length; k++) {
-        if (cloneOps[k] !== oldOps[k]) this.replaceOperand(clones[i], k, oldOps[k]);
-      }
-    });
-    // Only now that every clone is complete: the variables move to the clones.
-    // (LLVM asserts if two subprograms list them.)
-    olds.forEach((old) => {
-      const retained = this.operands(old)[Operand.subprogramRetainedNodes] ?? NO_MD;
-      if (retained !== NO_MD) {
-        this.replaceOperand(old, Operand.subprogramRetainedNodes, this.tuple([]));
-      }
-    });
-    // The scratch module goes; the clones, distinct nodes, belong to the context.
-    return clones;
-  }
-
-  /**
-   * A new distinct DISubprogram with `old`'s name, linkage name, scope, file,
-   * line, type, scope line, flags, unit and declaration, but local to the unit
-   * and a definition (BTF: linkage=static). The retained nodes (variables,
-   * labels) move from `old` to the new one, which leaves `old` with an empty
-   * list. Operands elsewhere that point to `old` are the caller's to rewrite.
-   */
-  createStaticSubprogram(old: MDRef, known?: SubprogramFlags): MDRef {
-    const api = this.api;
-    const builder = this.#dibuilder();
-    const ops = this.operands(old);
-    const at = (i: number) => (i < ops.length ? ops[i] : NO_MD);
-    const name = encoder.encode(this.string(at(Operand.subprogramName)));
-    const linkageName = encoder.encode(this.string(at(3)));
-    const flags = known ?? this.subprogramFlags(old);
-    const line = this.subprogramLine(old);
-    const fresh = api.LLVMDIBuilderCreateFunction(
-      builder,
-      this.metadataOf(at(Operand.subprogramScope)),
-      name,
-      name.length,
-      linkageName,
-      linkageName.length,
-      this.metadataOf(at(0)),
-      line,
-      this.metadataOf(at(4)),
-      1, // local to unit
-      1, // definition
-      flags.scopeLine,
-      flags.flags,
-      flags.optimized ? 1 : 0,
-    );
-    if (fresh === 0) throw new LlvmFailure("LLVMDIBuilderCreateFunction failed");
-    // Up to LLVM 19 the builder gives a definition a temporary retained-nodes
-    // list that only this resolves; later versions have nothing to do here.
-    api.LLVMDIBuilderFinalizeSubprogram(builder, fresh);
-    const ref = this.refOf(fresh);
-    const freshOps = this.operands(ref);
-    // The builder drops a compile-unit scope and has no unit of its own.
-    if (freshOps[Operand.subprogramScope] !== at(Operand.subprogramScope)) {
-      this.replaceOperand(ref, Operand.subprogramScope, at(Operand.subprogramScope));
-    }
-    this.replaceOperand(ref, Operand.subprogramUnit, at(Operand.subprogramUnit));
-    if (at(Operand.subprogramDeclaration) !== NO_MD) {
-      this.replaceOperand(ref, Operand.subprogramDeclaration, at(Operand.subprogramDeclaration));
-    }
-    const retained = at(Operand.subprogramRetainedNodes);
-    if (retained !== NO_MD) {
-      this.replaceOperand(ref, Operand.subprogramRetainedNodes, retained);
-      // The variables now belong to the new subprogram (their scopes are
-      // rewritten by the caller); LLVM asserts if two subprograms list them.
-      this.replaceOperand(old, Operand.subprogramRetainedNodes, this.tuple([]));
-    }
-    return ref;
-  }
-
   // ---- roots
 
   /** Every function of the module, in module order. */
   functions(): DebugFunction[] {
-    return this.#module.functions().map((f) => new DebugFunction(this, this.llvm, f.handle));
+    return this.#module.functions().map((f) => new DebugFunction(this, f));
   }
 
   /** The operands of the module's named metadata `name` (e.g. `llvm.dbg.cu`), in order. */
   namedMetadata(name: string): MDRef[] {
+    return this.namedMetadataIn(this.#module, name);
+  }
+
+  /** @internal namedMetadata of another module of the same context (a scratch module). */
+  namedMetadataIn(module: Module, name: string): MDRef[] {
     const api = this.api;
     const bytes = encoder.encode(`${name}\0`);
-    const count = api.LLVMGetNamedMetadataNumOperands(this.#module.handle, bytes);
+    const count = api.LLVMGetNamedMetadataNumOperands(module.handle, bytes);
     if (count === 0) return [];
     const table = new Uint32Array(count * 2);
-    api.LLVMGetNamedMetadataOperands(this.#module.handle, bytes, new Uint8Array(table.buffer));
+    api.LLVMGetNamedMetadataOperands(module.handle, bytes, new Uint8Array(table.buffer));
     return handlesFrom(table, count);
   }
 
   /** The metadata attached to every global variable (e.g. DIGlobalVariableExpression). */
   globalVariableAttachments(): MDRef[] {
-    return this.#module.globalVariables().flatMap((g) => this.attachmentsOf(g.handle, false));
+    return this.#module.globalVariables().flatMap((g) => this.attachmentsOf(g.handle));
   }
 
-  /** @internal Attachments of a global object, or (instruction = true) of an instruction except !dbg. */
-  attachmentsOf(value: Pointer, instruction: boolean): MDRef[] {
+  /** @internal Every metadata attachment of a global object. */
+  attachmentsOf(value: Pointer): MDRef[] {
+    const out: MDRef[] = [];
+    this.#forEachEntry(
+      this.api.LLVMGlobalCopyAllMetadata(value, this.#length),
+      (ref) => out.push(ref),
+    );
+    return out;
+  }
+
+  /**
+   * Visit each metadata of an LLVMValueMetadataEntry array LLVM just returned
+   * (its length in `#length`), then free the array, whatever `visit` does.
+   */
+  #forEachEntry(entries: number, visit: (ref: MDRef) => void): void {
+    if (entries === 0) return;
     const api = this.api;
-    const entries = instruction
-      ? api.LLVMInstructionGetAllMetadataOtherThanDebugLoc(value, this.#length)
-      : api.LLVMGlobalCopyAllMetadata(value, this.#length);
     const count = this.#length32[0];
-    if (entries === 0) return [];
     try {
-      const out = new Array<MDRef>(count);
       for (let i = 0; i < count; i++) {
-        out[i] = this.refOf(api.LLVMValueMetadataEntriesGetMetadata(entries, i));
+        visit(this.refOf(api.LLVMValueMetadataEntriesGetMetadata(entries, i)));
       }
-      return out;
     } finally {
       api.LLVMDisposeValueMetadataEntries(entries);
     }
   }
 
-  /** @internal See DebugFunction.forEachDebugLocation. */
-  forEachDebugLocation(fn: Pointer, visit: (location: MDRef) => void): void {
+  /**
+   * @internal The one walk over a function body (DebugFunction's
+   * forEachBodyMetadata, and forEachDebugLocation when `all` is false).
+   */
+  bodyMetadata(fn: GlobalValue, visit: (ref: MDRef) => void, all: boolean): void {
     const api = this.api;
+    const readRecords = all && this.#readRecords;
+    const intrinsics = all && !this.#readRecords;
     let lastLoc = 0;
-    for (let bb = api.LLVMGetFirstBasicBlock(fn); bb !== null; bb = api.LLVMGetNextBasicBlock(bb)) {
-      for (let i = api.LLVMGetFirstInstruction(bb); i !== null; i = api.LLVMGetNextInstruction(i)) {
-        const loc = api.LLVMInstructionGetDebugLoc(i);
-        if (loc !== 0 && loc !== lastLoc) {
-          lastLoc = loc;
-          visit(this.refOf(loc));
+    fn.forEachInstruction((i) => {
+      const loc = api.LLVMInstructionGetDebugLoc(i);
+      // Consecutive instructions mostly share their location.
+      if (loc !== 0 && loc !== lastLoc) {
+        lastLoc = loc;
+        visit(this.refOf(loc));
+      }
+      if (!all) return;
+      // Debug-info attachments other than !dbg sit on calls: CO-RE intrinsics
+      // carry !llvm.preserve.access.index, allocation calls !heapallocsite.
+      const isCall = api.LLVMIsACallInst(i) !== null;
+      if (isCall) {
+        this.#forEachEntry(
+          api.LLVMInstructionGetAllMetadataOtherThanDebugLoc(i, this.#length),
+          visit,
+        );
+      }
+      if (readRecords) {
+        for (let r = api.LLVMGetFirstDbgRecord!(i); r !== 0; r = api.LLVMGetNextDbgRecord!(r)) {
+          const recordLoc = api.LLVMDbgRecordGetDebugLoc!(r);
+          if (recordLoc !== 0) visit(this.refOf(recordLoc));
+          // Labels have no C accessor; their DILabel is in the retained nodes.
+          if (api.LLVMDbgRecordGetKind!(r) !== DBG_RECORD_LABEL) {
+            visit(this.refOf(api.LLVMDbgVariableRecordGetVariable!(r)));
+          }
+        }
+      } else if (intrinsics && isCall) {
+        // llvm.dbg.* calls (and other intrinsics) take metadata as arguments.
+        const n = api.LLVMGetNumOperands(i);
+        for (let k = 0; k < n; k++) {
+          const op = api.LLVMGetOperand(i, k);
+          if (op !== 0 && api.LLVMIsAMDNode(op) !== 0) visit(op as MDRef);
         }
       }
-    }
-  }
-
-  /** @internal See DebugFunction.forEachBodyMetadata. */
-  forEachBodyMetadata(fn: Pointer, visit: (ref: MDRef) => void): void {
-    const api = this.api;
-    const readRecords = this.#readRecords;
-    const intrinsics = !readRecords;
-    let lastLoc = 0;
-    for (let bb = api.LLVMGetFirstBasicBlock(fn); bb !== null; bb = api.LLVMGetNextBasicBlock(bb)) {
-      for (let i = api.LLVMGetFirstInstruction(bb); i !== null; i = api.LLVMGetNextInstruction(i)) {
-        const loc = api.LLVMInstructionGetDebugLoc(i);
-        // Consecutive instructions mostly share their location.
-        if (loc !== 0 && loc !== lastLoc) {
-          lastLoc = loc;
-          visit(this.refOf(loc));
-        }
-        // Debug-info attachments other than !dbg sit on calls: CO-RE intrinsics
-        // carry !llvm.preserve.access.index, allocation calls !heapallocsite.
-        const isCall = api.LLVMIsACallInst(i) !== null;
-        if (isCall) {
-          const entries = api.LLVMInstructionGetAllMetadataOtherThanDebugLoc(i, this.#length);
-          if (entries !== 0) {
-            const count = this.#length32[0];
-            for (let k = 0; k < count; k++) {
-              visit(this.refOf(api.LLVMValueMetadataEntriesGetMetadata(entries, k)));
-            }
-            api.LLVMDisposeValueMetadataEntries(entries);
-          }
-        }
-        if (readRecords) {
-          for (let r = api.LLVMGetFirstDbgRecord!(i); r !== 0; r = api.LLVMGetNextDbgRecord!(r)) {
-            const recordLoc = api.LLVMDbgRecordGetDebugLoc!(r);
-            if (recordLoc !== 0) visit(this.refOf(recordLoc));
-            // Labels have no C accessor; their DILabel is in the retained nodes.
-            if (api.LLVMDbgRecordGetKind!(r) !== DBG_RECORD_LABEL) {
-              visit(this.refOf(api.LLVMDbgVariableRecordGetVariable!(r)));
-            }
-          }
-        } else if (intrinsics && isCall) {
-          // llvm.dbg.* calls (and other intrinsics) take metadata as arguments.
-          const n = api.LLVMGetNumOperands(i);
-          for (let k = 0; k < n; k++) {
-            const op = api.LLVMGetOperand(i, k);
-            if (op !== 0 && api.LLVMIsAMDNode(op) !== 0) visit(op as MDRef);
-          }
-        }
-      }
-    }
+    });
   }
 
   [Symbol.dispose](): void {

@@ -76,15 +76,17 @@ export class GlobalValue {
   /** Remove a function attribute from every call instruction in this function's body. */
   removeCallSiteAttribute(kind: number): void {
     const api = this.#llvm.api;
-    for (let bb = api.LLVMGetFirstBasicBlock(this.#ptr); bb !== null; bb = api.LLVMGetNextBasicBlock(bb)) {
-      for (let i = api.LLVMGetFirstInstruction(bb); i !== null; i = api.LLVMGetNextInstruction(i)) {
-        if (api.LLVMIsACallInst(i) !== null) api.LLVMRemoveCallSiteEnumAttribute(i, FUNCTION_INDEX, kind);
-      }
-    }
+    this.forEachInstruction((i) => {
+      if (api.LLVMIsACallInst(i) !== null) api.LLVMRemoveCallSiteEnumAttribute(i, FUNCTION_INDEX, kind);
+    });
   }
 
-  hasFunctionAttribute(kind: number): boolean {
-    return this.#llvm.api.LLVMGetEnumAttributeAtIndex(this.#ptr, FUNCTION_INDEX, kind) !== null;
+  /** Call `visit` with each instruction of this function's body, block by block, in order. */
+  forEachInstruction(visit: (instruction: Pointer) => void): void {
+    const api = this.#llvm.api;
+    for (let bb = api.LLVMGetFirstBasicBlock(this.#ptr); bb !== null; bb = api.LLVMGetNextBasicBlock(bb)) {
+      for (let i = api.LLVMGetFirstInstruction(bb); i !== null; i = api.LLVMGetNextInstruction(i)) visit(i);
+    }
   }
 }
 
@@ -93,11 +95,12 @@ export class Module implements Disposable {
   readonly #llvm: Llvm;
   #ptr: Pointer | null;
 
-  /** Takes ownership of `ptr`. */
+  /** Takes ownership of `ptr`, a module of `context`, which tracks it until it is disposed or linked. */
   constructor(context: Context, ptr: Pointer) {
     this.context = context;
     this.#llvm = context.llvm;
     this.#ptr = ptr;
+    context.trackModule(this);
   }
 
   /** The raw handle, for other ffi/ wrappers only. */
@@ -121,6 +124,7 @@ export class Module implements Disposable {
   #take(): Pointer {
     const p = this.handle;
     this.#ptr = null;
+    this.context.untrackModule(this);
     return p;
   }
 
@@ -231,9 +235,14 @@ export class Module implements Disposable {
     return this.#llvm.takeMemoryBuffer(buffer);
   }
 
+  /**
+   * Free the module, once. The context disposes the modules still alive
+   * before itself, so this never runs on memory the context already freed.
+   */
   [Symbol.dispose](): void {
     if (this.#ptr === null) return;
     if (!this.context.freedByProcessExit) this.#llvm.api.LLVMDisposeModule(this.#ptr);
     this.#ptr = null;
+    this.context.untrackModule(this);
   }
 }

@@ -55,14 +55,12 @@ export const LLVM_SYMBOLS = {
   LLVMGetDiagInfoDescription: { parameters: ["ptr"], result: "ptr" },
   LLVMGetDiagInfoSeverity: { parameters: ["ptr"], result: "i32" },
   LLVMGetEnumAttributeKindForName: { parameters: ["buf", "u64"], result: "u32" },
-  LLVMGetMDKindIDInContext: { parameters: ["ptr", "buf", "u32"], result: "u32" },
 
   // --- Memory buffers
   LLVMCreateMemoryBufferWithMemoryRange: {
     parameters: ["ptr", "u64", "buf", "i32"],
     result: "ptr",
   },
-  LLVMCreateMemoryBufferWithMemoryRangeCopy: { parameters: ["ptr", "u64", "buf"], result: "ptr" },
   LLVMDisposeMemoryBuffer: { parameters: ["ptr"], result: "void" },
   LLVMGetBufferStart: { parameters: ["ptr"], result: "ptr" },
   LLVMGetBufferSize: { parameters: ["ptr"], result: "u64" },
@@ -95,8 +93,6 @@ export const LLVM_SYMBOLS = {
   LLVMGetNextGlobal: { parameters: ["ptr"], result: "ptr" },
   LLVMGetFirstGlobalAlias: { parameters: ["ptr"], result: "ptr" },
   LLVMGetNextGlobalAlias: { parameters: ["ptr"], result: "ptr" },
-  LLVMGetNamedFunction: { parameters: ["ptr", "buf"], result: "ptr" },
-  LLVMGetNamedGlobal: { parameters: ["ptr", "buf"], result: "ptr" },
   LLVMGetValueName2: { parameters: ["ptr", "buf"], result: "ptr" },
   LLVMSetValueName2: { parameters: ["ptr", "buf", "u64"], result: "void" },
   LLVMIsDeclaration: { parameters: ["ptr"], result: "i32" },
@@ -105,7 +101,6 @@ export const LLVM_SYMBOLS = {
   LLVMSetVisibility: { parameters: ["ptr", "i32"], result: "void" },
   LLVMGetSection: { parameters: ["ptr"], result: "ptr" },
   LLVMRemoveEnumAttributeAtIndex: { parameters: ["ptr", "u32", "u32"], result: "void" },
-  LLVMGetEnumAttributeAtIndex: { parameters: ["ptr", "u32", "u32"], result: "ptr" },
 
   // --- Instructions (call sites)
   LLVMGetFirstBasicBlock: { parameters: ["ptr"], result: "ptr" },
@@ -114,7 +109,6 @@ export const LLVM_SYMBOLS = {
   LLVMGetNextInstruction: { parameters: ["ptr"], result: "ptr" },
   LLVMIsACallInst: { parameters: ["ptr"], result: "ptr" },
   LLVMRemoveCallSiteEnumAttribute: { parameters: ["ptr", "u32", "u32"], result: "void" },
-  LLVMGetCallSiteEnumAttribute: { parameters: ["ptr", "u32", "u32"], result: "ptr" },
 
   // --- BPF target
   LLVMInitializeBPFTargetInfo: { parameters: [], result: "void" },
@@ -146,7 +140,8 @@ export const LLVM_SYMBOLS = {
   // are declared "u64": the sanitizer keys hundreds of thousands of nodes by
   // address, and a plain number is what both runtimes pass and return fastest.
   // A pointer and a 64-bit integer travel in the same register on every 64-bit
-  // ABI we run on (x86-64 SysV, AArch64 AAPCS64). Only ffi/metadata.ts uses them.
+  // ABI we run on (x86-64 SysV, AArch64 AAPCS64). Only ffi/metadata.ts and
+  // ffi/metadata_text.ts use them.
   LLVMPrintValueToString: { parameters: ["u64"], result: "ptr" },
   LLVMMetadataAsValue: { parameters: ["ptr", "u64"], result: "u64" },
   LLVMValueAsMetadata: { parameters: ["u64"], result: "u64" },
@@ -172,7 +167,6 @@ export const LLVM_SYMBOLS = {
   LLVMGetSubprogram: { parameters: ["ptr"], result: "u64" },
   LLVMSetSubprogram: { parameters: ["ptr", "u64"], result: "void" },
   LLVMGetDINodeTag: { parameters: ["u64"], result: "u32" },
-  LLVMDITypeGetName: { parameters: ["u64", "buf"], result: "ptr" },
   LLVMDITypeGetOffsetInBits: { parameters: ["u64"], result: "u64" },
   LLVMDITypeGetFlags: { parameters: ["u64"], result: "u32" },
   LLVMDISubprogramGetLine: { parameters: ["u64"], result: "u32" },

@@ -20,15 +20,8 @@
 // depend on which other members were linked either.
 
 import type { Llvm } from "../../ffi/llvm.ts";
-import {
-  CompileUnitOperand,
-  DebugMetadata,
-  LocationOperand,
-  type MDRef,
-  MetadataKind,
-  NO_MD,
-  Operand,
-} from "../../ffi/metadata.ts";
+import { DebugMetadata, type MDRef, MetadataKind, NO_MD } from "../../ffi/metadata.ts";
+import { isConstantGlobalExpression } from "../../ffi/metadata_text.ts";
 import type { Module } from "../../ffi/module.ts";
 import type { Logger } from "../log.ts";
 
@@ -45,15 +38,6 @@ export interface PruneReport {
   locations: number;
 }
 
-/** The lists a dead unit loses. */
-const UNIT_LISTS = [
-  CompileUnitOperand.enumTypes,
-  CompileUnitOperand.retainedTypes,
-  CompileUnitOperand.globalVariables,
-  CompileUnitOperand.importedEntities,
-  CompileUnitOperand.macros,
-] as const;
-
 /**
  * Empty the lists of every compile unit of `module` that has no live function
  * or global variable left, and drop the dead entries of live units' global
@@ -61,6 +45,7 @@ const UNIT_LISTS = [
  */
 export function pruneDeadCompileUnits(_llvm: Llvm, module: Module, log: Logger): PruneReport {
   using md = new DebugMetadata(module, { debugRecords: false });
+  const at = md.layout;
   const units = md.namedMetadata("llvm.dbg.cu");
   const report: PruneReport = {
     units: units.length,
@@ -80,12 +65,12 @@ export function pruneDeadCompileUnits(_llvm: Llvm, module: Module, log: Logger):
       seen.add(scope);
       const kind = md.kind(scope);
       if (kind === MetadataKind.DISubprogram) {
-        const unit = md.operands(scope)[Operand.subprogramUnit] ?? NO_MD;
+        const unit = md.operand(scope, at.subprogram.unit);
         if (unit !== NO_MD) live.add(unit);
         return;
       }
       if (kind !== MetadataKind.DILexicalBlock && kind !== MetadataKind.DILexicalBlockFile) return;
-      scope = md.operands(scope)[LocationOperand.lexicalBlockScope] ?? NO_MD;
+      scope = md.operand(scope, at.lexicalBlock.scope);
     }
   };
   const markLocation = (location: MDRef) => {
@@ -93,8 +78,8 @@ export function pruneDeadCompileUnits(_llvm: Llvm, module: Module, log: Logger):
       seen.add(location);
       report.locations++;
       const ops = md.operands(location);
-      markScope(ops[LocationOperand.locationScope] ?? NO_MD);
-      location = ops[LocationOperand.locationInlinedAt] ?? NO_MD;
+      markScope(ops[at.location.scope] ?? NO_MD);
+      location = ops[at.location.inlinedAt] ?? NO_MD;
     }
   };
   for (const fn of md.functions()) {
@@ -109,7 +94,7 @@ export function pruneDeadCompileUnits(_llvm: Llvm, module: Module, log: Logger):
   for (const ref of md.globalVariableAttachments()) {
     if (md.kind(ref) !== MetadataKind.DIGlobalVariableExpression || attached.has(ref)) continue;
     attached.add(ref);
-    const variable = md.operands(ref)[LocationOperand.globalVariable] ?? NO_MD;
+    const variable = md.operand(ref, at.globalExpression.variable);
     if (variable !== NO_MD) attachedVariables.add(variable);
   }
   const isLiveGlobal = (entry: MDRef): boolean => {
@@ -117,33 +102,36 @@ export function pruneDeadCompileUnits(_llvm: Llvm, module: Module, log: Logger):
     if (
       attachedVariables.size === 0 || md.kind(entry) !== MetadataKind.DIGlobalVariableExpression
     ) return false;
-    const variable = md.operands(entry)[LocationOperand.globalVariable] ?? NO_MD;
+    const variable = md.operand(entry, at.globalExpression.variable);
     return variable !== NO_MD && attachedVariables.has(variable);
   };
   const listOf = (ref: MDRef): MDRef[] =>
     ref !== NO_MD && md.kind(ref) === MetadataKind.MDTuple ? md.operands(ref) : [];
 
   // 3. Rewrite the units.
+  const { enumTypes, retainedTypes, globalVariables, importedEntities, macros } = at.compileUnit;
+  /** The lists a dead unit loses. */
+  const unitLists = [enumTypes, retainedTypes, globalVariables, importedEntities, macros];
   let empty: MDRef | undefined;
   for (const unit of units) {
     if (md.kind(unit) !== MetadataKind.DICompileUnit) continue;
     const ops = md.operands(unit);
-    const globals = listOf(ops[CompileUnitOperand.globalVariables] ?? NO_MD);
+    const globals = listOf(ops[globalVariables] ?? NO_MD);
     const liveGlobals = globals.map((entry) => entry !== NO_MD && isLiveGlobal(entry));
     if (live.has(unit) || liveGlobals.includes(true)) {
       report.liveUnits++;
       // Keep null entries and constants (they need no global) as LLVM does.
       const keep = globals.filter((entry, i) =>
-        liveGlobals[i] || entry === NO_MD || md.isConstantGlobalExpression(entry)
+        liveGlobals[i] || entry === NO_MD || isConstantGlobalExpression(md, entry)
       );
       if (keep.length !== globals.length) {
         report.droppedGlobals += globals.length - keep.length;
-        md.replaceOperand(unit, CompileUnitOperand.globalVariables, md.tuple(keep));
+        md.replaceOperand(unit, globalVariables, md.tuple(keep));
       }
       continue;
     }
     let emptied = false;
-    for (const index of UNIT_LISTS) {
+    for (const index of unitLists) {
       const list = ops[index] ?? NO_MD;
       if (list === NO_MD || (md.kind(list) === MetadataKind.MDTuple && listOf(list).length === 0)) {
         continue;

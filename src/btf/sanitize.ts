@@ -14,7 +14,7 @@
 // location, attachments and debug records, visits each node once (a Set of
 // node ids) and rewrites nodes in place.
 
-import type { Llvm } from "../../ffi/llvm.ts";
+import { type Llvm, LlvmFailure } from "../../ffi/llvm.ts";
 import {
   type DebugFunction,
   DebugMetadata,
@@ -24,9 +24,14 @@ import {
   type MDRef,
   MetadataKind,
   NO_MD,
-  Operand,
-  type SubprogramFlags,
 } from "../../ffi/metadata.ts";
+import {
+  cloneThroughText,
+  rebuildWithDIBuilder,
+  type StaticSubprogramMaker,
+  type StaticSubprogramRequest,
+  subprogramFlags,
+} from "../../ffi/metadata_text.ts";
 import type { Module } from "../../ffi/module.ts";
 import { LlvmError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -56,19 +61,17 @@ export interface SanitizeReport {
 /** The type aya-ebpf puts in its BTF map definitions (see fixMembers). */
 const AYA_MAP_MARKER = "AyaBtfMapMarker";
 
-/** Where DIEnumerator and DIVariable keep their names (llvm/IR/DebugInfoMetadata.h). */
-const ENUMERATOR_NAME = 0;
-const VARIABLE_NAME = 1;
-
 export interface SanitizeOptions {
   /**
-   * How the local-to-unit subprograms are made: "clone" (default) copies each
-   * old one through LLVM's printer and parser; "dibuilder" rebuilds it with
-   * LLVMDIBuilderCreateFunction, the fallback, which loses what the C API
-   * cannot set (LLVM 21+ key instructions). For tests.
+   * How the local-to-unit subprograms are made, tried in order until one
+   * succeeds: by default a copy through LLVM's printer and parser, then
+   * LLVMDIBuilderCreateFunction, which loses what the C API cannot set (LLVM
+   * 21+ key instructions). Tests pass the fallback alone.
    */
-  subprograms?: "clone" | "dibuilder";
+  subprograms?: readonly StaticSubprogramMaker[];
 }
+
+const DEFAULT_SUBPROGRAM_MAKERS = [cloneThroughText, rebuildWithDIBuilder] as const;
 
 /** Crates of the Rust sysroot: their enums are summarized, not listed, in the info line. */
 const SYSROOT_CRATES = new Set([
@@ -155,7 +158,7 @@ export function sanitizeDebugInfo(
 
   // 1. Linkage: old subprogram -> its local-to-unit replacement.
   const replacements = new Map<MDRef, MDRef>();
-  const pending: { fn: DebugFunction; sp: MDRef; flags: SubprogramFlags }[] = [];
+  const pending: (StaticSubprogramRequest & { fn: DebugFunction })[] = [];
   const shared: { fn: DebugFunction; sp: MDRef }[] = [];
   const seen = new Set<MDRef>();
   for (const fn of functions) {
@@ -168,25 +171,12 @@ export function sanitizeDebugInfo(
       continue;
     }
     seen.add(sp);
-    const flags = md.subprogramFlags(sp);
+    const flags = subprogramFlags(md, sp);
     // Already static (e.g. Rust generics instantiated in this crate): nothing to change.
     if (flags.localToUnit && flags.definition) continue;
     pending.push({ fn, sp, flags });
   }
-  let clones: MDRef[];
-  try {
-    if (options.subprograms === "dibuilder") throw new Error("DIBuilder requested");
-    clones = md.cloneAsStatic(pending.map((p) => p.sp));
-  } catch (e) {
-    // LLVM did not take its own text back: build the subprograms with a DIBuilder
-    // instead (fields the C API cannot set, like key instructions, are lost).
-    log.debug(
-      `BTF sanitizer: cloning subprograms through IR text failed (${
-        (e as Error).message
-      }); using DIBuilder`,
-    );
-    clones = pending.map((p) => md.createStaticSubprogram(p.sp, p.flags));
-  }
+  const clones = makeStaticSubprograms(md, pending, options.subprograms ?? DEFAULT_SUBPROGRAM_MAKERS, log);
   pending.forEach(({ fn, sp }, i) => {
     fn.subprogram = clones[i];
     replacements.set(sp, clones[i]);
@@ -201,7 +191,8 @@ export function sanitizeDebugInfo(
   // 2. The walk. Old subprograms are never visited (every reference to one is
   // rewritten to its replacement first), so an operand already in `visited`
   // needs no replacement lookup.
-  const elementsOperand = md.compositeElementsOperand;
+  const at = md.layout;
+  const elementsOperand = at.composite.elements;
   const emptied = new Set<string>();
   /** The emptied composite types, by node, with their qualified names. */
   const emptiedNodes = new Map<MDRef, string>();
@@ -218,14 +209,14 @@ export function sanitizeDebugInfo(
     stack.push(ref);
   };
 
-  /** Replace the name (operand `at`) with its sanitized form, or remove it. */
-  const rename = (node: MDRef, ops: MDRef[], remove: boolean, at: number = Operand.typeName) => {
-    if (ops.length <= at) return;
-    const nameRef = ops[at];
+  /** Replace the name (operand `position`) with its sanitized form, or remove it. */
+  const rename = (node: MDRef, ops: MDRef[], remove: boolean, position: number = at.type.name) => {
+    if (ops.length <= position) return;
+    const nameRef = ops[position];
     if (nameRef === NO_MD) return;
     if (remove) {
-      md.replaceOperand(node, at, NO_MD);
-      ops[at] = NO_MD;
+      md.replaceOperand(node, position, NO_MD);
+      ops[position] = NO_MD;
       report.renamed++;
       return;
     }
@@ -233,23 +224,24 @@ export function sanitizeDebugInfo(
     const clean = sanitizeTypeName(name);
     if (clean === name) return;
     const cleanRef = md.mdString(clean);
-    md.replaceOperand(node, at, cleanRef);
-    ops[at] = cleanRef;
+    md.replaceOperand(node, position, cleanRef);
+    ops[position] = cleanRef;
     report.renamed++;
   };
 
   /** `crate::module::Name` from the namespaces around a type (read before renaming). */
   const qualifiedName = (ops: MDRef[]): string => {
-    const parts = [md.string(ops[Operand.typeName]) || "(anonymous)"];
-    let scope = ops.length > 1 ? ops[1] : NO_MD;
+    const parts = [md.string(ops[at.type.name]) || "(anonymous)"];
+    let scope = ops[at.type.scope] ?? NO_MD;
     // Types nest in namespaces (Rust modules, functions) and other types.
     for (let depth = 0; scope !== NO_MD && depth < 64; depth++) {
       const kind = md.kind(scope);
       if (kind !== MetadataKind.DINamespace && kind !== MetadataKind.DICompositeType) break;
       const scopeOps = md.operands(scope);
-      const name = scopeOps.length > 2 ? md.string(scopeOps[2]) : "";
+      const position = kind === MetadataKind.DINamespace ? at.namespace : at.type;
+      const name = md.string(scopeOps[position.name] ?? NO_MD);
       if (name) parts.push(name);
-      scope = scopeOps.length > 1 ? scopeOps[1] : NO_MD;
+      scope = scopeOps[position.scope] ?? NO_MD;
     }
     return parts.reverse().join("::");
   };
@@ -308,16 +300,11 @@ export function sanitizeDebugInfo(
     return marked;
   };
 
-  // A DIDerivedType's base type sits just before a composite's elements, in
-  // every supported LLVM (3 and 4 up to LLVM 20, 5 and 6 since).
-  const baseTypeOperand = elementsOperand - 1;
   /** A member whose type is aya-ebpf's `AyaBtfMapMarker`. */
   const isMapMarker = (member: MDRef): boolean => {
-    const memberOps = md.operands(member);
-    const base = baseTypeOperand < memberOps.length ? memberOps[baseTypeOperand] : NO_MD;
+    const base = md.operand(member, at.derived.baseType);
     if (base === NO_MD || md.kind(base) !== MetadataKind.DICompositeType) return false;
-    const baseOps = md.operands(base);
-    const name = baseOps.length > Operand.typeName ? baseOps[Operand.typeName] : NO_MD;
+    const name = md.operand(base, at.type.name);
     return name !== NO_MD && md.string(name) === AYA_MAP_MARKER;
   };
 
@@ -357,13 +344,13 @@ export function sanitizeDebugInfo(
         break;
       }
       case MetadataKind.DIEnumerator:
-        rename(node, ops, false, ENUMERATOR_NAME);
+        rename(node, ops, false, at.enumerator.name);
         break;
       case MetadataKind.DIGlobalVariable:
-        rename(node, ops, false, VARIABLE_NAME);
+        rename(node, ops, false, at.variable.name);
         break;
       case MetadataKind.DISubprogram:
-        rename(node, ops, false);
+        rename(node, ops, false, at.subprogram.name);
         break;
     }
     for (let i = 0; i < ops.length; i++) {
@@ -392,10 +379,6 @@ export function sanitizeDebugInfo(
   return report;
 }
 
-/** DIGlobalVariableExpression -> DIGlobalVariable (operand 0), whose type is operand 3. */
-const EXPRESSION_VARIABLE = 0;
-const VARIABLE_TYPE = 3;
-
 /**
  * For each map and exported global, the emptied enums its type holds: reached
  * through members, base types, element lists and template parameters (aya's
@@ -409,6 +392,9 @@ function emptiedInUse(
   emptiedNodes: Map<MDRef, string>,
 ): SanitizeReport["emptiedInUse"] {
   const out: SanitizeReport["emptiedInUse"] = [];
+  const at = md.layout;
+  // A type's file, scope and name lead out of it, not into its parts.
+  const typeParts = at.type.name + 1;
   for (const global of module.globalVariables()) {
     if (global.isDeclaration) continue;
     const map = isMapSection(global.section);
@@ -416,11 +402,11 @@ function emptiedInUse(
     const found = new Set<string>();
     const visited = new Set<MDRef>();
     const stack: MDRef[] = [];
-    for (const attachment of md.attachmentsOf(global.handle, false)) {
+    for (const attachment of md.attachmentsOf(global.handle)) {
       if (md.kind(attachment) !== MetadataKind.DIGlobalVariableExpression) continue;
-      const variable = md.operands(attachment)[EXPRESSION_VARIABLE] ?? NO_MD;
+      const variable = md.operand(attachment, at.globalExpression.variable);
       if (variable === NO_MD || md.kind(variable) !== MetadataKind.DIGlobalVariable) continue;
-      stack.push(md.operands(variable)[VARIABLE_TYPE] ?? NO_MD);
+      stack.push(md.operand(variable, at.variable.type));
     }
     while (stack.length > 0) {
       const node = stack.pop()!;
@@ -433,10 +419,38 @@ function emptiedInUse(
         kind === MetadataKind.DISubroutineType;
       if (!isType && kind !== MetadataKind.MDTuple && kind !== MetadataKind.DITemplateTypeParameter) continue;
       const ops = md.operands(node);
-      // A type's file, scope and name (0-2) lead out of it, not into its parts.
-      for (let i = isType ? 3 : 0; i < ops.length; i++) if (ops[i] !== NO_MD) stack.push(ops[i]);
+      for (let i = isType ? typeParts : 0; i < ops.length; i++) if (ops[i] !== NO_MD) stack.push(ops[i]);
     }
     if (found.size > 0) out.push({ global: global.name, map, enums: [...found].sort() });
   }
   return out.sort((a, b) => (a.global < b.global ? -1 : a.global > b.global ? 1 : 0));
+}
+
+/**
+ * The local-to-unit replacements of `requests`, in order, by the first of
+ * `makers` that LLVM does not refuse.
+ */
+function makeStaticSubprograms(
+  md: DebugMetadata,
+  requests: readonly StaticSubprogramRequest[],
+  makers: readonly StaticSubprogramMaker[],
+  log: Logger,
+): MDRef[] {
+  if (requests.length === 0) return [];
+  for (let i = 0; i < makers.length; i++) {
+    const maker = makers[i];
+    try {
+      const made = maker.make(md, requests);
+      log.debug(`BTF sanitizer: ${made.length} local subprograms made using ${maker.method}`);
+      return made;
+    } catch (e) {
+      if (!(e instanceof LlvmFailure) || i === makers.length - 1) throw e;
+      // LLVM did not take its own text back: fall back to the next way.
+      log.debug(
+        `BTF sanitizer: making local subprograms using ${maker.method} failed (${e.message}); ` +
+          `trying ${makers[i + 1].method}`,
+      );
+    }
+  }
+  throw new LlvmFailure("no way to make local subprograms was given");
 }

@@ -14,9 +14,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync 
 import { join } from "node:path";
 
 import { Context } from "../../ffi/context.ts";
-import { Llvm } from "../../ffi/llvm.ts";
+import { Llvm, LlvmFailure } from "../../ffi/llvm.ts";
 import type { Module } from "../../ffi/module.ts";
-import { parseSubprogramFlags, staticSubprogramText } from "../../ffi/metadata.ts";
+import { rebuildWithDIBuilder, type StaticSubprogramMaker } from "../../ffi/metadata_text.ts";
 import { emptiedEnumsNotes, sanitizeDebugInfo } from "../../src/btf/sanitize.ts";
 import { Logger, MemorySink } from "../../src/log.ts";
 import {
@@ -44,44 +44,6 @@ const dir = fileTempDir("bpfl-btf-");
 
 const C_FIXTURES = join(repoRoot, "tests", "fixtures", "c", "btf");
 const CRATES = join(repoRoot, "tests", "fixtures", "rust", "crates");
-
-// ------------------------------------------------------------- printed subprograms
-
-const PRINTED =
-  '<0x5581a2c0> = distinct !DISubprogram(name: "fold<u8>: <0x1>", linkageName: "_ZN6netdep4fold17h3abbE", ' +
-  "scope: <0x5581b3c8>, file: <0x5581b360>, line: 101, type: <0x5581c520>, scopeLine: 102, " +
-  "flags: DIFlagPrototyped | DIFlagNoReturn, spFlags: DISPFlagDefinition | DISPFlagOptimized, " +
-  "unit: <0x5581e2d8>, templateParams: <0x5581f070>, retainedNodes: <0x5581c700>, keyInstructions: true)";
-
-test("a printed subprogram becomes the text of a local definition with placeholders", () => {
-  assert.equal(
-    staticSubprogramText(PRINTED),
-    'distinct !DISubprogram(name: "fold<u8>: <0x1>", linkageName: "_ZN6netdep4fold17h3abbE", ' +
-      "scope: !2, file: !2, line: 101, type: !3, scopeLine: 102, flags: DIFlagPrototyped | DIFlagNoReturn, " +
-      "spFlags: DISPFlagDefinition | DISPFlagOptimized | DISPFlagLocalToUnit, unit: !0, templateParams: !4, " +
-      "retainedNodes: !4, keyInstructions: true)",
-  );
-  // No spFlags printed: they are added.
-  assert.match(
-    staticSubprogramText('<0x1> = distinct !DISubprogram(name: "f", unit: <0x2>)'),
-    /unit: !0, spFlags: DISPFlagLocalToUnit \| DISPFlagDefinition\)$/,
-  );
-  assert.throws(
-    () => staticSubprogramText('<0x1> = !DISubprogram(name: "decl")'),
-    /not a subprogram definition/,
-  );
-});
-
-test("scope line, flags and SP flags are read from a printed subprogram", () => {
-  assert.deepEqual(parseSubprogramFlags(PRINTED, 1), {
-    scopeLine: 102,
-    flags: (1 << 8) | (1 << 20),
-    localToUnit: false,
-    definition: true,
-    optimized: true,
-  });
-  assert.equal(parseSubprogramFlags("distinct !DISubprogram(line: 7)", 7).scopeLine, 7);
-});
 
 // ------------------------------------------------------------- Rust, in process
 
@@ -308,7 +270,7 @@ test("the DIBuilder fallback makes valid local subprograms too", needsRust(), as
   await withRustModule((llvm, module) => {
     const sink = new MemorySink();
     const report = sanitizeDebugInfo(llvm, module, EXPORTED, new Logger("debug", sink), {
-      subprograms: "dibuilder",
+      subprograms: [rebuildWithDIBuilder],
     });
     assert.ok(sink.lines.some((l) => /using DIBuilder/.test(l)));
     assert.equal(report.staticFunctions, 4);
@@ -320,6 +282,44 @@ test("the DIBuilder fallback makes valid local subprograms too", needsRust(), as
       metadataOf(module.toIrText()).get(classify.retainedNodes!),
       "!{}",
       "variables moved",
+    );
+  });
+});
+
+test("a way of making local subprograms that LLVM refuses gives way to the next", needsRust(), async () => {
+  await withRustModule((llvm, module) => {
+    const sink = new MemorySink();
+    const refused: StaticSubprogramMaker = {
+      method: "a refused way",
+      make: () => {
+        throw new LlvmFailure("refused for the test");
+      },
+    };
+    const report = sanitizeDebugInfo(llvm, module, EXPORTED, new Logger("debug", sink), {
+      subprograms: [refused, rebuildWithDIBuilder],
+    });
+    assert.ok(
+      sink.lines.some((l) =>
+        l.includes("using a refused way failed (refused for the test); trying DIBuilder")
+      ),
+      sink.lines.join("\n"),
+    );
+    assert.ok(sink.lines.some((l) => /4 local subprograms made using DIBuilder/.test(l)));
+    assert.equal(report.staticFunctions, 4);
+    assert.equal(module.verify(), undefined);
+    // Anything else than LLVM refusing (a bug) is not hidden by a fallback.
+    const broken: StaticSubprogramMaker = {
+      method: "a broken way",
+      make: () => {
+        throw new RangeError("a bug");
+      },
+    };
+    assert.throws(
+      () =>
+        sanitizeDebugInfo(llvm, module, new Set(), new Logger("off"), {
+          subprograms: [broken, rebuildWithDIBuilder],
+        }),
+      RangeError,
     );
   });
 });
