@@ -33,6 +33,24 @@ declare const mdBrand: unique symbol;
 export type MDRef = number & { readonly [mdBrand]: true };
 export const NO_MD = 0 as MDRef;
 
+declare const locationBrand: unique symbol;
+/**
+ * A DILocation by its own address (an LLVMMetadataRef), as instructions and
+ * debug records hold it: a function body's many locations are read without
+ * a MetadataAsValue each. Opaque outside ffi/; 0 (`NO_LOCATION`) means none.
+ * Never equal to an MDRef of the same node, so the two are not mixed in one set.
+ */
+export type LocationRef = number & { readonly [locationBrand]: true };
+export const NO_LOCATION = 0 as LocationRef;
+
+/** What a walk over a function body reports (DebugFunction.forEachBodyMetadata). */
+export interface BodyVisitor {
+  /** The debug location of an instruction or debug record. */
+  location(location: LocationRef): void;
+  /** Any other metadata, with its kind when the walk knows it (else -1). */
+  node(ref: MDRef, kind: number): void;
+}
+
 /** LLVMMetadataKind (llvm-c/DebugInfo.h); append-only, the same in LLVM 19-22. */
 export const MetadataKind = {
   MDString: 0,
@@ -147,13 +165,13 @@ export class DebugFunction {
   }
 
   /**
-   * Call `visit` with every metadata the body refers to: each instruction's
-   * debug location and attachments, the variables and locations of debug
+   * Report every metadata the body refers to, in order: each instruction's
+   * debug location and attachments, the locations and variables of its debug
    * records, and metadata operands of calls (debug intrinsics). Repeats are
    * not filtered here, except a location that repeats the previous one's.
    */
-  forEachBodyMetadata(visit: (ref: MDRef) => void): void {
-    this.#md.bodyMetadata(this.#value, visit, true);
+  forEachBodyMetadata(visitor: BodyVisitor): void {
+    this.#md.bodyMetadata(this.#value, visitor, true);
   }
 
   /**
@@ -162,7 +180,8 @@ export class DebugFunction {
    * records and attachments are not read.
    */
   forEachDebugLocation(visit: (location: MDRef) => void): void {
-    this.#md.bodyMetadata(this.#value, visit, false);
+    const md = this.#md;
+    md.bodyMetadata(this.#value, { location: (l) => visit(md.refOf(l)), node: () => {} }, false);
   }
 }
 
@@ -187,8 +206,16 @@ export class DebugMetadata implements Disposable {
   readonly #length32 = new Uint32Array(this.#length.buffer);
   /** Metadata address -> MDRef: debug locations repeat a lot. */
   readonly #refOf = new Map<number, MDRef>();
+  /**
+   * The node whose metadata address was asked last, and that address: the
+   * kind, tag, flags and offset of one node are mostly read one after another.
+   */
+  #lastRef = NO_MD;
+  #lastMetadata = 0;
   /** Whether records are read as debug intrinsics (converted for the walk). */
   #convertedToIntrinsics = false;
+  /** Whether the module is still to be converted to intrinsics on first need. */
+  #convertible: boolean;
   readonly #readRecords: boolean;
   #disposed = false;
 
@@ -204,19 +231,27 @@ export class DebugMetadata implements Disposable {
     this.layout = metadataLayout(this.llvm.version.major);
     this.#ctx = module.context.handle;
     const api = this.api;
-    if (options.debugRecords === false) {
-      this.#readRecords = false;
-      return;
-    }
-    this.#readRecords = api.LLVMDbgVariableRecordGetVariable !== undefined &&
+    this.#readRecords = options.debugRecords !== false &&
+      api.LLVMDbgVariableRecordGetVariable !== undefined &&
       api.LLVMDbgRecordGetDebugLoc !== undefined && api.LLVMDbgRecordGetKind !== undefined &&
       api.LLVMGetFirstDbgRecord !== undefined && api.LLVMGetNextDbgRecord !== undefined;
-    if (!this.#readRecords && api.LLVMIsNewDbgInfoFormat(module.handle) !== 0) {
-      // Before LLVM 22 debug records cannot be read through the C API: show
-      // them as llvm.dbg.* calls while the sanitizer works, convert back after.
-      api.LLVMSetIsNewDbgInfoFormat(module.handle, 0);
-      this.#convertedToIntrinsics = api.LLVMIsNewDbgInfoFormat(module.handle) === 0;
-    }
+    this.#convertible = options.debugRecords !== false && !this.#readRecords;
+  }
+
+  /**
+   * Before LLVM 22 debug records cannot be read through the C API: they are
+   * shown as llvm.dbg.* calls while the body walk needs them, and converted
+   * back on dispose. Done on first need: a caller that never walks a body
+   * leaves the module as it is.
+   */
+  #prepareRecords(): void {
+    if (!this.#convertible) return;
+    this.#convertible = false;
+    const api = this.api;
+    const handle = this.#module.handle;
+    if (api.LLVMIsNewDbgInfoFormat(handle) === 0) return;
+    api.LLVMSetIsNewDbgInfoFormat(handle, 0);
+    this.#convertedToIntrinsics = api.LLVMIsNewDbgInfoFormat(handle) === 0;
   }
 
   /** @internal The module whose debug info this reads. */
@@ -224,9 +259,10 @@ export class DebugMetadata implements Disposable {
     return this.#module;
   }
 
-  /** How debug records were read: "records", "intrinsics" or "unreadable". */
+  /** How debug records are read: "records", "intrinsics" or "unreadable". */
   get recordAccess(): "records" | "intrinsics" | "unreadable" {
     if (this.#readRecords) return "records";
+    this.#prepareRecords();
     if (this.#convertedToIntrinsics || this.api.LLVMIsNewDbgInfoFormat(this.#module.handle) === 0) {
       return "intrinsics";
     }
@@ -248,14 +284,20 @@ export class DebugMetadata implements Disposable {
 
   /** @internal The LLVMMetadataRef of an MDRef (NO_MD -> 0). */
   metadataOf(ref: MDRef): number {
-    return ref === NO_MD ? 0 : this.api.LLVMValueAsMetadata(ref);
+    if (ref === NO_MD) return 0;
+    if (ref === this.#lastRef) return this.#lastMetadata;
+    // A MetadataAsValue keeps its node for good: changing a node's operands
+    // keeps the node (see the top of this file).
+    this.#lastMetadata = this.api.LLVMValueAsMetadata(ref);
+    this.#lastRef = ref;
+    return this.#lastMetadata;
   }
 
   // ---- reading nodes
 
   /** The LLVMMetadataKind of a node (see MetadataKind). */
   kind(ref: MDRef): number {
-    return this.api.LLVMGetMetadataKind(this.api.LLVMValueAsMetadata(ref));
+    return this.api.LLVMGetMetadataKind(this.metadataOf(ref));
   }
 
   /** The operands of an MDNode (only for kinds where hasOperands() holds); NO_MD for empty ones. */
@@ -282,17 +324,25 @@ export class DebugMetadata implements Disposable {
   /** The DWARF tag of a DINode. */
   tag(ref: MDRef): number {
     // uint16_t in C: the upper bits of the register are not defined.
-    return this.api.LLVMGetDINodeTag(this.api.LLVMValueAsMetadata(ref)) & 0xffff;
+    return this.api.LLVMGetDINodeTag(this.metadataOf(ref)) & 0xffff;
   }
 
   /** DIType only. */
   typeFlags(ref: MDRef): number {
-    return this.api.LLVMDITypeGetFlags(this.api.LLVMValueAsMetadata(ref)) >>> 0;
+    return this.api.LLVMDITypeGetFlags(this.metadataOf(ref)) >>> 0;
   }
 
   /** DIType only (a member's offset in its struct). */
   offsetInBits(ref: MDRef): number {
-    return this.api.LLVMDITypeGetOffsetInBits(this.api.LLVMValueAsMetadata(ref));
+    return this.api.LLVMDITypeGetOffsetInBits(this.metadataOf(ref));
+  }
+
+  /** Whether a DIType's name is `name` (ASCII), read only when the lengths match. */
+  typeNameIs(ref: MDRef, name: string): boolean {
+    this.#length32[1] = 0;
+    const p = this.api.LLVMDITypeGetName(this.metadataOf(ref), this.#length);
+    if (this.#length32[0] !== name.length || this.#length32[1] !== 0) return false;
+    return this.#readString(p) === name;
   }
 
   /** The text of an MDString operand (NO_MD -> ""). */
@@ -317,7 +367,22 @@ export class DebugMetadata implements Disposable {
 
   /** DISubprogram only. */
   subprogramLine(ref: MDRef): number {
-    return this.api.LLVMDISubprogramGetLine(this.api.LLVMValueAsMetadata(ref));
+    return this.api.LLVMDISubprogramGetLine(this.metadataOf(ref));
+  }
+
+  /** The scope of a debug location: a subprogram or lexical block. */
+  locationScope(location: LocationRef): MDRef {
+    return this.refOf(this.api.LLVMDILocationGetScope(location));
+  }
+
+  /** The location a debug location was inlined at, or NO_LOCATION. */
+  locationInlinedAt(location: LocationRef): LocationRef {
+    return this.api.LLVMDILocationGetInlinedAt(location) as LocationRef;
+  }
+
+  /** Point a debug location at another scope (it stays the same node). */
+  setLocationScope(location: LocationRef, scope: MDRef): void {
+    this.replaceOperand(this.refOf(location), this.layout.location.scope, scope);
   }
 
   /** LLVM's textual form of one node (operands print as addresses). */
@@ -330,6 +395,8 @@ export class DebugMetadata implements Disposable {
   /** Set operand `index` of `node` to `value` (NO_MD clears it). */
   replaceOperand(node: MDRef, index: number, value: MDRef): void {
     this.api.LLVMReplaceMDNodeOperandWith(node, index, this.metadataOf(value));
+    // Nodes are kept when changed; forgetting the last address costs one call at most.
+    this.#lastRef = NO_MD;
   }
 
   /** An MDString. */
@@ -353,6 +420,7 @@ export class DebugMetadata implements Disposable {
   /** @internal The module's DIBuilder, made on first use and finalized on dispose. */
   dibuilder(): Pointer {
     if (this.#disposed) throw new LlvmFailure("DebugMetadata used after dispose");
+    this.#lastRef = NO_MD;
     this.#builder ??= this.api.LLVMCreateDIBuilder(this.#module.handle);
     if (this.#builder === null) throw new LlvmFailure("LLVMCreateDIBuilder failed");
     return this.#builder;
@@ -398,15 +466,16 @@ export class DebugMetadata implements Disposable {
 
   /**
    * Visit each metadata of an LLVMValueMetadataEntry array LLVM just returned
-   * (its length in `#length`), then free the array, whatever `visit` does.
+   * (its length in `#length`) but `skip`, then free the array, whatever `visit` does.
    */
-  #forEachEntry(entries: number, visit: (ref: MDRef) => void): void {
+  #forEachEntry(entries: number, visit: (ref: MDRef) => void, skip = 0): void {
     if (entries === 0) return;
     const api = this.api;
     const count = this.#length32[0];
     try {
       for (let i = 0; i < count; i++) {
-        visit(this.refOf(api.LLVMValueMetadataEntriesGetMetadata(entries, i)));
+        const metadata = api.LLVMValueMetadataEntriesGetMetadata(entries, i);
+        if (metadata !== skip) visit(this.refOf(metadata));
       }
     } finally {
       api.LLVMDisposeValueMetadataEntries(entries);
@@ -417,35 +486,37 @@ export class DebugMetadata implements Disposable {
    * @internal The one walk over a function body (DebugFunction's
    * forEachBodyMetadata, and forEachDebugLocation when `all` is false).
    */
-  bodyMetadata(fn: GlobalValue, visit: (ref: MDRef) => void, all: boolean): void {
+  bodyMetadata(fn: GlobalValue, visitor: BodyVisitor, all: boolean): void {
+    if (all) this.#prepareRecords();
     const api = this.api;
     const readRecords = all && this.#readRecords;
     const intrinsics = all && !this.#readRecords;
+    const unknown = (ref: MDRef) => visitor.node(ref, -1);
     let lastLoc = 0;
     fn.forEachInstruction((i) => {
       const loc = api.LLVMInstructionGetDebugLoc(i);
       // Consecutive instructions mostly share their location.
       if (loc !== 0 && loc !== lastLoc) {
         lastLoc = loc;
-        visit(this.refOf(loc));
+        visitor.location(loc as LocationRef);
       }
       if (!all) return;
       // Debug-info attachments other than !dbg sit on calls: CO-RE intrinsics
       // carry !llvm.preserve.access.index, allocation calls !heapallocsite.
+      // (The C API lists the call's !dbg among them too: reported above.)
       const isCall = api.LLVMIsACallInst(i) !== null;
       if (isCall) {
-        this.#forEachEntry(
-          api.LLVMInstructionGetAllMetadataOtherThanDebugLoc(i, this.#length),
-          visit,
-        );
+        const entries = api.LLVMInstructionGetAllMetadataOtherThanDebugLoc(i, this.#length);
+        this.#forEachEntry(entries, unknown, loc);
       }
       if (readRecords) {
         for (let r = api.LLVMGetFirstDbgRecord!(i); r !== 0; r = api.LLVMGetNextDbgRecord!(r)) {
           const recordLoc = api.LLVMDbgRecordGetDebugLoc!(r);
-          if (recordLoc !== 0) visit(this.refOf(recordLoc));
+          if (recordLoc !== 0) visitor.location(recordLoc as LocationRef);
           // Labels have no C accessor; their DILabel is in the retained nodes.
           if (api.LLVMDbgRecordGetKind!(r) !== DBG_RECORD_LABEL) {
-            visit(this.refOf(api.LLVMDbgVariableRecordGetVariable!(r)));
+            const variable = this.refOf(api.LLVMDbgVariableRecordGetVariable!(r));
+            visitor.node(variable, MetadataKind.DILocalVariable);
           }
         }
       } else if (intrinsics && isCall) {
@@ -453,7 +524,7 @@ export class DebugMetadata implements Disposable {
         const n = api.LLVMGetNumOperands(i);
         for (let k = 0; k < n; k++) {
           const op = api.LLVMGetOperand(i, k);
-          if (op !== 0 && api.LLVMIsAMDNode(op) !== 0) visit(op as MDRef);
+          if (op !== 0 && api.LLVMIsAMDNode(op) !== 0) unknown(op as MDRef);
         }
       }
     });

@@ -173,17 +173,22 @@ export function staticSubprogramText(printed: string): string {
 
 /**
  * Clone each subprogram of `olds` as a definition local to its unit (BTF
- * linkage=static), exactly otherwise, through LLVM's printer and parser. The
+ * linkage=static), exactly otherwise, through LLVM's printer and parser
+ * (`printed[i]`: old `i` as LLVM printed it, when the caller has it). The
  * printed operand references become placeholders of the right kind; after
  * parsing, each clone gets its old subprogram's operands back one by one, and
  * the retained nodes (variables, labels) move from the old subprogram to the
  * clone. Operands elsewhere that point to an old subprogram are the caller's
  * to rewrite. Throws LlvmFailure when LLVM does not take the text back.
  */
-export function cloneAsStatic(md: DebugMetadata, olds: readonly MDRef[]): MDRef[] {
+export function cloneAsStatic(
+  md: DebugMetadata,
+  olds: readonly MDRef[],
+  printed: readonly (string | undefined)[] = [],
+): MDRef[] {
   if (olds.length === 0) return [];
   const lines = olds.map((old, i) =>
-    `!${CLONE_FIRST_ID + i} = ${staticSubprogramText(md.describe(old))}`
+    `!${CLONE_FIRST_ID + i} = ${staticSubprogramText(printed[i] ?? md.describe(old))}`
   );
   const text = `${CLONE_MODULE_HEADER}!${CLONES_LIST} = !{${
     olds.map((_, i) => `!${CLONE_FIRST_ID + i}`).join(", ")
@@ -277,6 +282,8 @@ export function createStaticSubprogram(
 export interface StaticSubprogramRequest {
   readonly sp: MDRef;
   readonly flags: SubprogramFlags;
+  /** The subprogram as LLVM printed it (md.describe), when the caller has it. */
+  readonly printed?: string;
 }
 
 /** One way of making the local-to-unit replacements of subprograms. */
@@ -290,7 +297,8 @@ export interface StaticSubprogramMaker {
 /** Copies through LLVM's printer and parser: every field survives. */
 export const cloneThroughText: StaticSubprogramMaker = {
   method: "LLVM's printer and parser",
-  make: (md, requests) => cloneAsStatic(md, requests.map((r) => r.sp)),
+  make: (md, requests) =>
+    cloneAsStatic(md, requests.map((r) => r.sp), requests.map((r) => r.printed)),
 };
 
 /** Rebuilt with LLVMDIBuilderCreateFunction: the fallback, which loses what the C API cannot set. */

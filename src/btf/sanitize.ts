@@ -9,33 +9,24 @@
 //   checks (struct, union, enum and values, typedef, func, var, member) are
 //   made C identifiers (sanitizeTypeName); base types such as `()` keep theirs.
 //
-// One walk over the metadata graph does the rewriting: it starts at every
-// global variable's and function's attachments and every instruction's debug
-// location, attachments and debug records, visits each node once (a Set of
-// node ids) and rewrites nodes in place.
+// First the linkage (local-to-unit subprograms, ffi/metadata_text.ts), then one
+// walk over the metadata graph does the rest (src/btf/walk.ts), unless the
+// module is C from clang with nothing made static, where nothing would change
+// (src/btf/clang_c.ts).
 
 import { type Llvm, LlvmFailure } from "../../ffi/llvm.ts";
-import {
-  type DebugFunction,
-  DebugMetadata,
-  DI_FLAG_FWD_DECL,
-  DwTag,
-  hasOperands,
-  type MDRef,
-  MetadataKind,
-  NO_MD,
-} from "../../ffi/metadata.ts";
+import { type DebugFunction, DebugMetadata, type MDRef, MetadataKind, NO_MD } from "../../ffi/metadata.ts";
 import {
   cloneThroughText,
+  parseSubprogramFlags,
   rebuildWithDIBuilder,
   type StaticSubprogramMaker,
   type StaticSubprogramRequest,
-  subprogramFlags,
 } from "../../ffi/metadata_text.ts";
 import type { Module } from "../../ffi/module.ts";
-import { LlvmError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { sanitizeTypeName } from "./names.ts";
+import { whyCNeedsTheWalk } from "./clang_c.ts";
+import { walkDebugInfo } from "./walk.ts";
 
 export interface SanitizeReport {
   /**
@@ -58,9 +49,6 @@ export interface SanitizeReport {
   reordered: number;
 }
 
-/** The type aya-ebpf puts in its BTF map definitions (see fixMembers). */
-const AYA_MAP_MARKER = "AyaBtfMapMarker";
-
 export interface SanitizeOptions {
   /**
    * How the local-to-unit subprograms are made, tried in order until one
@@ -72,6 +60,7 @@ export interface SanitizeOptions {
 }
 
 const DEFAULT_SUBPROGRAM_MAKERS = [cloneThroughText, rebuildWithDIBuilder] as const;
+
 
 /** Crates of the Rust sysroot: their enums are summarized, not listed, in the info line. */
 const SYSROOT_CRATES = new Set([
@@ -133,19 +122,6 @@ export function sanitizeDebugInfo(
   options: SanitizeOptions = {},
 ): SanitizeReport {
   using md = new DebugMetadata(module);
-  if (md.recordAccess === "unreadable") {
-    // LLVM 20 and 21: records can be walked but not read, and the module cannot
-    // be shown as intrinsics any more. Variables are still reached through the
-    // subprograms' retained nodes and most locations through instructions; a
-    // record location no instruction shares keeps pointing at the old
-    // subprogram, which costs DWARF variable info, not BTF.
-    log.debug(
-      `BTF sanitizer: LLVM ${md.llvm.versionString} cannot read debug records through its C API; ` +
-        "locations only debug records use are not rewritten",
-    );
-  } else {
-    log.debug(`BTF sanitizer: reading debug variables as ${md.recordAccess}`);
-  }
   const report: SanitizeReport = {
     emptiedEnums: [],
     emptiedInUse: [],
@@ -171,10 +147,12 @@ export function sanitizeDebugInfo(
       continue;
     }
     seen.add(sp);
-    const flags = subprogramFlags(md, sp);
+    // Printed once: for its flags, and for its copy if it is made static.
+    const printed = md.describe(sp);
+    const flags = parseSubprogramFlags(printed, md.subprogramLine(sp));
     // Already static (e.g. Rust generics instantiated in this crate): nothing to change.
     if (flags.localToUnit && flags.definition) continue;
-    pending.push({ fn, sp, flags });
+    pending.push({ fn, sp, flags, printed });
   }
   const clones = makeStaticSubprograms(md, pending, options.subprograms ?? DEFAULT_SUBPROGRAM_MAKERS, log);
   pending.forEach(({ fn, sp }, i) => {
@@ -188,185 +166,32 @@ export function sanitizeDebugInfo(
     if (replacement !== undefined) fn.subprogram = replacement;
   }
 
-  // 2. The walk. Old subprograms are never visited (every reference to one is
-  // rewritten to its replacement first), so an operand already in `visited`
-  // needs no replacement lookup.
-  const at = md.layout;
-  const elementsOperand = at.composite.elements;
-  const emptied = new Set<string>();
-  /** The emptied composite types, by node, with their qualified names. */
-  const emptiedNodes = new Map<MDRef, string>();
-  const visited = new Set<number>();
-  const stack: MDRef[] = [];
-  const push = (ref: MDRef) => {
-    if (ref === NO_MD || visited.has(ref)) return;
-    const replacement = replacements.get(ref);
-    if (replacement !== undefined) {
-      ref = replacement;
-      if (visited.has(ref)) return;
+  // C from clang with no function made static: nothing can change (see whyCNeedsTheWalk).
+  if (replacements.size === 0) {
+    const needed = whyCNeedsTheWalk(md, module);
+    if (needed === undefined) {
+      log.debug("BTF sanitizer: C from clang only, no function made static, no name to change: nothing to walk");
+      return report;
     }
-    visited.add(ref);
-    stack.push(ref);
-  };
-
-  /** Replace the name (operand `position`) with its sanitized form, or remove it. */
-  const rename = (node: MDRef, ops: MDRef[], remove: boolean, position: number = at.type.name) => {
-    if (ops.length <= position) return;
-    const nameRef = ops[position];
-    if (nameRef === NO_MD) return;
-    if (remove) {
-      md.replaceOperand(node, position, NO_MD);
-      ops[position] = NO_MD;
-      report.renamed++;
-      return;
-    }
-    const name = md.string(nameRef);
-    const clean = sanitizeTypeName(name);
-    if (clean === name) return;
-    const cleanRef = md.mdString(clean);
-    md.replaceOperand(node, position, cleanRef);
-    ops[position] = cleanRef;
-    report.renamed++;
-  };
-
-  /** `crate::module::Name` from the namespaces around a type (read before renaming). */
-  const qualifiedName = (ops: MDRef[]): string => {
-    const parts = [md.string(ops[at.type.name]) || "(anonymous)"];
-    let scope = ops[at.type.scope] ?? NO_MD;
-    // Types nest in namespaces (Rust modules, functions) and other types.
-    for (let depth = 0; scope !== NO_MD && depth < 64; depth++) {
-      const kind = md.kind(scope);
-      if (kind !== MetadataKind.DINamespace && kind !== MetadataKind.DICompositeType) break;
-      const scopeOps = md.operands(scope);
-      const position = kind === MetadataKind.DINamespace ? at.namespace : at.type;
-      const name = md.string(scopeOps[position.name] ?? NO_MD);
-      if (name) parts.push(name);
-      scope = scopeOps[position.scope] ?? NO_MD;
-    }
-    return parts.reverse().join("::");
-  };
-
-  /**
-   * Struct/union: drop a data-carrying enum's variants, or sort members by
-   * offset. A member of type `AyaBtfMapMarker` is dropped and the struct made
-   * anonymous (returns true): aya-ebpf marks its BTF map definitions so, and
-   * libbpf refuses a map definition with a member it does not know.
-   */
-  const fixMembers = (node: MDRef, ops: MDRef[]): boolean => {
-    if (md.typeFlags(node) & DI_FLAG_FWD_DECL) return false;
-    const elements = elementsOperand < ops.length ? ops[elementsOperand] : NO_MD;
-    if (elements === NO_MD) return false;
-    if (md.kind(elements) !== MetadataKind.MDTuple) {
-      throw new LlvmError(
-        `unexpected DICompositeType layout in LLVM ${md.llvm.versionString}: elements are not operand ${elementsOperand}`,
-      );
-    }
-    const items = md.operands(elements);
-    const members: { ref: MDRef; offset: number; index: number }[] = [];
-    let sorted = true;
-    let marked = false;
-    let last = -Infinity;
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i];
-      if (item === NO_MD) continue;
-      const kind = md.kind(item);
-      if (kind === MetadataKind.DICompositeType && md.tag(item) === DwTag.variantPart) {
-        const empty = md.tuple([]);
-        md.replaceOperand(node, elementsOperand, empty);
-        ops[elementsOperand] = empty;
-        const name = qualifiedName(ops);
-        emptied.add(name);
-        emptiedNodes.set(node, name);
-        return false;
-      }
-      if (kind === MetadataKind.DIDerivedType && isMapMarker(item)) {
-        marked = true;
-        continue;
-      }
-      // Non-type elements (never seen from rustc or clang for C) keep their place at the end.
-      const offset = kind === MetadataKind.DIDerivedType ? md.offsetInBits(item) : Infinity;
-      if (offset < last) sorted = false;
-      last = offset;
-      members.push({ ref: item, offset, index: i });
-    }
-    if (sorted && !marked) return false;
-    if (!sorted) {
-      members.sort((a, b) => a.offset - b.offset || a.index - b.index);
-      report.reordered++;
-    }
-    const tuple = md.tuple(members.map((m) => m.ref));
-    md.replaceOperand(node, elementsOperand, tuple);
-    ops[elementsOperand] = tuple;
-    return marked;
-  };
-
-  /** A member whose type is aya-ebpf's `AyaBtfMapMarker`. */
-  const isMapMarker = (member: MDRef): boolean => {
-    const base = md.operand(member, at.derived.baseType);
-    if (base === NO_MD || md.kind(base) !== MetadataKind.DICompositeType) return false;
-    const name = md.operand(base, at.type.name);
-    return name !== NO_MD && md.string(name) === AYA_MAP_MARKER;
-  };
-
-  // Roots. Aliases carry no metadata (their aliasee is a function or global
-  // walked anyway); function parameters neither (their variables are in the
-  // subprograms' retained nodes and in debug records).
-  for (const ref of md.globalVariableAttachments()) push(ref);
-  for (const fn of functions) {
-    for (const ref of fn.attachments()) push(ref);
-    if (!fn.isDeclaration) fn.forEachBodyMetadata(push);
+    log.debug(`BTF sanitizer: walking the debug info: ${needed}`);
   }
 
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    report.nodes++;
-    const kind = md.kind(node);
-    if (!hasOperands(kind)) continue;
-    const ops = md.operands(node);
-    // Only the names the kernel validates as C identifiers (btf_name_valid_identifier:
-    // struct, union, enum and its values, typedef, func, var, member) are escaped;
-    // pointers lose their names (the kernel wants none there). Base types keep
-    // theirs: the kernel does not check INT or FLOAT names, so Rust's `()` stays.
-    switch (kind) {
-      case MetadataKind.DICompositeType: {
-        const tag = md.tag(node);
-        if (tag === DwTag.structureType || tag === DwTag.unionType || tag === DwTag.classType) {
-          rename(node, ops, fixMembers(node, ops));
-        } else if (tag === DwTag.enumerationType) {
-          rename(node, ops, false);
-        }
-        break;
-      }
-      case MetadataKind.DIDerivedType: {
-        const tag = md.tag(node);
-        if (tag === DwTag.pointerType) rename(node, ops, true);
-        else if (tag === DwTag.typedef || tag === DwTag.member) rename(node, ops, false);
-        break;
-      }
-      case MetadataKind.DIEnumerator:
-        rename(node, ops, false, at.enumerator.name);
-        break;
-      case MetadataKind.DIGlobalVariable:
-        rename(node, ops, false, at.variable.name);
-        break;
-      case MetadataKind.DISubprogram:
-        rename(node, ops, false, at.subprogram.name);
-        break;
-    }
-    for (let i = 0; i < ops.length; i++) {
-      let op = ops[i];
-      if (op === NO_MD || visited.has(op)) continue;
-      const replacement = replacements.get(op);
-      if (replacement !== undefined) {
-        md.replaceOperand(node, i, replacement);
-        op = replacement;
-        if (visited.has(op)) continue;
-      }
-      visited.add(op);
-      stack.push(op);
-    }
+  if (md.recordAccess === "unreadable") {
+    // LLVM 20 and 21: records can be walked but not read, and the module cannot
+    // be shown as intrinsics any more. Variables are still reached through the
+    // subprograms' retained nodes and most locations through instructions; a
+    // record location no instruction shares keeps pointing at the old
+    // subprogram, which costs DWARF variable info, not BTF.
+    log.debug(
+      `BTF sanitizer: LLVM ${md.llvm.versionString} cannot read debug records through its C API; ` +
+        "locations only debug records use are not rewritten",
+    );
+  } else {
+    log.debug(`BTF sanitizer: reading debug variables as ${md.recordAccess}`);
   }
 
+  // 2. The walk (src/btf/walk.ts).
+  const { emptied, emptiedNodes } = walkDebugInfo(md, functions, replacements, report);
   report.emptiedEnums = [...emptied].sort();
   if (emptiedNodes.size > 0) report.emptiedInUse = emptiedInUse(md, module, exported, emptiedNodes);
   if (report.emptiedEnums.length > 0) {

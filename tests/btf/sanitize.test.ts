@@ -10,7 +10,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { Context } from "../../ffi/context.ts";
@@ -39,6 +39,7 @@ import {
   tool,
   verifierAccepts,
 } from "../support/tools.ts";
+import { LLVM19_LIBRARY, LLVM22_LIBRARY, llvmAt } from "../support/debug_ir.ts";
 
 const dir = fileTempDir("bpfl-btf-");
 
@@ -339,6 +340,103 @@ test("exporting every function keeps every subprogram global", needsRust(), asyn
     );
     assert.equal(module.verify(), undefined);
   });
+});
+
+// ------------------------------------------------------------- C, in process
+
+/** prog.c and helper.c as IR text from `clang` (-g -O2), and the libLLVM to read them. */
+function cIr(clang: string, tag: string, extraSource = ""): string[] {
+  return ["prog", "helper"].map((name, i) => {
+    let source = join(C_FIXTURES, `${name}.c`);
+    if (i === 1 && extraSource) {
+      source = join(dir, `helper-${tag}.c`);
+      writeFileSync(source, readFileSync(join(C_FIXTURES, "helper.c"), "utf8") + extraSource);
+    }
+    const out = join(dir, `${name}-${tag}.ll`);
+    tool(clang, ["-target", "bpf", "-O2", "-g", "-emit-llvm", "-S", "-I", C_FIXTURES, source, "-o", out]);
+    return readFileSync(out, "utf8");
+  });
+}
+
+/** The two IR texts linked into one module of a fresh context, sanitized with every function exported. */
+async function sanitizeC(llvmPath: string, texts: string[]) {
+  const llvm = await llvmAt(llvmPath);
+  using context = new Context(llvm, () => {});
+  using module = context.parseIr(new TextEncoder().encode(texts[0]), "prog.ll");
+  module.link(context.parseIr(new TextEncoder().encode(texts[1]), "helper.ll"));
+  const before = module.toIrText();
+  const exported = new Set(module.functions().map((f) => f.name));
+  const sink = new MemorySink();
+  const report = sanitizeDebugInfo(llvm, module, exported, new Logger("debug", sink));
+  assert.equal(module.verify(), undefined);
+  return { before, after: module.toIrText(), report, log: sink.lines.join("\n") };
+}
+
+const metadataLines = (ir: string) => ir.split("\n").filter((l) => l.startsWith("!")).join("\n");
+
+/** A string nothing walks to, with a `$`: the module keeps its debug info but declines the fast path. */
+const DOLLAR_STRING = '!bpf_linker.test = !{!9999}\n!9999 = !{!"not a name: $"}\n';
+
+const have19 = existsSync(LLVM19_LIBRARY) && run("clang-19", ["--version"]).status === 0;
+for (const [clang, llvmPath, options] of [
+  [CLANG, LLVM22_LIBRARY, {}],
+  ["clang-19", LLVM19_LIBRARY, have19 ? {} : { skip: "no LLVM 19 (said below)" }],
+] as const) {
+  test(`${clang}: C with nothing made static skips the walk, which would change nothing`, options, async () => {
+    const texts = cIr(clang, `fast-${clang}`);
+    const fast = await sanitizeC(llvmPath, texts);
+    assert.match(fast.log, /C from clang only, no function made static, no name to change: nothing to walk/);
+    assert.equal(fast.report.nodes, 0);
+    assert.equal(fast.after, fast.before, "nothing changed");
+    // The same debug info walked (a `$` in an unrelated string declines the fast path).
+    const walked = await sanitizeC(llvmPath, [texts[0], texts[1] + DOLLAR_STRING]);
+    assert.match(walked.log, /walking the debug info: a string has a `\$` or a non-ASCII character/);
+    assert.ok(walked.report.nodes > 100, `walked ${walked.report.nodes} nodes`);
+    assert.deepEqual(
+      [walked.report.renamed, walked.report.reordered, walked.report.emptiedEnums],
+      [0, 0, []],
+    );
+    // (LLVM 19 reads debug records as intrinsics for the walk, which leaves their
+    // declarations behind until the optimizer drops them: metadata is compared.)
+    assert.equal(metadataLines(walked.after), metadataLines(walked.before), "the walk changed nothing either");
+  });
+
+  test(`${clang}: C names with a \$, UTF-8 or over 128 bytes are walked to and escaped`, options, async () => {
+    const long = `s${"x".repeat(140)}`;
+    const extra = `\nstruct a$b { int x; };\nstruct ${long} { int y; };\n` +
+      `struct a$b g$1;\nstruct ${long} gl;\nint caf\u00e9 = 1;\n`;
+    const { after, report, log } = await sanitizeC(llvmPath, cIr(clang, `names-${clang}`, extra));
+    assert.match(log, /walking the debug info: a string has a `\$` or a non-ASCII character/);
+    assert.ok(report.renamed >= 4, `renamed ${report.renamed}`);
+    assert.match(after, /!DICompositeType\(tag: DW_TAG_structure_type, name: "a_24_b"/);
+    assert.match(after, /!DIGlobalVariable\(name: "g_24_1"/);
+    assert.match(after, /!DIGlobalVariable\(name: "caf_C3__A9_"/);
+    assert.match(after, new RegExp(`name: "${long.slice(0, 111)}_[0-9a-f]+"`));
+  });
+}
+
+test("a C name over 128 bytes alone makes the walk run", async () => {
+  const long = `s${"x".repeat(140)}`;
+  const { log, after } = await sanitizeC(
+    LLVM22_LIBRARY,
+    cIr(CLANG, "long", `\nstruct ${long} { int y; };\nstruct ${long} gl;\n`),
+  );
+  assert.match(log, /walking the debug info: a name is longer than 128 bytes/);
+  assert.doesNotMatch(after, new RegExp(`name: "${long}"`));
+});
+
+test("C linked with non-exported helpers is walked: references to their old subprograms move", async () => {
+  const llvm = await llvmAt(LLVM22_LIBRARY);
+  const texts = cIr(CLANG, "static");
+  using context = new Context(llvm, () => {});
+  using module = context.parseIr(new TextEncoder().encode(texts[0]), "prog.ll");
+  module.link(context.parseIr(new TextEncoder().encode(texts[1]), "helper.ll"));
+  const sink = new MemorySink();
+  const report = sanitizeDebugInfo(llvm, module, new Set(["xdp_core"]), new Logger("debug", sink));
+  assert.equal(report.staticFunctions, 1, "weigh (mix is static already)");
+  assert.ok(report.nodes > 100);
+  assert.ok(!sink.lines.some((l) => /nothing to walk/.test(l)));
+  assert.equal(module.verify(), undefined);
 });
 
 // ------------------------------------------------------------------- C, CLI

@@ -9,7 +9,15 @@ import assert from "node:assert/strict";
 
 import { Context } from "../../ffi/context.ts";
 import type { Llvm } from "../../ffi/llvm.ts";
-import { DebugMetadata, DwTag, type MDRef, MetadataKind, NO_MD } from "../../ffi/metadata.ts";
+import {
+  DebugMetadata,
+  DwTag,
+  type LocationRef,
+  type MDRef,
+  MetadataKind,
+  NO_LOCATION,
+  NO_MD,
+} from "../../ffi/metadata.ts";
 import { metadataLayout } from "../../ffi/metadata_layout.ts";
 import type { Module } from "../../ffi/module.ts";
 import { DEBUG_IR, debugInfoLlvms, llvmAt } from "../support/debug_ir.ts";
@@ -140,22 +148,53 @@ for (const { name, path, options } of debugInfoLlvms()) {
           if (md.recordAccess === "intrinsics") {
             assert.match(module.toIrText(), /call void @llvm\.dbg\.value\(/, "shown as intrinsics");
           }
+          const at = md.layout;
           const [fn] = md.functions();
           const kinds = new Set<number>();
-          fn.forEachBodyMetadata((ref) => kinds.add(md.kind(ref)));
-          assert.ok(kinds.has(MetadataKind.DILocation));
+          const locations: LocationRef[] = [];
+          fn.forEachBodyMetadata({
+            location: (l) => locations.push(l),
+            node: (ref, kind) => {
+              // A kind the walk tells is the node's.
+              if (kind !== -1) assert.equal(kind, md.kind(ref));
+              kinds.add(md.kind(ref));
+            },
+          });
           assert.ok(kinds.has(MetadataKind.DILocalVariable), "the #dbg_value's variable");
           assert.ok(kinds.has(MetadataKind.DICompositeType), "!llvm.preserve.access.index");
-          // Whatever visit does, the walk stops with it.
+          assert.ok(!kinds.has(MetadataKind.DILocation), "locations come as LocationRefs");
+          // !13 for the loads (and the record on LLVM 22), then !14, inlined at !13.
+          const distinct = [...new Set(locations)];
+          assert.equal(distinct.length, 2);
+          const [outer, inner] = distinct;
+          assert.equal(md.locationScope(outer), fn.subprogram);
+          assert.equal(md.locationInlinedAt(outer), NO_LOCATION);
+          assert.equal(md.locationInlinedAt(inner), outer);
+          const block = md.locationScope(inner);
+          assert.equal(md.kind(block), MetadataKind.DILexicalBlock);
+          // What the MDRef API says of the same nodes.
+          const refs: MDRef[] = [];
+          fn.forEachDebugLocation((l) => refs.push(l));
+          assert.equal(md.operand(refs[0], at.location.scope), fn.subprogram);
+          assert.equal(md.operand(refs[1], at.location.scope), block);
+          // A location pointed at another scope stays the same node.
+          md.setLocationScope(inner, fn.subprogram);
+          assert.equal(md.locationScope(inner), fn.subprogram);
+          assert.equal(md.operand(refs[1], at.location.scope), fn.subprogram);
+          md.setLocationScope(inner, block);
+          // Whatever the visitor does, the walk stops with it.
           assert.throws(
             () =>
-              fn.forEachBodyMetadata((ref) => {
-                if (md.kind(ref) === MetadataKind.DICompositeType) throw new Error("stop");
+              fn.forEachBodyMetadata({
+                location: () => {},
+                node: (ref) => {
+                  if (md.kind(ref) === MetadataKind.DICompositeType) throw new Error("stop");
+                },
               }),
             /stop/,
           );
           let again = 0;
-          fn.forEachBodyMetadata(() => again++);
+          fn.forEachBodyMetadata({ location: () => again++, node: () => again++ });
           assert.ok(again >= 4, `walked again: ${again}`);
         }
         // Disposed: LLVM 19's module is back in debug records.
@@ -196,6 +235,10 @@ for (const { name, path, options } of debugInfoLlvms()) {
       assert.equal(md.string(md.operand(enumerator, at.enumerator.name)), "E_UNO");
       assert.deepEqual(md.operands(md.operand(enumType, at.composite.elements)), [enumerator]);
       assert.match(module.toIrText(), /!DIEnumerator\(name: "E_UNO", value: 1\)/);
+      // Cleared right after another change: nothing, not the node asked about last.
+      md.replaceOperand(enumType, at.type.name, NO_MD);
+      assert.equal(md.operand(enumType, at.type.name), NO_MD);
+      assert.match(module.toIrText(), /!DICompositeType\(tag: DW_TAG_enumeration_type, scope:/);
       assert.equal(module.verify(), undefined);
     });
   });

@@ -1,0 +1,59 @@
+// The BTF sanitizer's shortcut for C (docs/ARCHITECTURE.md#btf): when every
+// compile unit is C compiled by clang and no function is made static, the
+// walk (src/btf/walk.ts) would change nothing unless a name has a `$`, a UTF-8
+// character or more than 128 bytes; those are looked for among all of the
+// module's strings at once, read from its bitcode, instead of visiting every
+// node through LLVM's C API.
+
+import type { DebugMetadata } from "../../ffi/metadata.ts";
+import type { Module } from "../../ffi/module.ts";
+import { readMetadataStrings } from "./metadata_strings.ts";
+import { AYA_MAP_MARKER } from "./walk.ts";
+
+/** Bytes of a string, one character each (ASCII stays ASCII; other bytes become non-ASCII). */
+const latin1 = new TextDecoder("latin1");
+/** The longest name sanitizeTypeName leaves as it is. */
+const MAX_CLEAN_NAME = 128;
+
+/** What clang writes as the language of a C unit (DWARF 5 codes, or a DWARF 6 name). */
+const C_LANGUAGE = /\blanguage: DW_LANG_C(89|99|11|17)?\b|\bsourceLanguageName: DW_LNAME_C\b/;
+const CLANG_PRODUCER = /\bproducer: "[^"]*\bclang version /;
+/** Names the walk would change: sanitizeTypeName's escapes (`$`, UTF-8) and cuts (over 128). */
+// deno-lint-ignore no-control-regex -- the range is all of ASCII, control characters included
+const ESCAPED_BYTE = /[^\x00-\x7f]|\$/;
+const LONG_NAME = /^\w{129,}$/;
+
+/**
+ * Why the walk is needed for a module where no function became static, or
+ * undefined when it can be skipped (docs/ARCHITECTURE.md#btf). Every unit is C
+ * compiled by clang, whose debug info the walk leaves alone unless a name has
+ * a `$`, a UTF-8 character or more than 128 bytes: clang names nothing
+ * else than identifiers, leaves pointers unnamed, lists members in offset
+ * order, and C has no enums that carry data nor aya's marker type. Those
+ * names are looked for among all of the module's strings at once, read from
+ * its bitcode; any string that could be such a name (a file path with a `$`
+ * too) means the walk.
+ */
+export function whyCNeedsTheWalk(md: DebugMetadata, module: Module): string | undefined {
+  const units = md.namedMetadata("llvm.dbg.cu");
+  if (units.length === 0) return "no compile unit";
+  for (const unit of units) {
+    const text = md.describe(unit);
+    if (!C_LANGUAGE.test(text) || !CLANG_PRODUCER.test(text)) return "not only C from clang";
+  }
+  const blocks = readMetadataStrings(module.toBitcode());
+  if (blocks === undefined) return "the module's strings could not be read from its bitcode";
+  for (const strings of blocks) {
+    const text = latin1.decode(strings.bytes);
+    if (ESCAPED_BYTE.test(text)) return "a string has a `$` or a non-ASCII character";
+    if (text.includes(AYA_MAP_MARKER)) return `a string names ${AYA_MAP_MARKER}`;
+    let start = 0;
+    for (const end of strings.ends) {
+      if (end - start > MAX_CLEAN_NAME && LONG_NAME.test(text.slice(start, end))) {
+        return "a name is longer than 128 bytes";
+      }
+      start = end;
+    }
+  }
+  return undefined;
+}
