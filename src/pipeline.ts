@@ -250,7 +250,7 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
     // sanitizer has made it C-shaped (docs/ARCHITECTURE.md#btf).
     const report = timer.run("sanitize", () => {
       const report = withLlvm(
-        () => sanitizeDebugInfo(llvm, module, exported, log),
+        () => sanitizeDebugInfo(module, exported, log),
         (message) => new LlvmError(`cannot sanitize debug info for BTF: ${message}`),
       );
       // The walk's JS garbage goes now, before LLVM's memory peaks in codegen. Only
@@ -274,7 +274,7 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   if (options.btf) {
     timer.run("prune debug info", () =>
       withLlvm(
-        () => pruneDeadCompileUnits(llvm, module, log),
+        () => pruneDeadCompileUnits(module, log),
         (message) => new LlvmError(`cannot prune debug info: ${message}`),
       ));
   }

@@ -19,7 +19,6 @@
 // strip-dead-debug-info: constant expressions stay), so what it lists does not
 // depend on which other members were linked either.
 
-import type { Llvm } from "../../ffi/llvm.ts";
 import { DebugMetadata, type MDRef, MetadataKind, NO_MD } from "../../ffi/metadata.ts";
 import { isConstantGlobalExpression } from "../../ffi/metadata_text.ts";
 import type { Module } from "../../ffi/module.ts";
@@ -43,7 +42,7 @@ export interface PruneReport {
  * or global variable left, and drop the dead entries of live units' global
  * variable lists, in place. Run after optimization, before codegen.
  */
-export function pruneDeadCompileUnits(_llvm: Llvm, module: Module, log: Logger): PruneReport {
+export function pruneDeadCompileUnits(module: Module, log: Logger): PruneReport {
   using md = new DebugMetadata(module, { debugRecords: false });
   const at = md.layout;
   const units = md.namedMetadata("llvm.dbg.cu");

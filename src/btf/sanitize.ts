@@ -14,7 +14,7 @@
 // module is C from clang with nothing made static, where nothing would change
 // (src/btf/clang_c.ts).
 
-import { type Llvm, LlvmFailure } from "../../ffi/llvm.ts";
+import { LlvmFailure } from "../../ffi/llvm.ts";
 import { type DebugFunction, DebugMetadata, type MDRef, MetadataKind, NO_MD } from "../../ffi/metadata.ts";
 import {
   cloneThroughText,
@@ -115,7 +115,6 @@ export function emptiedEnumsNotes(report: SanitizeReport): { info?: string; warn
  * functions that keep global linkage in BTF.
  */
 export function sanitizeDebugInfo(
-  _llvm: Llvm,
   module: Module,
   exported: Set<string>,
   log: Logger,

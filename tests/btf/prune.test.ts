@@ -205,7 +205,7 @@ function linkLocally(wholeArchive: boolean, prune: boolean, inspect = false): Li
   module.triple = triple;
   module.setDataLayout(machine);
   const exported = keptSymbols(module, listed, options);
-  sanitizeDebugInfo(llvm, module, exported, log);
+  sanitizeDebugInfo(module, exported, log);
   internalize(llvm, module, exported, options, log);
   let start = performance.now();
   optimize(module, machine, options.optLevel);
@@ -213,9 +213,9 @@ function linkLocally(wholeArchive: boolean, prune: boolean, inspect = false): Li
   if (inspect) out.units = unitLists(module);
   if (prune) {
     start = performance.now();
-    out.report = pruneDeadCompileUnits(llvm, module, log);
+    out.report = pruneDeadCompileUnits(module, log);
     out.pruneMs = performance.now() - start;
-    out.again = pruneDeadCompileUnits(llvm, module, log);
+    out.again = pruneDeadCompileUnits(module, log);
     out.broken = module.verify();
   }
   out.bytes = emitOutput(module, machine, options.emit);
@@ -430,7 +430,7 @@ test("the rules: inlined units live, constants and fragments kept, a unit with o
   using context = new Context(llvm, () => {});
   using module = context.parseIr(new TextEncoder().encode(RULES_IR), "rules.ll");
   assert.equal(module.verify(), undefined);
-  const report = pruneDeadCompileUnits(llvm, module, new Logger("warn", new MemorySink()));
+  const report = pruneDeadCompileUnits(module, new Logger("warn", new MemorySink()));
   assert.equal(module.verify(), undefined);
   assert.deepEqual(report, {
     units: 3,

@@ -127,10 +127,10 @@ function subprograms(md: Map<string, string>) {
 const EXPORTED = new Set(["prog"]);
 
 test("sanitizing rustc's bitcode keeps the module valid", needsRust(), async () => {
-  await withRustModule((llvm, module) => {
+  await withRustModule((_llvm, module) => {
     assert.equal(module.verify(), undefined, "valid before");
     const sink = new MemorySink();
-    const report = sanitizeDebugInfo(llvm, module, EXPORTED, new Logger("debug", sink));
+    const report = sanitizeDebugInfo(module, EXPORTED, new Logger("debug", sink));
     assert.equal(module.verify(), undefined, "no broken debug info after sanitizing");
     assert.ok(report.nodes > 100, `walked ${report.nodes} nodes`);
     // netdep's pub functions (mix and the generic instances are local already).
@@ -165,9 +165,9 @@ test(
   "non-exported functions get local subprograms that keep their variables",
   needsRust(),
   async () => {
-    await withRustModule((llvm, module) => {
+    await withRustModule((_llvm, module) => {
       const before = subprograms(metadataOf(module.toIrText()));
-      sanitizeDebugInfo(llvm, module, EXPORTED, new Logger("off"));
+      sanitizeDebugInfo(module, EXPORTED, new Logger("off"));
       const md = metadataOf(module.toIrText());
       const after = subprograms(md);
       const prog = after.filter((sp) => sp.name === "prog");
@@ -210,8 +210,8 @@ test(
   "type names are C identifiers, pointers anonymous, members sorted, the enum emptied",
   needsRust(),
   async () => {
-    await withRustModule((llvm, module) => {
-      sanitizeDebugInfo(llvm, module, EXPORTED, new Logger("off"));
+    await withRustModule((_llvm, module) => {
+      sanitizeDebugInfo(module, EXPORTED, new Logger("off"));
       const md = metadataOf(module.toIrText());
       for (const node of md.values()) {
         const name = unquote(field(node, "name"));
@@ -254,10 +254,10 @@ test(
 );
 
 test("a second sanitizer run changes nothing", needsRust(), async () => {
-  await withRustModule((llvm, module) => {
-    sanitizeDebugInfo(llvm, module, EXPORTED, new Logger("off"));
+  await withRustModule((_llvm, module) => {
+    sanitizeDebugInfo(module, EXPORTED, new Logger("off"));
     const once = module.toIrText();
-    const report = sanitizeDebugInfo(llvm, module, EXPORTED, new Logger("off"));
+    const report = sanitizeDebugInfo(module, EXPORTED, new Logger("off"));
     assert.equal(report.staticFunctions, 0);
     assert.equal(report.renamed, 0);
     assert.equal(report.reordered, 0);
@@ -268,9 +268,9 @@ test("a second sanitizer run changes nothing", needsRust(), async () => {
 });
 
 test("the DIBuilder fallback makes valid local subprograms too", needsRust(), async () => {
-  await withRustModule((llvm, module) => {
+  await withRustModule((_llvm, module) => {
     const sink = new MemorySink();
-    const report = sanitizeDebugInfo(llvm, module, EXPORTED, new Logger("debug", sink), {
+    const report = sanitizeDebugInfo(module, EXPORTED, new Logger("debug", sink), {
       subprograms: [rebuildWithDIBuilder],
     });
     assert.ok(sink.lines.some((l) => /using DIBuilder/.test(l)));
@@ -288,7 +288,7 @@ test("the DIBuilder fallback makes valid local subprograms too", needsRust(), as
 });
 
 test("a way of making local subprograms that LLVM refuses gives way to the next", needsRust(), async () => {
-  await withRustModule((llvm, module) => {
+  await withRustModule((_llvm, module) => {
     const sink = new MemorySink();
     const refused: StaticSubprogramMaker = {
       method: "a refused way",
@@ -296,7 +296,7 @@ test("a way of making local subprograms that LLVM refuses gives way to the next"
         throw new LlvmFailure("refused for the test");
       },
     };
-    const report = sanitizeDebugInfo(llvm, module, EXPORTED, new Logger("debug", sink), {
+    const report = sanitizeDebugInfo(module, EXPORTED, new Logger("debug", sink), {
       subprograms: [refused, rebuildWithDIBuilder],
     });
     assert.ok(
@@ -317,7 +317,7 @@ test("a way of making local subprograms that LLVM refuses gives way to the next"
     };
     assert.throws(
       () =>
-        sanitizeDebugInfo(llvm, module, new Set(), new Logger("off"), {
+        sanitizeDebugInfo(module, new Set(), new Logger("off"), {
           subprograms: [broken, rebuildWithDIBuilder],
         }),
       RangeError,
@@ -326,13 +326,13 @@ test("a way of making local subprograms that LLVM refuses gives way to the next"
 });
 
 test("exporting every function keeps every subprogram global", needsRust(), async () => {
-  await withRustModule((llvm, module) => {
+  await withRustModule((_llvm, module) => {
     const names = new Set<string>();
     for (const m of module.toIrText().matchAll(/^define [^@]*@([^(]+)\(/gm)) {
       names.add(m[1].replace(/^"|"$/g, ""));
     }
     const before = subprograms(metadataOf(module.toIrText())).filter((sp) => !sp.local).length;
-    const report = sanitizeDebugInfo(llvm, module, names, new Logger("off"));
+    const report = sanitizeDebugInfo(module, names, new Logger("off"));
     assert.equal(report.staticFunctions, 0);
     assert.equal(
       subprograms(metadataOf(module.toIrText())).filter((sp) => !sp.local).length,
@@ -367,7 +367,7 @@ async function sanitizeC(llvmPath: string, texts: string[]) {
   const before = module.toIrText();
   const exported = new Set(module.functions().map((f) => f.name));
   const sink = new MemorySink();
-  const report = sanitizeDebugInfo(llvm, module, exported, new Logger("debug", sink));
+  const report = sanitizeDebugInfo(module, exported, new Logger("debug", sink));
   assert.equal(module.verify(), undefined);
   return { before, after: module.toIrText(), report, log: sink.lines.join("\n") };
 }
@@ -432,7 +432,7 @@ test("C linked with non-exported helpers is walked: references to their old subp
   using module = context.parseIr(new TextEncoder().encode(texts[0]), "prog.ll");
   module.link(context.parseIr(new TextEncoder().encode(texts[1]), "helper.ll"));
   const sink = new MemorySink();
-  const report = sanitizeDebugInfo(llvm, module, new Set(["xdp_core"]), new Logger("debug", sink));
+  const report = sanitizeDebugInfo(module, new Set(["xdp_core"]), new Logger("debug", sink));
   assert.equal(report.staticFunctions, 1, "weigh (mix is static already)");
   assert.ok(report.nodes > 100);
   assert.ok(!sink.lines.some((l) => /nothing to walk/.test(l)));
