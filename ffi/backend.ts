@@ -2,6 +2,7 @@
 // backend_deno.ts and backend_bun.ts; nothing else in the project touches
 // Deno.dlopen, bun:ffi or a runtime's pointer representation.
 
+import { host } from "./host.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 declare const pointerBrand: unique symbol;
@@ -85,3 +86,38 @@ export function fixedArityWrapper(
   if (body === `raw(${params.join(", ")})`) return raw;
   return new Function("raw", `return (${params.join(", ")}) => ${body};`)(raw);
 }
+
+/**
+ * The part of a read-only private mapping both back ends share: a non-empty
+ * regular file is opened, `map(fd, size)` maps it (libc's mmap, through the
+ * runtime's FFI) and the descriptor is closed again. Undefined where the file
+ * cannot be mapped; the caller then reads it instead. Never unmapped: inputs
+ * live as long as the process (the CLI) needs them.
+ */
+export function mapReadOnly(
+  path: string,
+  libc: { open(path: Uint8Array, flags: number): number; close(fd: number): number },
+  map: (fd: number, size: number) => ArrayBuffer | undefined,
+): Uint8Array | undefined {
+  let size: number;
+  try {
+    const info = host.stat(path);
+    if (!info.isFile || info.size === 0) return undefined;
+    size = info.size;
+  } catch {
+    return undefined;
+  }
+  const O_RDONLY = 0;
+  const fd = libc.open(new TextEncoder().encode(`${path}\0`), O_RDONLY);
+  if (fd < 0) return undefined;
+  try {
+    const buffer = map(fd, size);
+    return buffer && new Uint8Array(buffer);
+  } finally {
+    libc.close(fd);
+  }
+}
+
+/** mmap's protection and flags for mapReadOnly. */
+export const PROT_READ = 1;
+export const MAP_PRIVATE = 2;

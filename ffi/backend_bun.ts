@@ -1,7 +1,16 @@
 // Bun back end of ffi/backend.ts.
 
 import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
-import { type FfiBackend, fixedArityWrapper, type NativeCallback, type OpenedLibrary, type Pointer } from "./backend.ts";
+import {
+  type FfiBackend,
+  fixedArityWrapper,
+  MAP_PRIVATE,
+  mapReadOnly,
+  type NativeCallback,
+  type OpenedLibrary,
+  type Pointer,
+  PROT_READ,
+} from "./backend.ts";
 import { host } from "./host.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
@@ -44,9 +53,6 @@ function nullForZero(raw: Raw, arity: number): Raw {
 }
 
 const RTLD_LAZY = 1;
-const O_RDONLY = 0;
-const PROT_READ = 1;
-const MAP_PRIVATE = 2;
 
 interface Libc {
   dlopen(path: Uint8Array, flags: number): number | null;
@@ -96,25 +102,12 @@ function preloadLazily(path: string): number | null {
  * so it fails on a read-only file (an rlib of a system-wide Rust install), which
  * would then be copied into memory instead.
  */
-function mapReadOnly(c: Libc, path: string): Uint8Array | undefined {
-  let size: number;
-  try {
-    const info = host.stat(path);
-    if (!info.isFile || info.size === 0) return undefined;
-    size = info.size;
-  } catch {
-    return undefined;
-  }
-  const fd = c.open(cPath(path), O_RDONLY);
-  if (fd < 0) return undefined;
-  try {
+function mapFileReadOnly(c: Libc, path: string): Uint8Array | undefined {
+  return mapReadOnly(path, c, (fd, size) => {
     const address = c.mmap(0, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (typeof address !== "number" || address === 0) return undefined; // MAP_FAILED is (void*)-1
-    // Never unmapped: inputs live as long as the process (the CLI) needs them.
-    return new Uint8Array(toArrayBuffer(address as never, 0, size));
-  } finally {
-    c.close(fd);
-  }
+    return toArrayBuffer(address as never, 0, size);
+  });
 }
 
 /** Bun's dlopen of `path` for `symbols`; close() also gives back the lazy preload's handle. */
@@ -196,7 +189,7 @@ export const bunBackend: FfiBackend = {
 
   mapFile(path: string): Uint8Array | undefined {
     const c = loadLibc();
-    if (c) return mapReadOnly(c, path);
+    if (c) return mapFileReadOnly(c, path);
     try {
       // A private mapping: nothing we do can write through to the file.
       return (globalThis as unknown as { Bun: { mmap(p: string, o: object): Uint8Array } }).Bun.mmap(path, {

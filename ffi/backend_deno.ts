@@ -4,7 +4,16 @@
 // path takes a BigInt u64 in ~8 ns, a pointer object or a number in ~50-60 ns,
 // and the linker makes hundreds of thousands of calls on big modules.
 
-import { type FfiBackend, fixedArityWrapper, type NativeCallback, type OpenedLibrary, type Pointer } from "./backend.ts";
+import {
+  type FfiBackend,
+  fixedArityWrapper,
+  MAP_PRIVATE,
+  mapReadOnly,
+  type NativeCallback,
+  type OpenedLibrary,
+  type Pointer,
+  PROT_READ,
+} from "./backend.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 type DenoNative = "void" | "u8" | "i32" | "u32" | "u64" | "pointer" | "buffer" | "function";
@@ -50,9 +59,6 @@ function adapt(raw: Raw, def: SymbolDef): Raw {
   );
 }
 
-const PROT_READ = 1;
-const MAP_PRIVATE = 2;
-const O_RDONLY = 0;
 const MAP_FAILED = 0xffffffffffffffffn;
 
 interface Libc {
@@ -127,25 +133,11 @@ export const denoBackend: FfiBackend = {
   mapFile(path: string): Uint8Array | undefined {
     const c = loadLibc();
     if (!c) return undefined;
-    let size: number;
-    try {
-      const info = Deno.statSync(path);
-      if (!info.isFile || info.size === 0) return undefined;
-      size = info.size;
-    } catch {
-      return undefined;
-    }
-    const fd = c.open(new TextEncoder().encode(path + "\0"), O_RDONLY);
-    if (fd < 0) return undefined;
-    try {
+    return mapReadOnly(path, c, (fd, size) => {
       const address = BigInt(c.mmap(0n, BigInt(size), PROT_READ, MAP_PRIVATE, fd, 0n));
       if (address === MAP_FAILED || address === 0n) return undefined;
-      // Never unmapped: inputs live as long as the process (the CLI) needs them.
-      const buffer = Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(address)!, size);
-      return new Uint8Array(buffer);
-    } finally {
-      c.close(fd);
-    }
+      return Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(address)!, size);
+    });
   },
 
   collectGarbage(): void {
