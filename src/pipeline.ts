@@ -87,6 +87,12 @@ export function collectModuleInputs(files: InputFile[], log: Logger): ModuleInpu
   return modules;
 }
 
+/** The bytes of every linked module when all of them are bitcode (the sanitizer's C shortcut reads their strings). */
+function linkedBitcode(request: LinkRequest): Uint8Array[] | undefined {
+  const inputs = request.selection.selected.map((s) => s.input);
+  return inputs.every((input) => input.format === "bitcode") ? inputs.map((input) => input.bytes) : undefined;
+}
+
 /** What prepareLink decided: the libLLVM to link with and the modules to link. */
 export interface PreparedLink {
   llvm: Llvm;
@@ -250,7 +256,7 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
     // sanitizer has made it C-shaped (docs/ARCHITECTURE.md#btf).
     const report = timer.run("sanitize", () => {
       const report = withLlvm(
-        () => sanitizeDebugInfo(module, exported, log),
+        () => sanitizeDebugInfo(module, exported, log, { sourceBitcode: linkedBitcode(request) }),
         (message) => new LlvmError(`cannot sanitize debug info for BTF: ${message}`),
       );
       // The walk's JS garbage goes now, before LLVM's memory peaks in codegen. Only

@@ -2,8 +2,9 @@
 // compile unit is C compiled by clang and no function is made static, the
 // walk (src/btf/walk.ts) would change nothing unless a name has a `$`, a UTF-8
 // character or more than 128 bytes; those are looked for among all of the
-// module's strings at once, read from its bitcode, instead of visiting every
-// node through LLVM's C API.
+// module's strings at once, read from bitcode (the inputs' own where they all
+// were bitcode, else the module written out), instead of visiting every node
+// through LLVM's C API.
 
 import type { DebugMetadata } from "../../ffi/metadata.ts";
 import type { Module } from "../../ffi/module.ts";
@@ -34,14 +35,18 @@ const LONG_NAME = /^\w{129,}$/;
  * its bitcode; any string that could be such a name (a file path with a `$`
  * too) means the walk.
  */
-export function whyCNeedsTheWalk(md: DebugMetadata, module: Module): string | undefined {
+export function whyCNeedsTheWalk(
+  md: DebugMetadata,
+  module: Module,
+  sourceBitcode?: readonly Uint8Array[],
+): string | undefined {
   const units = md.namedMetadata("llvm.dbg.cu");
   if (units.length === 0) return "no compile unit";
   for (const unit of units) {
     const text = md.describe(unit);
     if (!C_LANGUAGE.test(text) || !CLANG_PRODUCER.test(text)) return "not only C from clang";
   }
-  const blocks = readMetadataStrings(module.toBitcode());
+  const blocks = stringsOfSources(sourceBitcode) ?? readMetadataStrings(module.toBitcode());
   if (blocks === undefined) return "the module's strings could not be read from its bitcode";
   for (const strings of blocks) {
     const text = latin1.decode(strings.bytes);
@@ -56,4 +61,20 @@ export function whyCNeedsTheWalk(md: DebugMetadata, module: Module): string | un
     }
   }
   return undefined;
+}
+
+/**
+ * The strings of the modules that were linked, read from their own bitcode (a
+ * superset of the linked module's: a string only looks for trouble, so more is
+ * safe), or undefined when one of them cannot be read that way.
+ */
+function stringsOfSources(sources: readonly Uint8Array[] | undefined) {
+  if (sources === undefined || sources.length === 0) return undefined;
+  const all = [];
+  for (const bitcode of sources) {
+    const blocks = readMetadataStrings(bitcode);
+    if (blocks === undefined) return undefined;
+    all.push(...blocks);
+  }
+  return all;
 }

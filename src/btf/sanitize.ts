@@ -57,6 +57,13 @@ export interface SanitizeOptions {
    * 21+ key instructions). Tests pass the fallback alone.
    */
   subprograms?: readonly StaticSubprogramMaker[];
+  /**
+   * The bitcode of every module linked into `module`, when all of them were
+   * bitcode. Linking copies metadata strings and never makes new ones, so
+   * their strings stand in for the linked module's in the C shortcut
+   * (src/btf/clang_c.ts), which then need not write the module to bitcode.
+   */
+  sourceBitcode?: readonly Uint8Array[];
 }
 
 const DEFAULT_SUBPROGRAM_MAKERS = [cloneThroughText, rebuildWithDIBuilder] as const;
@@ -167,7 +174,7 @@ export function sanitizeDebugInfo(
 
   // C from clang with no function made static: nothing can change (see whyCNeedsTheWalk).
   if (replacements.size === 0) {
-    const needed = whyCNeedsTheWalk(md, module);
+    const needed = whyCNeedsTheWalk(md, module, options.sourceBitcode);
     if (needed === undefined) {
       log.debug("BTF sanitizer: C from clang only, no function made static, no name to change: nothing to walk");
       return report;

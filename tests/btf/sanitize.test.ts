@@ -19,6 +19,7 @@ import type { Module } from "../../ffi/module.ts";
 import { rebuildWithDIBuilder, type StaticSubprogramMaker } from "../../ffi/metadata_text.ts";
 import { emptiedEnumsNotes, sanitizeDebugInfo } from "../../src/btf/sanitize.ts";
 import { Logger, MemorySink } from "../../src/log.ts";
+import { link } from "../../src/mod.ts";
 import {
   btfDump,
   btfExtCoreRelocs,
@@ -414,6 +415,32 @@ for (const [clang, llvmPath, options] of [
     assert.match(after, new RegExp(`name: "${long.slice(0, 111)}_[0-9a-f]+"`));
   });
 }
+
+test("a link of C bitcode reads the inputs' own strings for the shortcut, and still finds a `$`", async () => {
+  // Through the pipeline the shortcut reads the strings of the linked bitcode
+  // files instead of writing the module out: the verdict must be the same.
+  const bitcodeOf = (tag: string, extra: string) =>
+    ["prog", "helper"].map((name, i) => {
+      let source = join(C_FIXTURES, `${name}.c`);
+      if (i === 1) {
+        source = join(dir, `helper-bc-${tag}.c`);
+        writeFileSync(source, readFileSync(join(C_FIXTURES, "helper.c"), "utf8") + extra);
+      }
+      const out = join(dir, `${name}-bc-${tag}.bc`);
+      tool(CLANG, ["-target", "bpf", "-O2", "-g", "-emit-llvm", "-c", "-I", C_FIXTURES, source, "-o", out]);
+      return { name: out, bytes: readFileSync(out) };
+    });
+  const linkLog = async (tag: string, extra: string) => {
+    const inputs = bitcodeOf(tag, extra);
+    const { log, output } = await link(inputs, { btf: true, logLevel: "debug" });
+    return { log: log.join("\n"), strings: new TextDecoder("latin1").decode(output) };
+  };
+  assert.match((await linkLog("plain", "")).log, /no name to change: nothing to walk/);
+  const walked = await linkLog("dollar", "\nstruct a$b { int x; };\nstruct a$b g$1;\n");
+  assert.match(walked.log, /walking the debug info: a string has a `\$` or a non-ASCII character/);
+  assert.ok(walked.strings.includes("\0a_24_b\0"), "the struct's BTF name is escaped");
+  assert.ok(!walked.strings.includes("\0a$b\0"), "no BTF name keeps the `$`");
+});
 
 test("a C name over 128 bytes alone makes the walk run", async () => {
   const long = `s${"x".repeat(140)}`;
