@@ -1,16 +1,8 @@
 // Bun back end of ffi/backend.ts.
 
 import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
-import {
-  type FfiBackend,
-  fixedArityWrapper,
-  MAP_PRIVATE,
-  mapReadOnly,
-  type NativeCallback,
-  type OpenedLibrary,
-  type Pointer,
-  PROT_READ,
-} from "./backend.ts";
+import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
+import { fixedArityWrapper, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
 import { host } from "./host.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 

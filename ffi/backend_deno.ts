@@ -4,16 +4,8 @@
 // path takes a BigInt u64 in ~8 ns, a pointer object or a number in ~50-60 ns,
 // and the linker makes hundreds of thousands of calls on big modules.
 
-import {
-  type FfiBackend,
-  fixedArityWrapper,
-  MAP_PRIVATE,
-  mapReadOnly,
-  type NativeCallback,
-  type OpenedLibrary,
-  type Pointer,
-  PROT_READ,
-} from "./backend.ts";
+import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
+import { fixedArityWrapper, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 type DenoNative = "void" | "u8" | "i32" | "u32" | "u64" | "pointer" | "buffer" | "function";
