@@ -66,10 +66,6 @@ function handleFatalErrors(llvm: Llvm, options: CommandLine): void {
   });
 }
 
-function runtimeName(): string {
-  return host.runtime;
-}
-
 /** --print-llvm: every libLLVM candidate and its verdict, and who produced each input. */
 async function printLlvm(options: CommandLine): Promise<string> {
   const { mapFile } = await ffiBackend();
@@ -94,7 +90,7 @@ async function writeReproduceBundle(
     tokens,
     readFile: (file) => byPath.get(file) ?? host.readFile(file),
     cwd: host.cwd(),
-    info: { versionText: versionText(llvm), runtime: runtimeName() },
+    info: { versionText: versionText(llvm), runtime: host.runtime },
   });
   writeFileAtomically(path, bundle);
   log.info(`wrote the reproduce bundle ${path} (${bundle.length} bytes)`);
