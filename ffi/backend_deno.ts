@@ -52,15 +52,19 @@ function adapt(raw: Raw, def: SymbolDef): Raw {
 }
 
 const MAP_FAILED = 0xffffffffffffffffn;
+const RTLD_LAZY = 1;
 
 interface Libc {
   open(path: Uint8Array, flags: number): number;
   close(fd: number): number;
   mmap(addr: bigint, length: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
+  dlopen(path: Uint8Array, flags: number): bigint;
+  dlsym(handle: bigint, name: Uint8Array): bigint;
+  dlclose(handle: bigint): number;
 }
 let libc: Libc | null | undefined;
 
-/** libc's open/mmap/close, or null where there is no glibc (Deno has no mmap of its own). */
+/** libc's open/mmap/close and dlopen/dlsym/dlclose, or null where there is no glibc (Deno has no mmap or dlsym of its own). */
 function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   try {
@@ -68,6 +72,9 @@ function loadLibc(): Libc | null {
       open: { parameters: ["buffer", "i32"], result: "i32" },
       close: { parameters: ["i32"], result: "i32" },
       mmap: { parameters: ["u64", "u64", "i32", "i32", "i32", "i64"], result: "u64" },
+      dlopen: { parameters: ["buffer", "i32"], result: "u64" },
+      dlsym: { parameters: ["u64", "buffer"], result: "u64" },
+      dlclose: { parameters: ["u64"], result: "i32" },
     }).symbols as unknown as Libc;
   } catch {
     libc = null;
@@ -75,24 +82,75 @@ function loadLibc(): Libc | null {
   return libc;
 }
 
+const cName = (text: string) => new TextEncoder().encode(`${text}\0`);
+
+function foreignFunction(def: SymbolDef): Deno.ForeignFunction {
+  return {
+    parameters: def.parameters.map(denoType),
+    result: denoType(def.result),
+    optional: def.optional,
+  } as Deno.ForeignFunction;
+}
+
+/** Deno's dlopen of every symbol at once: where libc's dlsym is not available. */
+function bindEagerly(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
+  const table: Record<string, Deno.ForeignFunction> = {};
+  for (const [name, def] of Object.entries(symbols)) table[name] = foreignFunction(def);
+  const lib = Deno.dlopen(path, table);
+  const bound: Record<string, Raw> = {};
+  for (const [name, def] of Object.entries(symbols)) {
+    const raw = (lib.symbols as Record<string, Raw | null>)[name];
+    if (raw) bound[name] = adapt(raw, def); // else optional and absent
+  }
+  return { symbols: bound, close: () => lib.close() };
+}
+
+/**
+ * Every symbol is looked up with libc's dlsym now (a missing one fails the
+ * open, as Deno's dlopen would) but bound by Deno only on its first call:
+ * Deno compiles a call trampoline per symbol, ~0.15 ms each, and a run calls
+ * 50 to 90 of the ~130 declared. Deno's dlopen is never handed a symbol that
+ * is not there (when that fails, Deno does not close the library again).
+ */
+function bindOnFirstCall(c: Libc, path: string, symbols: Record<string, SymbolDef>): OpenedLibrary | undefined {
+  const handle = c.dlopen(cName(path), RTLD_LAZY);
+  if (handle === 0n) return undefined; // Deno's own dlopen then says why
+  const bound: Record<string, Raw> = {};
+  const libraries: Deno.DynamicLibrary<Record<string, Deno.ForeignFunction>>[] = [];
+  try {
+    for (const [name, def] of Object.entries(symbols)) {
+      if (c.dlsym(handle, cName(name)) === 0n) {
+        if (def.optional) continue;
+        throw new Error(`${path}: undefined symbol: ${name}`);
+      }
+      let fn: Raw | undefined;
+      const bind = (): Raw => {
+        const library = Deno.dlopen(path, { [name]: foreignFunction(def) });
+        libraries.push(library);
+        fn = adapt((library.symbols as Record<string, Raw>)[name], def);
+        bound[name] = fn;
+        return fn;
+      };
+      // Replaced by the bound function on the first call; a caller that kept this one still gets it.
+      bound[name] = (...args: unknown[]) => (fn ?? bind())(...args);
+    }
+  } catch (e) {
+    c.dlclose(handle);
+    throw e;
+  }
+  return {
+    symbols: bound,
+    close: () => {
+      for (const library of libraries) library.close();
+      c.dlclose(handle);
+    },
+  };
+}
+
 export const denoBackend: FfiBackend = {
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
-    const table: Record<string, Deno.ForeignFunction> = {};
-    for (const [name, def] of Object.entries(symbols)) {
-      table[name] = {
-        parameters: def.parameters.map(denoType),
-        result: denoType(def.result),
-        optional: def.optional,
-      } as Deno.ForeignFunction;
-    }
-    const lib = Deno.dlopen(path, table);
-    const bound: Record<string, (...args: unknown[]) => unknown> = {};
-    for (const [name, def] of Object.entries(symbols)) {
-      const raw = (lib.symbols as Record<string, ((...args: unknown[]) => unknown) | null>)[name];
-      if (!raw) continue; // optional and absent
-      bound[name] = adapt(raw, def);
-    }
-    return { symbols: bound, close: () => lib.close() };
+    const c = loadLibc();
+    return (c && bindOnFirstCall(c, path, symbols)) ?? bindEagerly(path, symbols);
   },
 
   readCString(p: Pointer): string {
