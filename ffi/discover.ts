@@ -47,9 +47,9 @@ function compareVersionsDesc(a?: number[], b?: number[]): number {
   return 0;
 }
 
-function listDir(dir: string): string[] {
+function listDir(dir: string, prefix?: string): string[] {
   try {
-    return host.readDir(dir);
+    return host.readDir(dir, prefix);
   } catch {
     return [];
   }
@@ -65,7 +65,7 @@ function isDirectory(path: string): boolean {
 
 /** libLLVM files in one directory, newest first. */
 export function librariesIn(dir: string, source: string): Candidate[] {
-  return listDir(dir)
+  return listDir(dir, "libLLVM")
     .filter(isLibLlvmName)
     .map((name) => ({ path: join(dir, name), source, nameVersion: resolvedVersion(join(dir, name)) }))
     .sort((a, b) => compareVersionsDesc(a.nameVersion, b.nameVersion));
@@ -102,18 +102,18 @@ const MULTIARCH: Record<string, string> = { x64: "x86_64-linux-gnu", arm64: "aar
 
 /** Directories where distributions and package managers put libLLVM, newest LLVM first. */
 function systemDirectories(): string[] {
-  const versioned = (parent: string, pattern: RegExp) =>
-    listDir(parent)
+  const versioned = (parent: string, prefix: string, pattern: RegExp) =>
+    listDir(parent, prefix)
       .map((name) => ({ name, m: pattern.exec(name) }))
       .filter((e) => e.m)
       .sort((a, b) => Number(b.m![1]) - Number(a.m![1]))
       .map((e) => join(parent, e.name, "lib"));
   const dirs = [
-    ...versioned("/usr/lib", /^llvm-(\d+)$/), // Debian, Ubuntu
-    ...versioned("/usr/lib/llvm", /^(\d+)$/), // Gentoo
-    ...versioned("/usr/lib64", /^llvm(\d+)$/), // Fedora compat packages
-    ...versioned("/opt/homebrew/opt", /^llvm@(\d+)$/),
-    ...versioned("/usr/local/opt", /^llvm@(\d+)$/),
+    ...versioned("/usr/lib", "llvm-", /^llvm-(\d+)$/), // Debian, Ubuntu
+    ...versioned("/usr/lib/llvm", "", /^(\d+)$/), // Gentoo
+    ...versioned("/usr/lib64", "llvm", /^llvm(\d+)$/), // Fedora compat packages
+    ...versioned("/opt/homebrew/opt", "llvm@", /^llvm@(\d+)$/),
+    ...versioned("/usr/local/opt", "llvm@", /^llvm@(\d+)$/),
     "/opt/homebrew/opt/llvm/lib",
     "/usr/local/opt/llvm/lib",
   ];
@@ -204,7 +204,7 @@ function candidateGroups(env: DiscoveryEnv, explicitPath?: string): (() => Candi
     },
     () =>
       rustToolchainDirectories(env).flatMap((dir) =>
-        listDir(dir).filter((n) => n.startsWith("libLLVM") && RUST_LIB_NAME.test(n)).map((n) => ({
+        listDir(dir, "libLLVM").filter((n) => RUST_LIB_NAME.test(n)).map((n) => ({
           path: join(dir, n),
           source: "rust toolchain",
           nameVersion: versionFromName(n),

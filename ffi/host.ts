@@ -51,8 +51,12 @@ export interface Host {
   /** Follows symbolic links. */
   stat(path: string): FileInfo;
   exists(path: string): boolean;
-  /** Entry names, sorted: the same order on every runtime and file system. */
-  readDir(path: string): string[];
+  /**
+   * Entry names, sorted: the same order on every runtime and file system.
+   * With `prefix`, only names that start with it (filtered before sorting:
+   * discovery looks for `libLLVM*` in directories of a thousand libraries).
+   */
+  readDir(path: string, prefix?: string): string[];
   realPath(path: string): string;
 }
 

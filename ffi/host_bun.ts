@@ -86,7 +86,10 @@ export function bunHost(): Host {
       return { isFile: info.isFile(), isDirectory: info.isDirectory(), size: info.size };
     },
     exists: (path) => fs.existsSync(path),
-    readDir: (path) => fs.readdirSync(path).sort(),
+    readDir: (path, prefix) => {
+      const names = fs.readdirSync(path);
+      return (prefix ? names.filter((name) => name.startsWith(prefix)) : names).sort();
+    },
     realPath: (path) => fs.realpathSync(path),
   };
 }

@@ -114,7 +114,12 @@ export function denoHost(): Host {
         Error.stackTraceLimit = limit;
       }
     },
-    readDir: (path) => fsCall("scandir", quoted(path), () => Array.from(Deno.readDirSync(path), (e) => e.name).sort()),
+    readDir: (path, prefix = "") =>
+      fsCall("scandir", quoted(path), () => {
+        const names: string[] = [];
+        for (const { name } of Deno.readDirSync(path)) if (name.startsWith(prefix)) names.push(name);
+        return names.sort();
+      }),
     realPath: (path) => fsCall("realpath", quoted(path), () => Deno.realPathSync(path)),
   };
 }

@@ -48,6 +48,8 @@ test("reading: whole files, text, the first bytes; a directory listing, sorted",
   assert.deepEqual(host.readHead(join(dir, "b.bin"), 64), bytes.subarray(0, 64));
   assert.deepEqual(host.readHead(join(dir, "a.txt"), 64), new TextEncoder().encode("héllo\n"));
   assert.deepEqual(host.readDir(dir), ["C", "a.txt", "b.bin", "link"]);
+  assert.deepEqual(host.readDir(dir, "b"), ["b.bin"]);
+  assert.deepEqual(host.readDir(dir, "z"), []);
   assert.deepEqual(host.stat(join(dir, "link")), { isFile: true, isDirectory: false, size: 1000 });
   assert.deepEqual(host.stat(join(dir, "C")), { isFile: false, isDirectory: true, size: statSync(join(dir, "C")).size });
   assert.equal(host.realPath(join(dir, "link")), realpathSync(join(dir, "b.bin")));
