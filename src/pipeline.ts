@@ -7,9 +7,6 @@ import { Context, type Diagnostic } from "../ffi/context.ts";
 import type { Llvm } from "../ffi/llvm.ts";
 import { llvmLoaded, loadLlvm } from "./load_llvm.ts";
 import type { Module } from "../ffi/module.ts";
-import { pruneDeadCompileUnits } from "./btf/prune.ts";
-import { emptiedEnumsNotes, sanitizeDebugInfo } from "./btf/sanitize.ts";
-import { lintBtfObject } from "./object/btf_lint.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
 import { LinkError, LlvmError, UsageError } from "./errors.ts";
 import { withLlvm } from "./with_llvm.ts";
@@ -122,6 +119,7 @@ export async function prepareLink(
     () => selectInputs(inputs, exportedSymbols(options), options.wholeArchive, log),
   );
   const preferMajor = timer.run("read inputs", () => newestProducerMajor(selection.selected.map((s) => s.input)));
+  if (options.btf) await loadBtfStages();
   const choosing = !llvmLoaded();
   const start = performance.now();
   const llvm = await loadLlvm({ explicitPath: llvmPath, preferMajor });
@@ -132,6 +130,35 @@ export async function prepareLink(
   }
   log.info(`using libLLVM ${llvm.versionString} at ${llvm.path}`);
   return { llvm, inputs, selection };
+}
+
+/** The stages only a --btf link runs: sanitize, prune, lint (docs/ARCHITECTURE.md#btf). */
+interface BtfStages {
+  sanitizeDebugInfo: typeof import("./btf/sanitize.ts").sanitizeDebugInfo;
+  emptiedEnumsNotes: typeof import("./btf/sanitize.ts").emptiedEnumsNotes;
+  pruneDeadCompileUnits: typeof import("./btf/prune.ts").pruneDeadCompileUnits;
+  lintBtfObject: typeof import("./object/btf_lint.ts").lintBtfObject;
+}
+let btfStages: BtfStages | undefined;
+
+/**
+ * Imported by prepareLink for a --btf link only: a link without it does not
+ * evaluate the debug-info walk, the metadata wrappers or the BTF reader (a
+ * dozen modules; start-up under `deno run`).
+ */
+async function loadBtfStages(): Promise<BtfStages> {
+  const [sanitize, prune, lint] = await Promise.all([
+    import("./btf/sanitize.ts"),
+    import("./btf/prune.ts"),
+    import("./object/btf_lint.ts"),
+  ]);
+  btfStages ??= {
+    sanitizeDebugInfo: sanitize.sanitizeDebugInfo,
+    emptiedEnumsNotes: sanitize.emptiedEnumsNotes,
+    pruneDeadCompileUnits: prune.pruneDeadCompileUnits,
+    lintBtfObject: lint.lintBtfObject,
+  };
+  return btfStages;
 }
 
 /**
@@ -251,12 +278,15 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   module.setDataLayout(machine);
   const exported = keptSymbols(module, listed, options);
 
-  if (options.btf) {
+  // Set whenever options.btf is: prepareLink imported them.
+  const btf = options.btf ? btfStages : undefined;
+  if (options.btf && !btf) throw new Error("link() of a --btf link before prepareLink()");
+  if (btf) {
     // BTF is emitted by the BPF backend from the debug info we keep, once the
     // sanitizer has made it C-shaped (docs/ARCHITECTURE.md#btf).
     const report = timer.run("sanitize", () => {
       const report = withLlvm(
-        () => sanitizeDebugInfo(module, exported, log, { sourceBitcode: linkedBitcode(request) }),
+        () => btf.sanitizeDebugInfo(module, exported, log, { sourceBitcode: linkedBitcode(request) }),
         (message) => new LlvmError(`cannot sanitize debug info for BTF: ${message}`),
       );
       // The walk's JS garbage goes now, before LLVM's memory peaks in codegen. Only
@@ -264,7 +294,7 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
       if (request.exitsAfterLink) llvm.ffi.collectGarbage();
       return report;
     });
-    const notes = emptiedEnumsNotes(report);
+    const notes = btf.emptiedEnumsNotes(report);
     if (notes.info) log.info(notes.info);
     for (const warning of notes.warnings) log.warn(warning);
   } else {
@@ -277,10 +307,10 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   timer.run("optimize", () => optimize(module, machine, options.optLevel));
   // Compile units left without code would still be emitted as DWARF, so the
   // object would depend on which unused archive members were linked.
-  if (options.btf) {
+  if (btf) {
     timer.run("prune debug info", () =>
       withLlvm(
-        () => pruneDeadCompileUnits(module, log),
+        () => btf.pruneDeadCompileUnits(module, log),
         (message) => new LlvmError(`cannot prune debug info: ${message}`),
       ));
   }
@@ -304,9 +334,9 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
       log.warn(`${unresolvedCallError(calls, inOrder).message} (not fatal with --fatal-errors false)`);
     }
   }
-  if (options.btf && options.emit === "obj") {
+  if (btf && options.emit === "obj") {
     // What the kernel would refuse, said now rather than at load time.
-    for (const line of timer.run("lint BTF", () => lintBtfObject(bytes))) log.warn(line);
+    for (const line of timer.run("lint BTF", () => btf.lintBtfObject(bytes))) log.warn(line);
   }
   return { bytes, selection, exported };
 }
