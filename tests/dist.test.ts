@@ -166,6 +166,16 @@ test("BPF_LINKER_LLVM in the environment chooses the libLLVM", () => {
   assert.match(r.stdout, /\nLLVM 19\.\d+\.\d+ \(\/usr\/lib\/llvm-19\//);
 });
 
+test("a .env or bunfig.toml in the working directory changes nothing (Bun's autoload is off)", () => {
+  const cwd = join(dir, mkdir("dotenv"));
+  writeFileSync(join(cwd, ".env"), "BPF_LINKER_LLVM=/nonexistent/libLLVM.so\n");
+  writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./missing-preload.ts"]\n');
+  const r = runWithEnv(exe, ["--version"], { cwd, env: MINIMAL_ENV });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  assert.match(r.stdout, /^LLVM \d+\.\d+\.\d+ \(\//m);
+});
+
 test("invoked by name from PATH through a symlink (as rustc runs it), with a response file", () => {
   const bin = join(dir, mkdir("bin"));
   tool("ln", ["-sf", exe, join(bin, "bpf-linker")]);
