@@ -54,6 +54,14 @@ export interface FfiBackend {
    */
   mapFile(path: string): Uint8Array | undefined;
   /**
+   * Drop the resident pages of every file mapFile mapped (madvise
+   * MADV_DONTNEED). The mappings stay valid: a later read brings the bytes
+   * back from the file (they are private, read-only, never written). For the
+   * command once LLVM has parsed the inputs: their pages would otherwise count
+   * in the process's memory until it exits. A no-op without libc.
+   */
+  releaseMappedPages(): void;
+  /**
    * Run a full garbage collection now, where the runtime allows it: between a
    * phase that leaves much JS garbage and one where LLVM's memory peaks, so the
    * peak does not include both. A no-op where the runtime offers no hook.
@@ -118,6 +126,7 @@ export function mapReadOnly(
   }
 }
 
-/** mmap's protection and flags for mapReadOnly. */
+/** mmap's protection and flags for mapReadOnly; madvise's advice for releaseMappedPages. */
 export const PROT_READ = 1;
 export const MAP_PRIVATE = 2;
+export const MADV_DONTNEED = 4;

@@ -2,7 +2,7 @@
 
 import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
 import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
-import { fixedArityWrapper, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
+import { fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
 import { host } from "./host.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
@@ -53,6 +53,7 @@ interface Libc {
   close(fd: number): number;
   /** A number, or a BigInt for MAP_FAILED (u64_fast: only values past 2^53 stay BigInts). */
   mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number | bigint;
+  madvise(addr: number, length: number, advice: number): number;
 }
 let libc: Libc | null | undefined;
 
@@ -67,6 +68,7 @@ function loadLibc(): Libc | null {
         open: { args: ["ptr", "i32"], returns: "i32" },
         close: { args: ["i32"], returns: "i32" },
         mmap: { args: ["u64", "u64", "i32", "i32", "i32", "i64"], returns: "u64_fast" },
+        madvise: { args: ["u64", "u64", "i32"], returns: "i32" },
       }).symbols as unknown as Libc
       : null;
   } catch {
@@ -98,9 +100,13 @@ function mapFileReadOnly(c: Libc, path: string): Uint8Array | undefined {
   return mapReadOnly(path, c, (fd, size) => {
     const address = c.mmap(0, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (typeof address !== "number" || address === 0) return undefined; // MAP_FAILED is (void*)-1
+    mappings.push({ address, size });
     return toArrayBuffer(address as never, 0, size);
   });
 }
+
+/** What mapFileReadOnly mapped, for releaseMappedPages. */
+const mappings: { address: number; size: number }[] = [];
 
 /** Bun's dlopen of `path` for `symbols`; close() also gives back the lazy preload's handle. */
 function bindLibrary(path: string, symbols: Record<string, SymbolDef>, preloaded: number | null): OpenedLibrary {
@@ -190,6 +196,10 @@ export const bunBackend: FfiBackend = {
     } catch {
       return undefined;
     }
+  },
+
+  releaseMappedPages(): void {
+    for (const { address, size } of mappings) libc!.madvise(address, size, MADV_DONTNEED);
   },
 
   collectGarbage(): void {

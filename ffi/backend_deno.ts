@@ -5,7 +5,7 @@
 // and the linker makes hundreds of thousands of calls on big modules.
 
 import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
-import { fixedArityWrapper, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
+import { fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 type DenoNative = "void" | "u8" | "i32" | "u32" | "u64" | "pointer" | "buffer" | "function";
@@ -58,6 +58,7 @@ interface Libc {
   open(path: Uint8Array, flags: number): number;
   close(fd: number): number;
   mmap(addr: bigint, length: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
+  madvise(addr: bigint, length: bigint, advice: number): number;
   dlopen(path: Uint8Array, flags: number): bigint;
   dlsym(handle: bigint, name: Uint8Array): bigint;
   dlclose(handle: bigint): number;
@@ -72,6 +73,7 @@ function loadLibc(): Libc | null {
       open: { parameters: ["buffer", "i32"], result: "i32" },
       close: { parameters: ["i32"], result: "i32" },
       mmap: { parameters: ["u64", "u64", "i32", "i32", "i32", "i64"], result: "u64" },
+      madvise: { parameters: ["u64", "u64", "i32"], result: "i32" },
       dlopen: { parameters: ["buffer", "i32"], result: "u64" },
       dlsym: { parameters: ["u64", "buffer"], result: "u64" },
       dlclose: { parameters: ["u64"], result: "i32" },
@@ -81,6 +83,9 @@ function loadLibc(): Libc | null {
   }
   return libc;
 }
+
+/** What mapFile mapped, for releaseMappedPages. */
+const mappings: { address: bigint; size: bigint }[] = [];
 
 const cName = (text: string) => new TextEncoder().encode(`${text}\0`);
 
@@ -186,8 +191,13 @@ export const denoBackend: FfiBackend = {
     return mapReadOnly(path, c, (fd, size) => {
       const address = BigInt(c.mmap(0n, BigInt(size), PROT_READ, MAP_PRIVATE, fd, 0n));
       if (address === MAP_FAILED || address === 0n) return undefined;
+      mappings.push({ address, size: BigInt(size) });
       return Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(address)!, size);
     });
+  },
+
+  releaseMappedPages(): void {
+    for (const { address, size } of mappings) libc!.madvise(address, size, MADV_DONTNEED);
   },
 
   collectGarbage(): void {

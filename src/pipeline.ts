@@ -300,6 +300,10 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   } else {
     timer.run("strip debug info", () => module.stripDebugInfo());
   }
+  // The inputs' bytes are parsed (and, with --btf, their strings read): their
+  // pages need not stay resident through optimization and codegen, where memory
+  // peaks. They stay mapped; anything that reads them later gets them back.
+  if (request.exitsAfterLink) llvm.ffi.releaseMappedPages();
 
   timer.run("internalize", () => internalize(llvm, module, exported, options, log));
   const hooks = request.hooks;
