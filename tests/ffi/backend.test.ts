@@ -24,6 +24,30 @@ test("mapFile: the file's bytes; nothing for an empty file, a directory or a mis
   assert.equal(ffi.mapFile(join(dir, "missing")), undefined);
 });
 
+/** Resident KiB of the mappings of `path` (/proc/self/smaps). */
+function residentKiB(path: string): number {
+  let inside = false;
+  let total = 0;
+  for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inside = line.endsWith(` ${path}`);
+    else if (inside && line.startsWith("Rss:")) total += Number(line.split(/\s+/)[1]);
+  }
+  return total;
+}
+
+test("releaseMappedPages: the pages of mapped inputs leave memory, the bytes stay readable", async () => {
+  const ffi = await ffiBackend();
+  const path = join(dir, "released.bin");
+  const bytes = new Uint8Array(4 << 20).map((_, i) => (i * 13) & 0xff);
+  writeFileSync(path, bytes);
+  const mapped = ffi.mapFile(path)!;
+  assert.deepEqual(mapped, bytes); // every page read, so resident
+  assert.ok(residentKiB(path) >= 4096, `resident before: ${residentKiB(path)} KiB`);
+  ffi.releaseMappedPages();
+  assert.equal(residentKiB(path), 0);
+  assert.deepEqual(mapped, bytes); // read back from the file
+});
+
 // A user's link reads rlibs of a system-wide Rust install, which they cannot
 // write: mapping must not need write access (Bun.mmap does), or every such
 // input would be copied into memory instead.
