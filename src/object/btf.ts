@@ -83,12 +83,22 @@ export interface Btf {
 const BTF_MAGIC = 0xeb9f;
 const utf8 = new TextDecoder();
 
+/** Strings by offset, each decoded once: BTF shares one string among many types and members. */
 function stringReader(strings: Uint8Array): (offset: number) => string {
+  const decoded = new Map<number, string>();
   return (offset) => {
     if (offset >= strings.length) return "";
-    let end = offset;
-    while (end < strings.length && strings[end] !== 0) end++;
-    return utf8.decode(strings.subarray(offset, end));
+    let text = decoded.get(offset);
+    if (text === undefined) {
+      let end = offset;
+      let ascii = true;
+      for (; end < strings.length && strings[end] !== 0; end++) if (strings[end] >= 0x80) ascii = false;
+      const bytes = strings.subarray(offset, end);
+      // Names are ASCII but for a rare one: no decoder call for them.
+      text = ascii ? String.fromCharCode.apply(null, bytes as unknown as number[]) : utf8.decode(bytes);
+      decoded.set(offset, text);
+    }
+    return text;
   };
 }
 

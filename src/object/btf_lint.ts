@@ -77,8 +77,13 @@ function printable(name: string): string {
 
 const utf8 = new TextEncoder();
 
+/** What every kernel accepts as an identifier: checked first, the common case needs nothing else. */
+const PLAIN_IDENTIFIER = /^[A-Za-z_.][A-Za-z0-9_.]*$/;
+
 /** Why the kernel refuses `name` as a BTF identifier, or undefined when it accepts it. */
 export function identifierProblem(name: string): string | undefined {
+  // ASCII only, so its length is its size in bytes.
+  if (name.length <= OLD_KSYM_NAME_LEN && PLAIN_IDENTIFIER.test(name)) return undefined;
   const length = utf8.encode(name).length;
   if (length > KSYM_NAME_LEN) {
     return `is ${length} bytes long: no kernel accepts names over ${KSYM_NAME_LEN}`;
@@ -100,6 +105,7 @@ export function identifierProblem(name: string): string | undefined {
 }
 
 function sectionNameProblem(name: string): string | undefined {
+  if (name.length <= OLD_KSYM_NAME_LEN && /^[\x20-\x7e]*$/.test(name)) return undefined;
   const length = utf8.encode(name).length;
   if (length > KSYM_NAME_LEN) {
     return `is ${length} bytes long: no kernel accepts names over ${KSYM_NAME_LEN}`;
@@ -113,25 +119,27 @@ function sectionNameProblem(name: string): string | undefined {
 
 function checkNames(btf: Btf, report: (line: string) => void): void {
   for (const t of btf.types) {
-    const what = describe(t);
+    // Only said when something is wrong: most types have nothing to report.
+    let described: string | undefined;
+    const whatOf = () => (described ??= describe(t));
     switch (t.kind) {
       case BTF_KIND.STRUCT:
       case BTF_KIND.UNION:
       case BTF_KIND.ENUM:
       case BTF_KIND.ENUM64: {
         const own = t.name === "" ? undefined : identifierProblem(t.name);
-        if (own) report(`${what}: the name ${own}`);
+        if (own) report(`${whatOf()}: the name ${own}`);
         const parts = t.kind === BTF_KIND.STRUCT || t.kind === BTF_KIND.UNION
           ? t.members
           : t.values;
         const part = t.kind === BTF_KIND.STRUCT || t.kind === BTF_KIND.UNION ? "member" : "value";
         for (const m of parts) {
           if (m.name === "") {
-            if (part === "value") report(`${what}: a ${part} has no name`);
+            if (part === "value") report(`${whatOf()}: a ${part} has no name`);
             continue;
           }
           const problem = identifierProblem(m.name);
-          if (problem) report(`${what}: ${part} '${printable(m.name)}' ${problem}`);
+          if (problem) report(`${whatOf()}: ${part} '${printable(m.name)}' ${problem}`);
         }
         break;
       }
@@ -139,22 +147,22 @@ function checkNames(btf: Btf, report: (line: string) => void): void {
       case BTF_KIND.TYPEDEF:
       case BTF_KIND.FUNC:
       case BTF_KIND.VAR: {
-        if (t.name === "") report(`${what} has no name, which the kernel requires`);
+        if (t.name === "") report(`${whatOf()} has no name, which the kernel requires`);
         const problem = t.name === "" ? undefined : identifierProblem(t.name);
-        if (problem) report(`${what}: the name ${problem}`);
+        if (problem) report(`${whatOf()}: the name ${problem}`);
         break;
       }
       case BTF_KIND.FUNC_PROTO:
         for (const [i, p] of t.members.entries()) {
           if (p.name === "") continue;
           const problem = identifierProblem(p.name);
-          if (problem) report(`${what}: parameter ${i + 1} '${printable(p.name)}' ${problem}`);
+          if (problem) report(`${whatOf()}: parameter ${i + 1} '${printable(p.name)}' ${problem}`);
         }
         break;
       case BTF_KIND.DATASEC: {
-        if (t.name === "") report(`${what} has no name, which the kernel requires`);
+        if (t.name === "") report(`${whatOf()} has no name, which the kernel requires`);
         const problem = t.name === "" ? undefined : sectionNameProblem(t.name);
-        if (problem) report(`${what}: the name ${problem}`);
+        if (problem) report(`${whatOf()}: the name ${problem}`);
         break;
       }
       case BTF_KIND.PTR:
