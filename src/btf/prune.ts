@@ -59,13 +59,18 @@ export function pruneDeadCompileUnits(module: Module, log: Logger): PruneReport 
   // location chain or scope chain met again has been followed to its end.
   const live = new Set<MDRef>();
   const seen = new Set<MDRef>();
+  /** Listed units not yet found live: once none is left, no location needs a look. */
+  const pending = new Set(units);
   const markScope = (scope: MDRef) => {
     while (scope !== NO_MD && !seen.has(scope)) {
       seen.add(scope);
       const kind = md.kind(scope);
       if (kind === MetadataKind.DISubprogram) {
         const unit = md.operand(scope, at.subprogram.unit);
-        if (unit !== NO_MD) live.add(unit);
+        if (unit !== NO_MD) {
+          live.add(unit);
+          pending.delete(unit);
+        }
         return;
       }
       if (kind !== MetadataKind.DILexicalBlock && kind !== MetadataKind.DILexicalBlockFile) return;
@@ -81,9 +86,13 @@ export function pruneDeadCompileUnits(module: Module, log: Logger): PruneReport 
       location = ops[at.location.inlinedAt] ?? NO_MD;
     }
   };
-  for (const fn of md.functions()) {
-    if (fn.isDeclaration) continue;
-    markScope(fn.subprogram);
+  // Each function's own subprogram first; the walk of every instruction's
+  // location (for units that only inlined code keeps alive) only while a unit
+  // is still undecided: one translation unit is decided by its first function.
+  const defined = md.functions().filter((fn) => !fn.isDeclaration);
+  for (const fn of defined) markScope(fn.subprogram);
+  for (const fn of defined) {
+    if (pending.size === 0) break;
     fn.forEachDebugLocation(markLocation);
   }
 
