@@ -8,9 +8,9 @@ import type { ModuleInput } from "../input/files.ts";
 
 export interface ModuleDefinitions {
   /** Definitions other modules can see (external, weak, linkonce, common...). */
-  global: string[];
+  readonly global: readonly string[];
   /** Internal and private definitions (static in C): local to their module. */
-  local: string[];
+  readonly local: readonly string[];
 }
 
 const utf8 = new TextDecoder();
@@ -35,7 +35,7 @@ const IR_LOCAL = /^(internal|private)\b/;
 
 /** Definitions in LLVM IR text, from `define` lines and `@x = ...` globals (not `external`). */
 function irDefinitions(text: string): ModuleDefinitions {
-  const out: ModuleDefinitions = { global: [], local: [] };
+  const out = { global: [] as string[], local: [] as string[] };
   for (const line of text.split("\n")) {
     if (line.startsWith("define ")) {
       const at = line.indexOf("@");

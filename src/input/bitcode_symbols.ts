@@ -35,15 +35,15 @@ export interface BitcodeSymbols {
    * Names of non-local definitions (functions with bodies, global variables with
    * initializers, common symbols, aliases, ifuncs) — linkage not internal/private.
    */
-  defined: string[];
+  readonly defined: readonly string[];
   /**
    * Names of declarations (functions without bodies, external globals without
    * initializer, extern_weak), and available_externally definitions, which never satisfy
    * a reference from another module.
    */
-  undefined: string[];
+  readonly undefined: readonly string[];
   /** Names of internal and private definitions (`static` in C): no symbol for others. */
-  local: string[];
+  readonly local: readonly string[];
   /** The module has a global named llvm.used or llvm.compiler.used. */
   hasUsedList: boolean;
   /** The module has module-level inline asm (MODULE_CODE_ASM, non-empty). */
@@ -239,6 +239,19 @@ function resolveNames(
  * conservatively. Never throws; time and memory are bounded by the input's size.
  */
 export function readBitcodeSymbols(bytes: Uint8Array): BitcodeSymbols | undefined {
+  // Member selection and the memcpy-in-order decision both ask for an input's
+  // symbols: one walk of its bitcode serves both (the object is shared, not copied).
+  const known = symbolsRead.get(bytes);
+  if (known !== undefined) return known ?? undefined;
+  const symbols = scanBitcodeSymbols(bytes);
+  symbolsRead.set(bytes, symbols ?? null);
+  return symbols;
+}
+
+/** readBitcodeSymbols by input bytes; null for bitcode it could not read. */
+const symbolsRead = new WeakMap<Uint8Array, BitcodeSymbols | null>();
+
+function scanBitcodeSymbols(bytes: Uint8Array): BitcodeSymbols | undefined {
   return readBitcodeWith(bytes, (reader) => {
     let module: ModuleRecords | undefined;
     // Top level holds only blocks; each iteration consumes ≥ 46 bits, so this ends.

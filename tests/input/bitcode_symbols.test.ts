@@ -70,7 +70,7 @@ function checkAgainstNm(
   return got;
 }
 
-const sorted = (names: string[]) => [...names].sort();
+const sorted = (names: readonly string[]) => [...names].sort();
 
 // ---------------------------------------------------------------------------
 // Inputs
