@@ -12,7 +12,7 @@
 //                  [--no-expand-memcpy-in-order] [--time] -o out.o in1.bc in2.bc ... (or .ll)
 
 import { CString, dlopen, ptr, toArrayBuffer } from "bun:ffi";
-import { statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 
 // ---------------------------------------------------------------------------
 // Arguments
@@ -280,4 +280,11 @@ if (showTime) {
   for (const [name, ms] of phases) merged.set(name, (merged.get(name) ?? 0) + ms);
   for (const [name, ms] of merged) process.stderr.write(`${name.padEnd(18)} ${ms.toFixed(1).padStart(8)} ms\n`);
   process.stderr.write(`${"total".padEnd(18)} ${total.toFixed(1).padStart(8)} ms\n`);
+  // Peak RSS, and what is resident at the end: file pages (libLLVM's code, the
+  // executable) against anonymous memory (LLVM's and the JS heap).
+  const status = readFileSync("/proc/self/status", "utf8");
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
+  for (const field of ["VmHWM", "RssAnon", "RssFile"]) {
+    process.stderr.write(`${field.padEnd(18)} ${(kib(field) / 1024).toFixed(1).padStart(8)} MiB\n`);
+  }
 }
