@@ -113,6 +113,8 @@ interface Contestant {
   /** The processes of one run; `extra` goes before -o (for --time). */
   steps: (work: string, extra?: string[]) => Step[];
   output: (work: string) => string;
+  /** false: the output is hashed (compared with ours) but not loaded with bpftool. */
+  verify?: boolean;
 }
 
 const RUNTIME_LABEL: Record<string, string> = {
@@ -253,6 +255,7 @@ async function buildCases(): Promise<Case[]> {
         pipeline("pipeline", "LLVM pipeline (llvm-link + opt + llc)", m.inputs, {
           exports: m.exports, optLevel: "2", btf: true, expandMemcpyInOrder: false,
         }),
+        ...llvmFloor(["--btf", "--export", m.exports.join(","), ...m.inputs]),
       ],
       baseline: "pipeline",
       timeTarget: 0.7,
@@ -261,6 +264,7 @@ async function buildCases(): Promise<Case[]> {
         `${m.inputs.length} bitcode files, ${(size / 1048576).toFixed(1)} MiB, ${m.exports.length / 2} programs (+ their maps) exported`,
         "linked with --disable-expand-memcpy-in-order (and llc without -bpf-expand-memcpy-in-order): with it, " +
         "LLVM leaves `= {}` struct initializers as calls to memset, which the kernel cannot load",
+        LLVM_FLOOR_NOTE,
       ],
     });
   }
@@ -338,6 +342,7 @@ async function buildCases(): Promise<Case[]> {
         ...ours(["--export", m.exports.join(","), ...m.inputs]),
         llcAlone(m.inputs[0]),
         ...dlopenFloor(),
+        ...llvmFloor(["--export", m.exports.join(","), ...m.inputs]),
         ...(RUNTIMES.includes("compiled") ? [versionOnly()] : []),
       ],
       baseline: "llc",
@@ -345,7 +350,8 @@ async function buildCases(): Promise<Case[]> {
       timeTargetFor: ["compiled"],
       notes: [
         "the baseline is llc-22 alone on the same .ll (no opt step)",
-        "the floor row is a Bun executable (bun build --compile) that only dlopens libLLVM 22 and asks its version",
+        "the dlopen floor row is a Bun executable (bun build --compile) that only dlopens libLLVM 22 and asks its version",
+        LLVM_FLOOR_NOTE,
         "the --version row is the compiled linker finding and loading libLLVM and printing its version",
       ],
     });
@@ -367,6 +373,7 @@ async function buildCases(): Promise<Case[]> {
           pipeline("pipeline", "LLVM pipeline (llvm-link + opt + llc)", m.inputs, {
             exports: m.exports, optLevel: "2", btf: true, expandMemcpyInOrder: true,
           }),
+          ...llvmFloor(["--btf", "--export", m.exports.join(","), ...m.inputs]),
         ],
         baseline: "pipeline",
         timeTarget: 0.4,
@@ -376,6 +383,7 @@ async function buildCases(): Promise<Case[]> {
           `kernel's vmlinux.h and libbpf's headers: ${(size / 1024).toFixed(0)} KiB of bitcode; exports: its ` +
           `${m.exports.length} programs, maps and globals` +
           (m.notes.ported ? "; kernfs_node->parent read as __parent (renamed in Linux 6.13)" : ""),
+          LLVM_FLOOR_NOTE,
         ],
       });
     }
@@ -431,11 +439,10 @@ function versionOnly(): Contestant {
  * which dlopens libLLVM 22 and returns: the start-up every compiled run pays.
  */
 function dlopenFloor(): Contestant[] {
-  const exe = join(CACHE, "dlopen-only");
-  const built = tryRun(BUN, ["build", "--compile", join(REPO, "bench/floor/dlopen_only.ts"), "--outfile", exe]);
+  const exe = buildFloor("dlopen-only", "bench/floor/dlopen_only.ts");
   const libdir = tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
-  if (built.status !== 0 || !libdir) {
-    log(`warning: no dlopen-only floor: ${(built.stderr || "llvm-config-22 --libdir failed").trim().split("\n")[0]}`);
+  if (!exe || !libdir) {
+    if (exe) log("warning: no dlopen-only floor: llvm-config-22 --libdir failed");
     return [];
   }
   const libLlvm = join(libdir, "libLLVM.so");
@@ -445,6 +452,50 @@ function dlopenFloor(): Contestant[] {
     ours: false,
     steps: () => [{ cmd: exe, args: [libLlvm] }],
     output: (work) => join(work, "none"),
+  }];
+}
+
+/** `bun build --compile` of a floor program into .cache/bench/<name>, once per run; undefined (and a warning) if it fails. */
+const builtFloors = new Map<string, string | undefined>();
+function buildFloor(name: string, source: string, flags: string[] = []): string | undefined {
+  if (builtFloors.has(name)) return builtFloors.get(name);
+  const exe = join(CACHE, name);
+  const built = tryRun(BUN, ["build", "--compile", ...flags, join(REPO, source), "--outfile", exe]);
+  const ok = built.status === 0;
+  if (!ok) log(`warning: no ${name} floor: ${built.stderr.trim().split("\n")[0]}`);
+  builtFloors.set(name, ok ? exe : undefined);
+  return ok ? exe : undefined;
+}
+
+const LLVM_FLOOR_LABEL = "Bun executable running only LLVM's phases (floor, no target)";
+const LLVM_FLOOR_NOTE = "the LLVM-phases floor row is bench/floor/llvm_only.ts compiled like dist/bpf-linker: " +
+  "our LLVM-C calls and options only, none of our own work";
+
+/**
+ * Informational: `bench/floor/llvm_only.ts`, compiled as dist/bpf-linker is
+ * (`--bytecode --minify`), given the arguments ours gets: only the LLVM work a
+ * plain-bitcode link asks of libLLVM, so no in-process linker on the LLVM-C API
+ * under Bun can beat it by much. `args` are ours minus
+ * --disable-expand-memcpy-in-order: for (a), (d) and (e) ours leaves
+ * --bpf-expand-memcpy-in-order out either way (no input defines memset,
+ * memmove and memcmp, src/llvm_options.ts), so the floor always does too.
+ */
+function llvmFloor(args: string[]): Contestant[] {
+  const libdir = tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
+  const exe = libdir
+    ? buildFloor("llvm-only", "bench/floor/llvm_only.ts", ["--bytecode", "--minify", "--sourcemap=none"])
+    : undefined;
+  if (!exe) return [];
+  return [{
+    id: "llvm-floor",
+    label: LLVM_FLOOR_LABEL,
+    ours: false,
+    steps: (work) => [{
+      cmd: exe,
+      args: [join(libdir, "libLLVM.so"), "--no-expand-memcpy-in-order", ...args, "-o", join(work, "out.o")],
+    }],
+    output: (work) => join(work, "out.o"),
+    verify: false,
   }];
 }
 
@@ -538,15 +589,26 @@ function measureCase(c: Case): CaseResult {
     const out = k.output(workDir(c.id, k.id));
     if (!existsSync(out)) continue;
     r.sha256 = createHash("sha256").update(readFileSync(out)).digest("hex");
-    if (VERIFY) {
+    if (VERIFY && k.verify !== false) {
       r.verify = loadAll(out, `bench-${c.id}-${k.id}`);
       log(`  ${c.id} ${k.id}: bpftool prog loadall: ${r.verify.status} (${r.verify.detail})`);
     }
   }
+  // Is the floor's object ours? Only our own work (BTF sanitizer, pruning) should set them apart.
+  const floor = results.find((r) => r.id === "llvm-floor");
+  const first = results.find((r) => r.ours && r.sha256);
+  const notes = c.notes.filter((n) => n !== LLVM_FLOOR_NOTE || floor);
+  if (floor?.sha256 && first) {
+    notes.push(
+      floor.sha256 === first.sha256
+        ? `the floor's object is byte-identical to ${first.id}'s`
+        : `the floor's object differs from ${first.id}'s (expected only where our BTF sanitizer or pruning changed the debug info)`,
+    );
+  }
   return {
     id: c.id,
     title: c.title,
-    notes: c.notes,
+    notes,
     baseline: c.baseline,
     timeTarget: c.timeTarget,
     timeTargetFor: c.timeTargetFor,
