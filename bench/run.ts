@@ -342,6 +342,7 @@ async function buildCases(): Promise<Case[]> {
         ...ours(["--export", m.exports.join(","), ...m.inputs]),
         llcAlone(m.inputs[0]),
         ...dlopenFloor(),
+        ...denoDlopenFloor(),
         ...llvmFloor(["--export", m.exports.join(","), ...m.inputs]),
         ...(RUNTIMES.includes("compiled") ? [versionOnly()] : []),
       ],
@@ -451,6 +452,30 @@ function dlopenFloor(): Contestant[] {
     label: "Bun executable that only dlopens libLLVM (floor, no target)",
     ours: false,
     steps: () => [{ cmd: exe, args: [libLlvm] }],
+    output: (work) => join(work, "none"),
+  }];
+}
+
+/**
+ * Informational, with `deno` among the runtimes: `bench/floor/dlopen_only_deno.ts`
+ * under `deno run` with ours' permissions: Deno's start, one module, the dlopen.
+ * Against dlopenFloor it is what `deno run` costs before any of our modules
+ * load (the deno/compiled target's floor).
+ */
+function denoDlopenFloor(): Contestant[] {
+  const libdir = tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
+  if (!RUNTIMES.includes("deno") || !libdir) return [];
+  return [{
+    id: "deno-dlopen-floor",
+    label: "deno run of a script that only dlopens libLLVM (floor, no target)",
+    ours: false,
+    steps: () => [{
+      cmd: DENO,
+      args: [
+        "run", "--quiet", "--allow-ffi", "--allow-read", "--allow-write", "--allow-env",
+        join(REPO, "bench/floor/dlopen_only_deno.ts"), join(libdir, "libLLVM.so"),
+      ],
+    }],
     output: (work) => join(work, "none"),
   }];
 }
