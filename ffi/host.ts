@@ -32,8 +32,6 @@ export interface Host {
   /** The environment as it is now. */
   env(): Record<string, string | undefined>;
   cwd(): string;
-  /** The status the process exits with once it ends by itself. */
-  setExitCode(code: number): void;
   exit(code: number): never;
   /** Peak resident memory so far (getrusage's maxrss), where the runtime tells. */
   peakRssKiB(): number | undefined;

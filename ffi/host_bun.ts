@@ -51,7 +51,6 @@ export function bunHost(): Host {
     args: () => proc.argv.slice(2),
     env: () => proc.env,
     cwd: () => proc.cwd(),
-    setExitCode: (code) => void (proc.exitCode = code),
     exit: (code) => proc.exit(code),
     peakRssKiB: () => proc.resourceUsage?.().maxRSS,
     write: (fd, text) => void fs.writeSync(fd, text),

@@ -75,7 +75,6 @@ export function denoHost(): Host {
     args: () => [...Deno.args],
     env: () => Deno.env.toObject(),
     cwd: () => Deno.cwd(),
-    setExitCode: (code) => void (Deno.exitCode = code),
     exit: (code) => Deno.exit(code),
     peakRssKiB,
     write: (fd, text) => writeAll(fd === 1 ? Deno.stdout : Deno.stderr, encoder.encode(text)),

@@ -182,4 +182,6 @@ async function main(): Promise<number> {
 }
 
 // No top-level await: `bun build --compile --bytecode` (fast start-up) needs none.
-main().then((code) => host.setExitCode(code));
+// Exit at once: everything was written synchronously, and letting the runtime
+// wind down on its own costs Deno ~3 ms more (Bun ~0.3) before the process ends.
+main().then((code) => host.exit(code));
