@@ -312,11 +312,14 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   // Compile units left without code would still be emitted as DWARF, so the
   // object would depend on which unused archive members were linked.
   if (btf) {
-    timer.run("prune debug info", () =>
+    timer.run("prune debug info", () => {
       withLlvm(
         () => btf.pruneDeadCompileUnits(module, log),
         (message) => new LlvmError(`cannot prune debug info: ${message}`),
-      ));
+      );
+      // Codegen is where memory peaks: the walk's garbage goes first (as after sanitizing).
+      if (request.exitsAfterLink) llvm.ffi.collectGarbage();
+    });
   }
 
   if (options.dumpModule) {
