@@ -1,7 +1,9 @@
-// The benchmark (issue 5): this linker (compiled executable, under Bun, under
-// Deno) against the same-version LLVM tool pipeline, on four corpora. Run it
-// with `bash scripts/bench [--runs N] [--cases a,b,c,c-btf,d] [--runtimes
-// compiled,bun,deno] [--no-verify] [--no-scaling]`; see README "Benchmarks".
+// The benchmark (issues 5 and 14): this linker (compiled executable, under
+// Bun, under Deno) against the same-version LLVM tool pipeline, on six corpora
+// (a)-(f), with floor executables (bench/floor/) where a target needs one. Run
+// it with `bash scripts/bench [--runs N] [--cases a,b,c,c-btf,d,e,f]
+// [--runtimes compiled,bun,deno] [--no-verify] [--no-scaling]`; see README
+// "Benchmarks".
 //
 // Writes .cache/bench/results.json and .cache/bench/results.md and prints the
 // Markdown on stdout (progress on stderr).
