@@ -21,10 +21,13 @@ import {
   compileC,
   disassemble,
   LLVM_BIN,
+  linkerWrapper,
   loadAndRun,
   makeArchive,
+  MINIMAL_ENV,
   needsBpf,
   runLinker,
+  runWithEnv,
   sectionNames,
   symbols,
   tempDir,
@@ -1021,4 +1024,16 @@ test("an archive member that is not bitcode (lib.rmeta) is skipped silently", ()
   assert.equal(r.stderr, "");
   assert.ok(same(out, aluRef));
   assert.ok(sectionNames(out).includes(".text"));
+});
+
+test("the rustc wrapper ignores a .env and a bunfig.toml in the directory rustc runs it in", () => {
+  const crate = join(dir, "crate-with-dotfiles");
+  mkdirSync(crate, { recursive: true });
+  writeFileSync(join(crate, ".env"), "BPF_LINKER_LLVM=/nonexistent/libLLVM.so\n");
+  writeFileSync(join(crate, "bunfig.toml"), 'preload = ["./preload.ts"]\n');
+  writeFileSync(join(crate, "preload.ts"), 'console.error("preloaded");\n');
+  const r = runWithEnv(linkerWrapper(), ["--version"], { cwd: crate, env: MINIMAL_ENV });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  assert.match(r.stdout, /^LLVM \d+\.\d+\.\d+ \(\//m);
 });
