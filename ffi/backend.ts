@@ -75,6 +75,15 @@ export interface FfiBackend {
   ): NativeCallback;
 }
 
+const encoder = new TextEncoder();
+
+/** A NUL-terminated UTF-8 copy of `text` for `buf` parameters (and libc's path arguments). */
+export function cString(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length * 3 + 1);
+  const { written } = encoder.encodeInto(text, bytes);
+  return bytes.subarray(0, written + 1);
+}
+
 /**
  * Wrap a raw foreign function with a fixed-arity JS function generated for it,
  * `(a0, a1, ...) => result(raw(arg(a0, 0), arg(a1, 1), ...))`: a generic
@@ -116,7 +125,7 @@ export function mapReadOnly(
     return undefined;
   }
   const O_RDONLY = 0;
-  const fd = libc.open(new TextEncoder().encode(`${path}\0`), O_RDONLY);
+  const fd = libc.open(cString(path), O_RDONLY);
   if (fd < 0) return undefined;
   try {
     const buffer = map(fd, size);

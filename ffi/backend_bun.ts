@@ -2,7 +2,7 @@
 
 import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
 import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
-import { fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
+import { cString, fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
 import { host } from "./host.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
@@ -77,7 +77,6 @@ function loadLibc(): Libc | null {
   return libc;
 }
 
-const cPath = (path: string) => new TextEncoder().encode(`${path}\0`);
 
 /**
  * Load `path` with RTLD_LAZY through libc before Bun's own dlopen, which binds
@@ -88,7 +87,7 @@ const cPath = (path: string) => new TextEncoder().encode(`${path}\0`);
  * Best effort: without glibc's dlopen nothing changes.
  */
 function preloadLazily(path: string): number | null {
-  return loadLibc()?.dlopen(cPath(path), RTLD_LAZY) ?? null;
+  return loadLibc()?.dlopen(cString(path), RTLD_LAZY) ?? null;
 }
 
 /**

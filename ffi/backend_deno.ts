@@ -5,7 +5,7 @@
 // and the linker makes hundreds of thousands of calls on big modules.
 
 import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
-import { fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
+import { cString, fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 type DenoNative = "void" | "u8" | "i32" | "u32" | "u64" | "pointer" | "buffer" | "function";
@@ -87,8 +87,6 @@ function loadLibc(): Libc | null {
 /** What mapFile mapped, for releaseMappedPages. */
 const mappings: { address: bigint; size: bigint }[] = [];
 
-const cName = (text: string) => new TextEncoder().encode(`${text}\0`);
-
 function foreignFunction(def: SymbolDef): Deno.ForeignFunction {
   return {
     parameters: def.parameters.map(denoType),
@@ -118,13 +116,13 @@ function bindEagerly(path: string, symbols: Record<string, SymbolDef>): OpenedLi
  * is not there (when that fails, Deno does not close the library again).
  */
 function bindOnFirstCall(c: Libc, path: string, symbols: Record<string, SymbolDef>): OpenedLibrary | undefined {
-  const handle = c.dlopen(cName(path), RTLD_LAZY);
+  const handle = c.dlopen(cString(path), RTLD_LAZY);
   if (handle === 0n) return undefined; // Deno's own dlopen then says why
   const bound: Record<string, Raw> = {};
   const libraries: Deno.DynamicLibrary<Record<string, Deno.ForeignFunction>>[] = [];
   try {
     for (const [name, def] of Object.entries(symbols)) {
-      if (c.dlsym(handle, cName(name)) === 0n) {
+      if (c.dlsym(handle, cString(name)) === 0n) {
         if (def.optional) continue;
         throw new Error(`${path}: undefined symbol: ${name}`);
       }

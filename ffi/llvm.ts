@@ -2,7 +2,7 @@
 // one is chosen, and the symbol table of its version is bound. The resulting
 // `Llvm` object is the root every other wrapper hangs off.
 
-import type { FfiBackend, NativeCallback, NativeFunction, Pointer } from "./backend.ts";
+import { cString, type FfiBackend, type NativeCallback, type NativeFunction, type Pointer } from "./backend.ts";
 import { type Candidate, discoverCandidates, type DiscoveryEnv } from "./discover.ts";
 import { LlvmFailure, LlvmNotFound, type LoadAttempt } from "./failures.ts";
 import {
@@ -32,14 +32,9 @@ export type LlvmApi = AlwaysThere & Sometimes;
 export { LlvmFailure, LlvmNotFound, type LoadAttempt } from "./failures.ts";
 export { type LlvmVersion, MIN_LLVM_MAJOR } from "./probe.ts";
 
-const encoder = new TextEncoder();
+export { cString };
 
-/** A NUL-terminated UTF-8 copy of `text` for `buf` parameters. */
-export function cString(text: string): Uint8Array {
-  const bytes = new Uint8Array(text.length * 3 + 1);
-  const { written } = encoder.encodeInto(text, bytes);
-  return bytes.subarray(0, written + 1);
-}
+const encoder = new TextEncoder();
 
 let backendPromise: Promise<FfiBackend> | undefined;
 
