@@ -119,27 +119,24 @@ function sectionNameProblem(name: string): string | undefined {
 
 function checkNames(btf: Btf, report: (line: string) => void): void {
   for (const t of btf.types) {
-    // Only said when something is wrong: most types have nothing to report.
-    let described: string | undefined;
-    const whatOf = () => (described ??= describe(t));
     switch (t.kind) {
       case BTF_KIND.STRUCT:
       case BTF_KIND.UNION:
       case BTF_KIND.ENUM:
       case BTF_KIND.ENUM64: {
         const own = t.name === "" ? undefined : identifierProblem(t.name);
-        if (own) report(`${whatOf()}: the name ${own}`);
+        if (own) report(`${describe(t)}: the name ${own}`);
         const parts = t.kind === BTF_KIND.STRUCT || t.kind === BTF_KIND.UNION
           ? t.members
           : t.values;
         const part = t.kind === BTF_KIND.STRUCT || t.kind === BTF_KIND.UNION ? "member" : "value";
         for (const m of parts) {
           if (m.name === "") {
-            if (part === "value") report(`${whatOf()}: a ${part} has no name`);
+            if (part === "value") report(`${describe(t)}: a ${part} has no name`);
             continue;
           }
           const problem = identifierProblem(m.name);
-          if (problem) report(`${whatOf()}: ${part} '${printable(m.name)}' ${problem}`);
+          if (problem) report(`${describe(t)}: ${part} '${printable(m.name)}' ${problem}`);
         }
         break;
       }
@@ -147,22 +144,22 @@ function checkNames(btf: Btf, report: (line: string) => void): void {
       case BTF_KIND.TYPEDEF:
       case BTF_KIND.FUNC:
       case BTF_KIND.VAR: {
-        if (t.name === "") report(`${whatOf()} has no name, which the kernel requires`);
+        if (t.name === "") report(`${describe(t)} has no name, which the kernel requires`);
         const problem = t.name === "" ? undefined : identifierProblem(t.name);
-        if (problem) report(`${whatOf()}: the name ${problem}`);
+        if (problem) report(`${describe(t)}: the name ${problem}`);
         break;
       }
       case BTF_KIND.FUNC_PROTO:
         for (const [i, p] of t.members.entries()) {
           if (p.name === "") continue;
           const problem = identifierProblem(p.name);
-          if (problem) report(`${whatOf()}: parameter ${i + 1} '${printable(p.name)}' ${problem}`);
+          if (problem) report(`${describe(t)}: parameter ${i + 1} '${printable(p.name)}' ${problem}`);
         }
         break;
       case BTF_KIND.DATASEC: {
-        if (t.name === "") report(`${whatOf()} has no name, which the kernel requires`);
+        if (t.name === "") report(`${describe(t)} has no name, which the kernel requires`);
         const problem = t.name === "" ? undefined : sectionNameProblem(t.name);
-        if (problem) report(`${whatOf()}: the name ${problem}`);
+        if (problem) report(`${describe(t)}: the name ${problem}`);
         break;
       }
       case BTF_KIND.PTR:
