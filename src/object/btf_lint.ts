@@ -117,6 +117,20 @@ function sectionNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** A kind whose name the kernel requires: missing, or refused by `problemOf`. */
+function checkRequiredName(
+  t: BtfType,
+  problemOf: (name: string) => string | undefined,
+  report: (line: string) => void,
+): void {
+  if (t.name === "") {
+    report(`${describe(t)} has no name, which the kernel requires`);
+    return;
+  }
+  const problem = problemOf(t.name);
+  if (problem) report(`${describe(t)}: the name ${problem}`);
+}
+
 function checkNames(btf: Btf, report: (line: string) => void): void {
   for (const t of btf.types) {
     switch (t.kind) {
@@ -143,12 +157,9 @@ function checkNames(btf: Btf, report: (line: string) => void): void {
       case BTF_KIND.FWD:
       case BTF_KIND.TYPEDEF:
       case BTF_KIND.FUNC:
-      case BTF_KIND.VAR: {
-        if (t.name === "") report(`${describe(t)} has no name, which the kernel requires`);
-        const problem = t.name === "" ? undefined : identifierProblem(t.name);
-        if (problem) report(`${describe(t)}: the name ${problem}`);
+      case BTF_KIND.VAR:
+        checkRequiredName(t, identifierProblem, report);
         break;
-      }
       case BTF_KIND.FUNC_PROTO:
         for (const [i, p] of t.members.entries()) {
           if (p.name === "") continue;
@@ -156,12 +167,9 @@ function checkNames(btf: Btf, report: (line: string) => void): void {
           if (problem) report(`${describe(t)}: parameter ${i + 1} '${printable(p.name)}' ${problem}`);
         }
         break;
-      case BTF_KIND.DATASEC: {
-        if (t.name === "") report(`${describe(t)} has no name, which the kernel requires`);
-        const problem = t.name === "" ? undefined : sectionNameProblem(t.name);
-        if (problem) report(`${describe(t)}: the name ${problem}`);
+      case BTF_KIND.DATASEC:
+        checkRequiredName(t, sectionNameProblem, report);
         break;
-      }
       case BTF_KIND.PTR:
       case BTF_KIND.ARRAY:
       case BTF_KIND.CONST:
