@@ -33,6 +33,11 @@ export interface Host {
   env(): Record<string, string | undefined>;
   cwd(): string;
   exit(code: number): never;
+  /**
+   * For a process that runs one command and exits: make the JIT's optimizing
+   * tiers reluctant (docs/ARCHITECTURE.md#ffi-and-ownership). Nothing under Deno.
+   */
+  tuneForOneShot(): void;
   /** Peak resident memory so far (getrusage's maxrss), where the runtime tells. */
   peakRssKiB(): number | undefined;
   /** All of `text` to stdout (1) or stderr (2). */

@@ -42,7 +42,9 @@ declare const require: (id: "node:fs") => NodeFs;
 export function bunHost(): Host {
   const proc = (globalThis as unknown as { process: NodeProcess }).process;
   const fs = require("node:fs");
-  const bun = (globalThis as unknown as { Bun: { version: string } }).Bun;
+  const bun = (globalThis as unknown as {
+    Bun: { version: string; unsafe: { setJITPolicy?(scale: number): void } };
+  }).Bun;
   return {
     runtime: `bun ${bun.version}`,
     platform: proc.platform,
@@ -52,6 +54,10 @@ export function bunHost(): Host {
     env: () => proc.env,
     cwd: () => proc.cwd(),
     exit: (code) => proc.exit(code),
+    // JavaScriptCore's tier-up thresholds x100: a link's JS is glue run once or a few
+    // thousand times, and its DFG/FTL compiles cost ~6 MiB of peak memory (their code
+    // paged in, their heaps) for no time won (docs/ARCHITECTURE.md#ffi-and-ownership).
+    tuneForOneShot: () => bun.unsafe.setJITPolicy?.(100),
     peakRssKiB: () => proc.resourceUsage?.().maxRSS,
     write: (fd, text) => void fs.writeSync(fd, text),
     readFile(path) {

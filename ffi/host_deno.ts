@@ -76,6 +76,7 @@ export function denoHost(): Host {
     env: () => Deno.env.toObject(),
     cwd: () => Deno.cwd(),
     exit: (code) => Deno.exit(code),
+    tuneForOneShot: () => {},
     peakRssKiB,
     write: (fd, text) => writeAll(fd === 1 ? Deno.stdout : Deno.stderr, encoder.encode(text)),
     readFile: (path) => fsCall("open", quoted(path), () => Deno.readFileSync(path)),

@@ -165,6 +165,7 @@ async function run(argv: string[]): Promise<number> {
 }
 
 async function main(): Promise<number> {
+  host.tuneForOneShot();
   try {
     return await run(host.args());
   } catch (e) {

@@ -141,3 +141,31 @@ test("only the runtime back ends in ffi/ touch the runtime: no process, Buffer o
   );
   assert.deepEqual(offenders, []);
 });
+
+test("tuneForOneShot: under Bun, a warm function stays out of the optimizing JIT", () => {
+  // In a Bun child (the command's runtime; the suite may run under Deno): a
+  // function called 20,000 times gets a DFG compile at the normal policy and
+  // none after tuneForOneShot. Polled, because JSC compiles on another thread.
+  const dir = tempDir();
+  const script = join(dir, "jit.ts");
+  writeFileSync(
+    script,
+    `import { noInline, numberOfDFGCompiles } from "bun:jsc";\n` +
+      `import { host } from ${JSON.stringify(join(repoRoot, "ffi", "host.ts"))};\n` +
+      `if (process.argv[2] === "tuned") host.tuneForOneShot();\n` +
+      `const warm = (n: number) => (n * 3) % 7;\n` +
+      `noInline(warm);\n` +
+      `let sum = 0;\n` +
+      `for (let i = 0; i < 20_000; i++) sum += warm(i);\n` +
+      `for (let t = 0; t < 50 && numberOfDFGCompiles(warm) === 0; t++) await Bun.sleep(20);\n` +
+      `console.log(numberOfDFGCompiles(warm), sum > 0);\n`,
+  );
+  const bun = join(repoRoot, "node_modules", ".bin", "bun");
+  const run = (mode: string) => {
+    const r = spawnSync(bun, [script, mode], { encoding: "utf8", cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  assert.equal(run("normal"), "1 true");
+  assert.equal(run("tuned"), "0 true");
+});
