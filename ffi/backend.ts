@@ -38,8 +38,11 @@ export interface FfiBackend {
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary;
   /** Read a NUL-terminated UTF-8 string. */
   readCString(p: Pointer): string;
-  /** Copy `length` bytes starting at `p` into a new Uint8Array. */
-  copyBytes(p: Pointer, length: number): Uint8Array;
+  /**
+   * The `length` bytes at `p` as a Uint8Array over that memory, not a copy:
+   * valid only while the memory lives (copy it with `.slice()` to keep it).
+   */
+  viewBytes(p: Pointer, length: number): Uint8Array;
   /** The address of a typed array's first byte (no copy; keep the array alive). */
   addressOf(bytes: Uint8Array): Pointer;
   /** The numeric address of a typed array's first byte (to store in a pointer array). */

@@ -162,9 +162,9 @@ export const bunBackend: FfiBackend = {
     return new CString(asBun(p) as never).toString();
   },
 
-  copyBytes(p: Pointer, length: number): Uint8Array {
+  viewBytes(p: Pointer, length: number): Uint8Array {
     if (length === 0) return new Uint8Array(0);
-    return new Uint8Array(toArrayBuffer(asBun(p) as never, 0, length).slice(0));
+    return new Uint8Array(toArrayBuffer(asBun(p) as never, 0, length));
   },
 
   addressOf(bytes: Uint8Array): Pointer {

@@ -160,10 +160,9 @@ export const denoBackend: FfiBackend = {
     return Deno.UnsafePointerView.getCString(toDeno(p));
   },
 
-  copyBytes(p: Pointer, length: number): Uint8Array {
+  viewBytes(p: Pointer, length: number): Uint8Array {
     if (length === 0) return new Uint8Array(0);
-    const view = new Deno.UnsafePointerView(toDeno(p));
-    return new Uint8Array(view.getArrayBuffer(length).slice(0));
+    return new Uint8Array(new Deno.UnsafePointerView(toDeno(p)).getArrayBuffer(length));
   },
 
   addressOf(bytes: Uint8Array): Pointer {

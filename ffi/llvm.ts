@@ -182,10 +182,20 @@ export class Llvm {
   takeMemoryBuffer(buffer: Pointer): Uint8Array {
     const api = this.api;
     try {
-      return this.ffi.copyBytes(api.LLVMGetBufferStart(buffer)!, api.LLVMGetBufferSize(buffer));
+      return this.ffi.viewBytes(api.LLVMGetBufferStart(buffer)!, api.LLVMGetBufferSize(buffer)).slice();
     } finally {
       api.LLVMDisposeMemoryBuffer(buffer);
     }
+  }
+
+  /**
+   * An LLVM memory buffer's bytes, not copied, and the buffer never disposed:
+   * for a process that exits once it has used them (Context.leaveToProcessExit),
+   * where a copy would only add to the peak memory.
+   */
+  leaveMemoryBufferToProcessExit(buffer: Pointer): Uint8Array {
+    const api = this.api;
+    return this.ffi.viewBytes(api.LLVMGetBufferStart(buffer)!, api.LLVMGetBufferSize(buffer));
   }
 
   /** Read a string LLVM owns (not freed). */

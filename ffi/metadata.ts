@@ -362,7 +362,7 @@ export class DebugMetadata implements Disposable {
     // reading up to the NUL avoids a copy. A string with an embedded NUL or
     // non-ASCII bytes has another length and is copied exactly.
     const text = this.llvm.ffi.readCString(p);
-    return text.length === n ? text : decoder.decode(this.llvm.ffi.copyBytes(p, n));
+    return text.length === n ? text : decoder.decode(this.llvm.ffi.viewBytes(p, n));
   }
 
   /** DISubprogram only. */

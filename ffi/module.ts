@@ -39,7 +39,7 @@ export class GlobalValue {
     const length = new Uint8Array(8);
     const p = this.#llvm.api.LLVMGetValueName2(this.#ptr, length);
     const n = this.#llvm.ffi.readU64(length);
-    return p === null || n === 0 ? "" : utf8.decode(this.#llvm.ffi.copyBytes(p, n));
+    return p === null || n === 0 ? "" : utf8.decode(this.#llvm.ffi.viewBytes(p, n));
   }
 
   set name(value: string) {
@@ -140,7 +140,7 @@ export class Module implements Disposable {
     const length = new Uint8Array(8);
     const p = this.#llvm.api.LLVMGetModuleInlineAsm(this.handle, length);
     const n = this.#llvm.ffi.readU64(length);
-    return p === null || n === 0 ? "" : utf8.decode(this.#llvm.ffi.copyBytes(p, n));
+    return p === null || n === 0 ? "" : utf8.decode(this.#llvm.ffi.viewBytes(p, n));
   }
 
   set inlineAsm(value: string) {

@@ -57,7 +57,11 @@ export class TargetMachine implements Disposable {
     if (failed) {
       throw new LlvmFailure(this.#llvm.takeMessage(this.#llvm.ffi.readPointer(message)) || "code generation failed");
     }
-    return this.#llvm.takeMemoryBuffer(this.#llvm.ffi.readPointer(out)!);
+    const buffer = this.#llvm.ffi.readPointer(out)!;
+    // A command's object stays in LLVM's buffer, like the rest of its LLVM memory.
+    return module.context.freedByProcessExit
+      ? this.#llvm.leaveMemoryBufferToProcessExit(buffer)
+      : this.#llvm.takeMemoryBuffer(buffer);
   }
 
   [Symbol.dispose](): void {

@@ -24,6 +24,17 @@ test("mapFile: the file's bytes; nothing for an empty file, a directory or a mis
   assert.equal(ffi.mapFile(join(dir, "missing")), undefined);
 });
 
+test("viewBytes is the memory itself, not a copy; slice() of it is a copy", async () => {
+  const ffi = await ffiBackend();
+  const native = new Uint8Array(64).map((_, i) => i);
+  const view = ffi.viewBytes(ffi.addressOf(native), native.length);
+  const copy = view.slice();
+  native[5] = 200;
+  assert.equal(view[5], 200);
+  assert.equal(copy[5], 5);
+  assert.equal(ffi.viewBytes(ffi.addressOf(native), 0).length, 0);
+});
+
 /** Resident KiB of the mappings of `path` (/proc/self/smaps). */
 function residentKiB(path: string): number {
   let inside = false;

@@ -36,6 +36,23 @@ test("an object and assembly for a module, in memory", async () => {
   assert.match(asm, /\tw0 = 42\n\texit\n/, "v3: 32-bit registers");
 });
 
+test("a context left to process exit gets LLVM's own object buffer: the same bytes as a copy", async () => {
+  const llvm = await llvmPromise;
+  using machine = TargetMachine.create(llvm, "bpfel", "v3", "");
+  const emit = (leave: boolean) => {
+    using context = new Context(llvm, () => {});
+    if (leave) context.leaveToProcessExit();
+    using module = context.parseIr(new TextEncoder().encode(IR), "answer.ll");
+    module.setDataLayout(machine);
+    return machine.emit(module, "obj");
+  };
+  const copied = emit(false);
+  const left = emit(true);
+  assert.deepEqual(left, copied);
+  // The copy is a JS ArrayBuffer of its own; the other is a view of LLVM's memory.
+  assert.equal(copied.buffer.byteLength, copied.length);
+});
+
 test("big-endian BPF is another target machine", async () => {
   const llvm = await llvmPromise;
   using machine = TargetMachine.create(llvm, "bpfeb", "generic", "");
