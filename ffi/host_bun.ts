@@ -55,8 +55,8 @@ export function bunHost(): Host {
     cwd: () => proc.cwd(),
     exit: (code) => proc.exit(code),
     // JavaScriptCore's tier-up thresholds x100: a link's JS is glue run once or a few
-    // thousand times, and its DFG/FTL compiles cost ~6 MiB of peak memory (their code
-    // paged in, their heaps) for no time won (docs/ARCHITECTURE.md#ffi-and-ownership).
+    // thousand times, and its DFG/FTL compiles cost ~6 MiB of peak memory (the
+    // compilers' code paged in, their heaps) for no time won (docs/ARCHITECTURE.md#ffi-and-ownership).
     tuneForOneShot: () => bun.unsafe.setJITPolicy?.(100),
     peakRssKiB: () => proc.resourceUsage?.().maxRSS,
     write: (fd, text) => void fs.writeSync(fd, text),
