@@ -109,33 +109,76 @@ function bindEagerly(path: string, symbols: Record<string, SymbolDef>): OpenedLi
 }
 
 /**
+ * Calls a function makes through an UnsafeFnPointer before it gets a compiled
+ * call stub. The pointer costs ~8 µs to make and ~1 µs a call; the stub
+ * 0.13-0.25 ms to compile and ~0.05 µs a call. A link without --btf calls ~50
+ * functions, most of them fewer than 10 times: those never need a stub. The
+ * count is small on purpose: a function still called through its pointer when
+ * V8 optimizes the loop that calls it makes that code deoptimize once the stub
+ * replaces it (at 128, the Rust --btf benchmark's sanitizer took 60-80 ms
+ * longer; at 16 it takes as long as with every function compiled at once).
+ */
+const CALLS_BEFORE_STUB = 16;
+
+/**
+ * The argument and result conversions of `adapt`, without generated code: for
+ * the first calls of a function, where making a wrapper would cost more than
+ * the calls it speeds up.
+ */
+function adaptSlowly(pointer: Deno.UnsafeFnPointer<Deno.ForeignFunction>, def: SymbolDef): Raw {
+  const kinds = def.parameters.map((t) => (t === "ptr" || t === "fn" ? 1 : t === "u64" ? 2 : 0));
+  const result = def.result;
+  return (...args: unknown[]) => {
+    for (let i = 0; i < kinds.length; i++) {
+      if (kinds[i] === 1 && args[i] === null) args[i] = 0n;
+      else if (kinds[i] === 2 && typeof args[i] === "number") args[i] = BigInt(args[i] as number);
+    }
+    const value = pointer.call(...(args as []));
+    return result === "u64" ? Number(value) : result === "ptr" ? (value || null) : value;
+  };
+}
+
+/**
  * Every symbol is looked up with libc's dlsym now (a missing one fails the
- * open, as Deno's dlopen would) but bound by Deno only on its first call:
- * Deno compiles a call trampoline per symbol, ~0.15 ms each, and a run calls
- * 50 to 90 of the ~130 declared. Deno's dlopen is never handed a symbol that
- * is not there (when that fails, Deno does not close the library again).
+ * open, as Deno's dlopen would), and nothing is compiled yet: a function's
+ * first CALLS_BEFORE_STUB calls go through an UnsafeFnPointer, and only a
+ * function called more often gets Deno's compiled call stub (~0.13-0.25 ms
+ * each; a run calls 50 to 90 of the ~130 declared, most of them a few times).
+ * Deno's dlopen is never handed a symbol that is not there (when that fails,
+ * Deno does not close the library again).
  */
 function bindOnFirstCall(c: Libc, path: string, symbols: Record<string, SymbolDef>): OpenedLibrary | undefined {
   const handle = c.dlopen(cString(path), RTLD_LAZY);
   if (handle === 0n) return undefined; // Deno's own dlopen then says why
   const bound: Record<string, Raw> = {};
   const libraries: Deno.DynamicLibrary<Record<string, Deno.ForeignFunction>>[] = [];
+  let closed = false;
   try {
     for (const [name, def] of Object.entries(symbols)) {
-      if (c.dlsym(handle, cString(name)) === 0n) {
+      const address = c.dlsym(handle, cString(name));
+      if (address === 0n) {
         if (def.optional) continue;
         throw new Error(`${path}: undefined symbol: ${name}`);
       }
+      let calls = 0;
+      let early: Raw | undefined;
       let fn: Raw | undefined;
-      const bind = (): Raw => {
+      const bindStub = (): Raw => {
         const library = Deno.dlopen(path, { [name]: foreignFunction(def) });
         libraries.push(library);
         fn = adapt((library.symbols as Record<string, Raw>)[name], def);
         bound[name] = fn;
         return fn;
       };
-      // Replaced by the bound function on the first call; a caller that kept this one still gets it.
-      bound[name] = (...args: unknown[]) => (fn ?? bind())(...args);
+      const makeEarly = (): Raw => {
+        return adaptSlowly(new Deno.UnsafeFnPointer(Deno.UnsafePointer.create(address)!, foreignFunction(def)), def);
+      };
+      // Replaced by the stub once it is compiled; a caller that kept this one still gets it.
+      bound[name] = (...args: unknown[]) => {
+        if (closed) throw new Error(`${path} is closed: ${name} cannot be called`);
+        if (fn !== undefined || ++calls > CALLS_BEFORE_STUB) return (fn ?? bindStub())(...args);
+        return (early ??= makeEarly())(...args);
+      };
     }
   } catch (e) {
     c.dlclose(handle);
@@ -144,6 +187,7 @@ function bindOnFirstCall(c: Libc, path: string, symbols: Record<string, SymbolDe
   return {
     symbols: bound,
     close: () => {
+      closed = true;
       for (const library of libraries) library.close();
       c.dlclose(handle);
     },

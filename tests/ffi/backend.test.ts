@@ -6,7 +6,9 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ffiBackend } from "../../ffi/llvm.ts";
+import { cString } from "../../ffi/backend.ts";
+import { ffiBackend, Llvm } from "../../ffi/llvm.ts";
+import { LLVM_SYMBOLS } from "../../ffi/symbols.ts";
 import { isBun, repoRoot, tempDir } from "../support/tools.ts";
 
 const dir = tempDir();
@@ -33,6 +35,45 @@ test("viewBytes is the memory itself, not a copy; slice() of it is a copy", asyn
   assert.equal(view[5], 200);
   assert.equal(copy[5], 5);
   assert.equal(ffi.viewBytes(ffi.addressOf(native), 0).length, 0);
+});
+
+test("a bound LLVM-C function answers alike on its first calls and its later ones", async () => {
+  // Deno calls through a function pointer first and compiles a stub after the
+  // 16th call: pointers, NULL, size_t and buffers must cross both paths alike.
+  const { path } = await Llvm.load();
+  const ffi = await ffiBackend();
+  const names = [
+    "LLVMContextCreate",
+    "LLVMContextDispose",
+    "LLVMModuleCreateWithNameInContext",
+    "LLVMDisposeModule",
+    "LLVMCreateMemoryBufferWithMemoryRange",
+    "LLVMGetBufferStart",
+    "LLVMGetBufferSize",
+    "LLVMDisposeMemoryBuffer",
+  ] as const;
+  const lib = ffi.open(path, Object.fromEntries(names.map((n) => [n, LLVM_SYMBOLS[n]])));
+  const api = lib.symbols as Record<(typeof names)[number], (...args: unknown[]) => unknown>;
+  try {
+    const data = new Uint8Array(64).fill(7);
+    const start = ffi.addressOf(data);
+    const context = api.LLVMContextCreate();
+    assert.notEqual(context, null);
+    for (let i = 1; i <= 40; i++) {
+      const buffer = api.LLVMCreateMemoryBufferWithMemoryRange(start, i, cString(`b${i}`), 0);
+      assert.notEqual(buffer, null, `call ${i}`);
+      assert.equal(api.LLVMGetBufferSize(buffer), i, `call ${i}: size_t as a number`);
+      assert.equal(api.LLVMGetBufferStart(buffer), start, `call ${i}: the same address`);
+      assert.deepEqual(ffi.viewBytes(api.LLVMGetBufferStart(buffer) as never, i), data.subarray(0, i));
+      api.LLVMDisposeMemoryBuffer(buffer);
+      const module = api.LLVMModuleCreateWithNameInContext(cString(`m${i}`), context);
+      assert.notEqual(module, null, `call ${i}`);
+      api.LLVMDisposeModule(module);
+    }
+    api.LLVMContextDispose(context);
+  } finally {
+    lib.close();
+  }
 });
 
 /** Resident KiB of the mappings of `path` (/proc/self/smaps). */
