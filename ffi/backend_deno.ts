@@ -6,6 +6,7 @@
 
 import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
 import { cString, fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
+import { type DenoLibc, denoLibc } from "./libc_deno.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 type DenoNative = "void" | "u8" | "i32" | "u32" | "u64" | "pointer" | "buffer" | "function";
@@ -53,36 +54,6 @@ function adapt(raw: Raw, def: SymbolDef): Raw {
 
 const MAP_FAILED = 0xffffffffffffffffn;
 const RTLD_LAZY = 1;
-
-interface Libc {
-  open(path: Uint8Array, flags: number): number;
-  close(fd: number): number;
-  mmap(addr: bigint, length: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
-  madvise(addr: bigint, length: bigint, advice: number): number;
-  dlopen(path: Uint8Array, flags: number): bigint;
-  dlsym(handle: bigint, name: Uint8Array): bigint;
-  dlclose(handle: bigint): number;
-}
-let libc: Libc | null | undefined;
-
-/** libc's open/mmap/close and dlopen/dlsym/dlclose, or null where there is no glibc (Deno has no mmap or dlsym of its own). */
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  try {
-    libc = Deno.dlopen(Deno.build.os === "darwin" ? "libSystem.B.dylib" : "libc.so.6", {
-      open: { parameters: ["buffer", "i32"], result: "i32" },
-      close: { parameters: ["i32"], result: "i32" },
-      mmap: { parameters: ["u64", "u64", "i32", "i32", "i32", "i64"], result: "u64" },
-      madvise: { parameters: ["u64", "u64", "i32"], result: "i32" },
-      dlopen: { parameters: ["buffer", "i32"], result: "u64" },
-      dlsym: { parameters: ["u64", "buffer"], result: "u64" },
-      dlclose: { parameters: ["u64"], result: "i32" },
-    }).symbols as unknown as Libc;
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
 
 /** What mapFile mapped, for releaseMappedPages. */
 const mappings: { address: bigint; size: bigint }[] = [];
@@ -147,7 +118,7 @@ function adaptSlowly(pointer: Deno.UnsafeFnPointer<Deno.ForeignFunction>, def: S
  * Deno's dlopen is never handed a symbol that is not there (when that fails,
  * Deno does not close the library again).
  */
-function bindOnFirstCall(c: Libc, path: string, symbols: Record<string, SymbolDef>): OpenedLibrary | undefined {
+function bindOnFirstCall(c: DenoLibc, path: string, symbols: Record<string, SymbolDef>): OpenedLibrary | undefined {
   const handle = c.dlopen(cString(path), RTLD_LAZY);
   if (handle === 0n) return undefined; // Deno's own dlopen then says why
   const bound: Record<string, Raw> = {};
@@ -196,7 +167,7 @@ function bindOnFirstCall(c: Libc, path: string, symbols: Record<string, SymbolDe
 
 export const denoBackend: FfiBackend = {
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
-    const c = loadLibc();
+    const c = denoLibc();
     return (c && bindOnFirstCall(c, path, symbols)) ?? bindEagerly(path, symbols);
   },
 
@@ -227,7 +198,7 @@ export const denoBackend: FfiBackend = {
   },
 
   mapFile(path: string): Uint8Array | undefined {
-    const c = loadLibc();
+    const c = denoLibc();
     if (!c) return undefined;
     return mapReadOnly(path, c, (fd, size) => {
       const address = BigInt(c.mmap(0n, BigInt(size), PROT_READ, MAP_PRIVATE, fd, 0n));
@@ -238,7 +209,7 @@ export const denoBackend: FfiBackend = {
   },
 
   releaseMappedPages(): void {
-    for (const { address, size } of mappings) libc!.madvise(address, size, MADV_DONTNEED);
+    for (const { address, size } of mappings) denoLibc()!.madvise(address, size, MADV_DONTNEED);
   },
 
   collectGarbage(): void {

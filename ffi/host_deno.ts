@@ -2,8 +2,10 @@
 // `process` global would start Deno's Node compatibility layer on every run.
 
 import type { FileInfo, Host, HostError } from "./host.ts";
+import { denoLibc } from "./libc_deno.ts";
 
 const encoder = new TextEncoder();
+const F_OK = 0;
 
 /** libuv's words for the codes users meet (Node's messages, as under Bun). */
 const DESCRIPTION: Record<string, string> = {
@@ -102,7 +104,10 @@ export function denoHost(): Host {
         return { isFile: info.isFile, isDirectory: info.isDirectory, size: info.size };
       }),
     exists(path) {
-      // Usually false (discovery searches PATH): an error's stack trace would cost more than the stat.
+      // Usually false (discovery searches PATH): Deno's stat would throw an error each time.
+      const libc = denoLibc();
+      if (libc) return libc.access(encoder.encode(`${path}\0`), F_OK) === 0; // follows links, as stat
+      // An error's stack trace would cost more than the stat.
       const limit = Error.stackTraceLimit;
       Error.stackTraceLimit = 0;
       try {
