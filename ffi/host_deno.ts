@@ -66,6 +66,49 @@ function peakRssKiB(): number | undefined {
   }
 }
 
+/** glob_t on glibc's 64-bit targets: gl_pathc, gl_pathv, gl_offs, gl_flags, five callbacks (72 bytes). */
+const GLOB_T_WORDS = 9;
+const GLOB_ERR = 1 << 0;
+const GLOB_NOSORT = 1 << 2;
+const GLOB_NOMATCH = 3;
+const GLOB_SPECIAL = /[\\*?[]/g;
+
+/**
+ * The names in `dir` that start with `prefix`, from libc's glob(3); undefined
+ * when glob cannot say (no libc, not Linux, an error, or no match in what may
+ * not be a directory): the caller then lists the directory itself, which also
+ * gives Deno's errors. Not for "" or a "." prefix (glob leaves out dot files).
+ */
+function globNames(dir: string, prefix: string): string[] | undefined {
+  if (prefix === "" || prefix.startsWith(".") || Deno.build.os !== "linux") return undefined;
+  const libc = denoLibc();
+  if (!libc) return undefined;
+  const escape = (text: string) => text.replace(GLOB_SPECIAL, "\\$&");
+  const result = new BigUint64Array(GLOB_T_WORDS);
+  const resultBytes = new Uint8Array(result.buffer);
+  const status = libc.glob(encoder.encode(`${escape(dir)}/${escape(prefix)}*\0`), GLOB_ERR | GLOB_NOSORT, null, resultBytes);
+  if (status === GLOB_NOMATCH) {
+    // Also glob's answer for a file: ENOTDIR is no error to it.
+    try {
+      return Deno.statSync(dir).isDirectory ? [] : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  if (status !== 0) return undefined;
+  try {
+    const paths = new Deno.UnsafePointerView(Deno.UnsafePointer.create(result[1])!);
+    const names: string[] = [];
+    for (let i = 0; i < Number(result[0]); i++) {
+      const path = Deno.UnsafePointerView.getCString(paths.getPointer(i * 8)!);
+      names.push(path.slice(path.lastIndexOf("/") + 1));
+    }
+    return names;
+  } finally {
+    libc.globfree(resultBytes);
+  }
+}
+
 const ARCH: Record<string, string> = { x86_64: "x64", aarch64: "arm64" };
 
 export function denoHost(): Host {
@@ -121,6 +164,8 @@ export function denoHost(): Host {
     },
     readDir: (path, prefix = "") =>
       fsCall("scandir", quoted(path), () => {
+        const globbed = globNames(path, prefix);
+        if (globbed) return globbed.sort();
         const names: string[] = [];
         for (const { name } of Deno.readDirSync(path)) if (name.startsWith(prefix)) names.push(name);
         return names.sort();

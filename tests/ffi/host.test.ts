@@ -50,6 +50,15 @@ test("reading: whole files, text, the first bytes; a directory listing, sorted",
   assert.deepEqual(host.readDir(dir), ["C", "a.txt", "b.bin", "link"]);
   assert.deepEqual(host.readDir(dir, "b"), ["b.bin"]);
   assert.deepEqual(host.readDir(dir, "z"), []);
+  // Names and directories with glob's special characters (Deno lists by prefix with glob(3)).
+  const odd = join(dir, "odd [dir]*?");
+  mkdirSync(odd);
+  for (const name of ["lib[1].so", "lib*x", "lib?", "lib\\n", "libz", ".libhidden", "other"]) writeFileSync(join(odd, name), "");
+  assert.deepEqual(host.readDir(odd, "lib["), ["lib[1].so"]);
+  assert.deepEqual(host.readDir(odd, "lib*"), ["lib*x"]);
+  assert.deepEqual(host.readDir(odd, "lib"), ["lib*x", "lib?", "lib[1].so", "lib\\n", "libz"]);
+  assert.deepEqual(host.readDir(odd, ".lib"), [".libhidden"]);
+  assert.equal(thrown(() => host.readDir(join(dir, "b.bin"), "x")).code, "ENOTDIR");
   assert.deepEqual(host.stat(join(dir, "link")), { isFile: true, isDirectory: false, size: 1000 });
   assert.deepEqual(host.stat(join(dir, "C")), { isFile: false, isDirectory: true, size: statSync(join(dir, "C")).size });
   assert.equal(host.realPath(join(dir, "link")), realpathSync(join(dir, "b.bin")));
@@ -89,6 +98,7 @@ test("failures carry Node's code and message on both runtimes", () => {
     [() => host.readHead(missing, 64), "open"],
     [() => host.stat(missing), "stat"],
     [() => host.readDir(missing), "scandir"],
+    [() => host.readDir(missing, "lib"), "scandir"],
     [() => host.realPath(missing), "(realpath|lstat)"], // Node's realpathSync says lstat
     [() => host.unlink(missing), "unlink"],
   ] as const) {
