@@ -149,8 +149,8 @@ function bindOnFirstCall(c: Libc, handle: number, path: string, symbols: Record<
   };
 }
 
-/** Bun's dlopen of `path` for `symbols`; close() also gives back the lazy preload's handle. */
-function bindLibrary(path: string, symbols: Record<string, SymbolDef>, preloaded: number | null): OpenedLibrary {
+/** Bun's dlopen of every symbol of `symbols` at once: where libc's dlsym is not available. */
+function bindEagerly(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
   const table: Record<string, FFIFunction> = {};
   for (const [name, def] of Object.entries(symbols)) {
     if (!def.optional) table[name] = toBun(def);
@@ -182,7 +182,6 @@ function bindLibrary(path: string, symbols: Record<string, SymbolDef>, preloaded
     close: () => {
       for (const extra of extras) extra.close();
       lib?.close();
-      if (preloaded) loadLibc()!.dlclose(preloaded);
     },
   };
 }
@@ -191,7 +190,7 @@ export const bunBackend: FfiBackend = {
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
     const preloaded = preloadLazily(path);
     try {
-      return preloaded ? bindOnFirstCall(libc!, preloaded, path, symbols) : bindLibrary(path, symbols, preloaded);
+      return preloaded ? bindOnFirstCall(loadLibc()!, preloaded, path, symbols) : bindEagerly(path, symbols);
     } catch (e) {
       if (preloaded) loadLibc()!.dlclose(preloaded);
       throw e;
