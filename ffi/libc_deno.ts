@@ -33,8 +33,6 @@ const CALLED_RARELY = {
   dlclose: { parameters: ["u64"], result: "i32" },
 } as const satisfies Record<string, Deno.ForeignFunction>;
 
-/** dlsym's handle for "the libraries loaded into the process", libc among them. */
-const RTLD_DEFAULT = 0n;
 
 let libc: DenoLibc | null | undefined;
 
@@ -46,6 +44,8 @@ export function denoLibc(): DenoLibc | null {
       dlsym: { parameters: ["u64", "buffer"], result: "u64" },
     }).symbols;
     const encoder = new TextEncoder();
+    // dlsym's handle for "the libraries loaded into the process": NULL in glibc, (void *)-2 on macOS.
+    const RTLD_DEFAULT = Deno.build.os === "darwin" ? 0xfffffffffffffffen : 0n;
     const calls: Record<string, unknown> = { dlsym };
     for (const [name, def] of Object.entries(CALLED_RARELY)) {
       const address = dlsym(RTLD_DEFAULT, encoder.encode(`${name}\0`));
