@@ -88,6 +88,26 @@ export function cString(text: string): Uint8Array {
 }
 
 /**
+ * The symbols of `symbols` that `address` finds (libc's dlsym), with their
+ * addresses: an optional one that is missing is left out, a required one
+ * fails with dlerror's words, as the runtimes' own dlopen would. For the back
+ * ends that bind each function on its first call.
+ */
+export function presentSymbols<A>(
+  path: string,
+  symbols: Record<string, SymbolDef>,
+  address: (name: Uint8Array) => A | null,
+): [name: string, def: SymbolDef, address: A][] {
+  const present: [string, SymbolDef, A][] = [];
+  for (const [name, def] of Object.entries(symbols)) {
+    const found = address(cString(name));
+    if (found !== null) present.push([name, def, found]);
+    else if (!def.optional) throw new Error(`${path}: undefined symbol: ${name}`);
+  }
+  return present;
+}
+
+/**
  * Wrap a raw foreign function with a fixed-arity JS function generated for it,
  * `(a0, a1, ...) => result(raw(arg(a0, 0), arg(a1, 1), ...))`: a generic
  * rest-parameter wrapper would cost more than the call it wraps on hot paths

@@ -2,7 +2,7 @@
 
 import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
 import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
-import { cString, fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
+import { cString, fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, presentSymbols, PROT_READ } from "./backend.ts";
 import { host } from "./host.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
@@ -122,11 +122,7 @@ const toBun = (def: SymbolDef) =>
 function bindOnFirstCall(c: Libc, handle: number, path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
   const bound: Record<string, Raw> = {};
   const libraries: { close(): void }[] = [];
-  for (const [name, def] of Object.entries(symbols)) {
-    if (!c.dlsym(handle, cString(name))) {
-      if (def.optional) continue;
-      throw new Error(`${path}: undefined symbol: ${name}`);
-    }
+  for (const [name, def] of presentSymbols(path, symbols, (n) => c.dlsym(handle, n) || null)) {
     let fn: Raw | undefined;
     const bind = (): Raw => {
       const library = dlopen(path, { [name]: toBun(def) });

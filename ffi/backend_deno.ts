@@ -5,7 +5,7 @@
 // and the linker makes hundreds of thousands of calls on big modules.
 
 import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
-import { cString, fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, PROT_READ } from "./backend.ts";
+import { cString, fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, presentSymbols, PROT_READ } from "./backend.ts";
 import { type DenoLibc, denoLibc } from "./libc_deno.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
@@ -125,12 +125,11 @@ function bindOnFirstCall(c: DenoLibc, path: string, symbols: Record<string, Symb
   const libraries: Deno.DynamicLibrary<Record<string, Deno.ForeignFunction>>[] = [];
   let closed = false;
   try {
-    for (const [name, def] of Object.entries(symbols)) {
-      const address = c.dlsym(handle, cString(name));
-      if (address === 0n) {
-        if (def.optional) continue;
-        throw new Error(`${path}: undefined symbol: ${name}`);
-      }
+    const found = (name: Uint8Array) => {
+      const address = c.dlsym(handle, name);
+      return address === 0n ? null : address;
+    };
+    for (const [name, def, address] of presentSymbols(path, symbols, found)) {
       let calls = 0;
       let early: Raw | undefined;
       let fn: Raw | undefined;

@@ -182,7 +182,7 @@ export class Llvm {
   takeMemoryBuffer(buffer: Pointer): Uint8Array {
     const api = this.api;
     try {
-      return this.ffi.viewBytes(api.LLVMGetBufferStart(buffer)!, api.LLVMGetBufferSize(buffer)).slice();
+      return this.leaveMemoryBufferToProcessExit(buffer).slice();
     } finally {
       api.LLVMDisposeMemoryBuffer(buffer);
     }
