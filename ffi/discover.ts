@@ -47,11 +47,43 @@ function compareVersionsDesc(a?: number[], b?: number[]): number {
   return 0;
 }
 
-function listDir(dir: string, prefix?: string): string[] {
-  try {
-    return host.readDir(dir, prefix);
-  } catch {
-    return [];
+/**
+ * The directory listings and link resolutions of one discovery, each made
+ * once: sources overlap (llvm-config's lib directory is also a system one,
+ * /usr/lib is listed for llvm-* and for libLLVM*, every candidate is resolved
+ * to drop duplicates).
+ */
+export class DiscoveryReads {
+  readonly #listings = new Map<string, string[]>();
+  readonly #realPaths = new Map<string, string | undefined>();
+
+  /** The names in `dir` starting with `prefix`, sorted; none if it cannot be listed. */
+  list(dir: string, prefix = ""): string[] {
+    const key = `${prefix}\0${dir}`;
+    let names = this.#listings.get(key);
+    if (!names) {
+      try {
+        names = host.readDir(dir, prefix);
+      } catch {
+        names = [];
+      }
+      this.#listings.set(key, names);
+    }
+    return [...names];
+  }
+
+  /** `path` with every link resolved; undefined if it does not exist (or dangles). */
+  realPath(path: string): string | undefined {
+    if (!this.#realPaths.has(path)) {
+      let real: string | undefined;
+      try {
+        real = host.realPath(path);
+      } catch {
+        // missing, or a dangling link
+      }
+      this.#realPaths.set(path, real);
+    }
+    return this.#realPaths.get(path);
   }
 }
 
@@ -64,28 +96,25 @@ function isDirectory(path: string): boolean {
 }
 
 /** libLLVM files in one directory, newest first. */
-export function librariesIn(dir: string, source: string): Candidate[] {
-  return listDir(dir, "libLLVM")
+export function librariesIn(dir: string, source: string, reads = new DiscoveryReads()): Candidate[] {
+  return reads.list(dir, "libLLVM")
     .filter(isLibLlvmName)
-    .map((name) => ({ path: join(dir, name), source, nameVersion: resolvedVersion(join(dir, name)) }))
+    .map((name) => ({ path: join(dir, name), source, nameVersion: resolvedVersion(join(dir, name), reads) }))
     .sort((a, b) => compareVersionsDesc(a.nameVersion, b.nameVersion));
 }
 
 /** Version from the name, following symlinks for unversioned names (libLLVM.so -> libLLVM.so.22.1). */
-function resolvedVersion(path: string): number[] | undefined {
+function resolvedVersion(path: string, reads: DiscoveryReads): number[] | undefined {
   const own = versionFromName(basename(path));
   if (own) return own;
-  try {
-    return versionFromName(basename(host.realPath(path)));
-  } catch {
-    return undefined;
-  }
+  const real = reads.realPath(path);
+  return real === undefined ? undefined : versionFromName(basename(real));
 }
 
 /** A user-given file or prefix: the file itself, or the libraries under prefix/lib, lib64, itself. */
-export function expandUserPath(path: string, source: string): Candidate[] {
-  if (!isDirectory(path)) return [{ path, source, nameVersion: resolvedVersion(path) }];
-  const found = [join(path, "lib"), join(path, "lib64"), path].flatMap((d) => librariesIn(d, source));
+export function expandUserPath(path: string, source: string, reads = new DiscoveryReads()): Candidate[] {
+  if (!isDirectory(path)) return [{ path, source, nameVersion: resolvedVersion(path, reads) }];
+  const found = [join(path, "lib"), join(path, "lib64"), path].flatMap((d) => librariesIn(d, source, reads));
   return found.length > 0 ? found : [{ path: join(path, "lib", "libLLVM.so"), source }];
 }
 
@@ -101,9 +130,9 @@ function findOnPath(command: string, env: DiscoveryEnv): string | undefined {
 const MULTIARCH: Record<string, string> = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" };
 
 /** Directories where distributions and package managers put libLLVM, newest LLVM first. */
-function systemDirectories(): string[] {
+function systemDirectories(reads: DiscoveryReads): string[] {
   const versioned = (parent: string, prefix: string, pattern: RegExp) =>
-    listDir(parent, prefix)
+    reads.list(parent, prefix)
       .map((name) => ({ name, m: pattern.exec(name) }))
       .filter((e) => e.m)
       .sort((a, b) => Number(b.m![1]) - Number(a.m![1]))
@@ -128,20 +157,15 @@ function systemDirectories(): string[] {
  * PATH (what `rustc --print sysroot` says for a plain install; found without
  * spawning it), then every rustup toolchain.
  */
-function rustToolchainDirectories(env: DiscoveryEnv): string[] {
+function rustToolchainDirectories(env: DiscoveryEnv, reads: DiscoveryReads): string[] {
   const dirs: string[] = [];
   const rustc = findOnPath("rustc", env);
-  if (rustc) {
-    try {
-      dirs.push(join(dirname(dirname(host.realPath(rustc))), "lib"));
-    } catch {
-      // dangling symlink
-    }
-  }
+  const realRustc = rustc && reads.realPath(rustc); // undefined: a dangling symlink
+  if (realRustc) dirs.push(join(dirname(dirname(realRustc)), "lib"));
   const home = env.RUSTUP_HOME ?? (env.HOME ? join(env.HOME, ".rustup") : undefined);
   if (home) {
     const toolchains = join(home, "toolchains");
-    dirs.push(...listDir(toolchains).sort().reverse().map((t) => join(toolchains, t, "lib")));
+    dirs.push(...reads.list(toolchains).reverse().map((t) => join(toolchains, t, "lib")));
   }
   return dirs;
 }
@@ -160,51 +184,44 @@ export function listCandidates(env: DiscoveryEnv, explicitPath?: string): Candid
  * rustup toolchains, say). The same file reached twice (symlinks) is given once.
  */
 export function* discoverCandidates(env: DiscoveryEnv, explicitPath?: string): Generator<Candidate> {
+  const reads = new DiscoveryReads();
   const seen = new Set<string>();
   const fresh = (c: Candidate) => {
-    let key = c.path;
-    try {
-      key = host.realPath(c.path);
-    } catch {
-      // missing: kept under its own name so the error lists it
-    }
+    // A missing file is kept under its own name, so the error lists it.
+    const key = reads.realPath(c.path) ?? c.path;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
   };
-  for (const group of candidateGroups(env, explicitPath)) {
+  for (const group of candidateGroups(env, reads, explicitPath)) {
     for (const candidate of group()) if (fresh(candidate)) yield candidate;
   }
 }
 
 /** Sources in priority order, each listed only when the ones before did not suffice. */
-function candidateGroups(env: DiscoveryEnv, explicitPath?: string): (() => Candidate[])[] {
-  if (explicitPath) return [() => expandUserPath(explicitPath, "--llvm")];
-  if (env.BPF_LINKER_LLVM) return [() => expandUserPath(env.BPF_LINKER_LLVM!, "BPF_LINKER_LLVM")];
+function candidateGroups(env: DiscoveryEnv, reads: DiscoveryReads, explicitPath?: string): (() => Candidate[])[] {
+  if (explicitPath) return [() => expandUserPath(explicitPath, "--llvm", reads)];
+  if (env.BPF_LINKER_LLVM) return [() => expandUserPath(env.BPF_LINKER_LLVM!, "BPF_LINKER_LLVM", reads)];
   const sysPrefixes = Object.keys(env)
     .filter((k) => /^LLVM_SYS_\d+_PREFIX$/.test(k) && env[k])
     .sort((a, b) => Number(b.split("_")[2]) - Number(a.split("_")[2]));
   return [
-    () => (env.LLVM_PREFIX ? expandUserPath(env.LLVM_PREFIX, "LLVM_PREFIX") : []),
-    ...sysPrefixes.map((key) => () => expandUserPath(env[key]!, key)),
+    () => (env.LLVM_PREFIX ? expandUserPath(env.LLVM_PREFIX, "LLVM_PREFIX", reads) : []),
+    ...sysPrefixes.map((key) => () => expandUserPath(env[key]!, key, reads)),
     // llvm-config's --libdir is <its real bin dir>/../lib; resolving the symlink
     // avoids spawning it (start-up time, and Deno's --allow-run).
     () => {
       const llvmConfig = findOnPath("llvm-config", env);
-      if (!llvmConfig) return [];
-      try {
-        return librariesIn(join(dirname(dirname(host.realPath(llvmConfig))), "lib"), "llvm-config");
-      } catch {
-        return []; // dangling symlink
-      }
+      const real = llvmConfig && reads.realPath(llvmConfig); // undefined: a dangling symlink
+      return real ? librariesIn(join(dirname(dirname(real)), "lib"), "llvm-config", reads) : [];
     },
     () => {
-      const system = systemDirectories().flatMap((d) => librariesIn(d, "system"));
+      const system = systemDirectories(reads).flatMap((d) => librariesIn(d, "system", reads));
       return system.sort((a, b) => compareVersionsDesc(a.nameVersion, b.nameVersion));
     },
     () =>
-      rustToolchainDirectories(env).flatMap((dir) =>
-        listDir(dir, "libLLVM").filter((n) => RUST_LIB_NAME.test(n)).map((n) => ({
+      rustToolchainDirectories(env, reads).flatMap((dir) =>
+        reads.list(dir, "libLLVM").filter((n) => RUST_LIB_NAME.test(n)).map((n) => ({
           path: join(dir, n),
           source: "rust toolchain",
           nameVersion: versionFromName(n),
