@@ -54,10 +54,10 @@ export function bunHost(): Host {
     env: () => proc.env,
     cwd: () => proc.cwd(),
     exit: (code) => proc.exit(code),
-    // JavaScriptCore's tier-up thresholds x100: a link's JS is glue run once or a few
-    // thousand times, and its DFG/FTL compiles cost ~6 MiB of peak memory (the
-    // compilers' code paged in, their heaps) for no time won (docs/ARCHITECTURE.md#ffi-and-ownership).
-    tuneForOneShot: () => bun.unsafe.setJITPolicy?.(100),
+    // JavaScriptCore's tier-up thresholds x30: most of a link's JS is glue run once or a
+    // few thousand times, whose DFG/FTL compiles cost ~5 MiB of peak memory (the compilers'
+    // code paged in, their heaps); the input readers' loops still get them (docs/ARCHITECTURE.md#ffi-and-ownership).
+    tuneForOneShot: () => bun.unsafe.setJITPolicy?.(30),
     peakRssKiB: () => proc.resourceUsage?.().maxRSS,
     write: (fd, text) => void fs.writeSync(fd, text),
     readFile(path) {
