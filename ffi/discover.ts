@@ -31,6 +31,9 @@ export function versionFromName(name: string): number[] | undefined {
   return text.split(".").map(Number);
 }
 
+/** What every name LIB_NAME or RUST_LIB_NAME matches begins with: not libLLVMSupport.a and the like. */
+const LIBRARY_PREFIX = ["libLLVM", "-."] as const;
+
 export function isLibLlvmName(name: string): boolean {
   // The prefix test first: system directories hold thousands of other names.
   return name.startsWith("libLLVM") && (LIB_NAME.test(name) || RUST_LIB_NAME.test(name));
@@ -57,13 +60,13 @@ export class DiscoveryReads {
   readonly #listings = new Map<string, string[]>();
   readonly #realPaths = new Map<string, string | undefined>();
 
-  /** The names in `dir` starting with `prefix`, sorted; none if it cannot be listed. */
-  list(dir: string, prefix = ""): string[] {
-    const key = `${prefix}\0${dir}`;
+  /** host.readDir's names (sorted); none if `dir` cannot be listed. */
+  list(dir: string, prefix = "", nextOneOf?: string): string[] {
+    const key = `${prefix}\0${nextOneOf}\0${dir}`;
     let names = this.#listings.get(key);
     if (!names) {
       try {
-        names = host.readDir(dir, prefix);
+        names = host.readDir(dir, prefix, nextOneOf);
       } catch {
         names = [];
       }
@@ -97,7 +100,7 @@ function isDirectory(path: string): boolean {
 
 /** libLLVM files in one directory, newest first. */
 export function librariesIn(dir: string, source: string, reads = new DiscoveryReads()): Candidate[] {
-  return reads.list(dir, "libLLVM")
+  return reads.list(dir, ...LIBRARY_PREFIX)
     .filter(isLibLlvmName)
     .map((name) => ({ path: join(dir, name), source, nameVersion: resolvedVersion(join(dir, name), reads) }))
     .sort((a, b) => compareVersionsDesc(a.nameVersion, b.nameVersion));
@@ -221,7 +224,7 @@ function candidateGroups(env: DiscoveryEnv, reads: DiscoveryReads, explicitPath?
     },
     () =>
       rustToolchainDirectories(env, reads).flatMap((dir) =>
-        reads.list(dir, "libLLVM").filter((n) => RUST_LIB_NAME.test(n)).map((n) => ({
+        reads.list(dir, ...LIBRARY_PREFIX).filter((n) => RUST_LIB_NAME.test(n)).map((n) => ({
           path: join(dir, n),
           source: "rust toolchain",
           nameVersion: versionFromName(n),

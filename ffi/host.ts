@@ -56,10 +56,12 @@ export interface Host {
   exists(path: string): boolean;
   /**
    * Entry names, sorted: the same order on every runtime and file system.
-   * With `prefix`, only names that start with it (filtered before sorting:
-   * discovery looks for `libLLVM*` in directories of a thousand libraries).
+   * With `prefix`, only names that start with it and, with `nextOneOf`, go on
+   * with one of its characters (filtered before sorting: discovery looks for
+   * `libLLVM-*` and `libLLVM.*` in directories of a thousand libraries, and in
+   * LLVM's own next to two hundred `libLLVMSupport.a`-like archives).
    */
-  readDir(path: string, prefix?: string): string[];
+  readDir(path: string, prefix?: string, nextOneOf?: string): string[];
   realPath(path: string): string;
 }
 

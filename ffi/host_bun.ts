@@ -3,6 +3,7 @@
 // loaded under Deno, which must not evaluate a node: module.
 
 import type { FileInfo, Host } from "./host.ts";
+import { hasPrefix } from "./name_prefix.ts";
 
 /** The part of node:fs used here. */
 interface NodeFs {
@@ -91,9 +92,9 @@ export function bunHost(): Host {
       return { isFile: info.isFile(), isDirectory: info.isDirectory(), size: info.size };
     },
     exists: (path) => fs.existsSync(path),
-    readDir: (path, prefix) => {
+    readDir: (path, prefix = "", nextOneOf) => {
       const names = fs.readdirSync(path);
-      return (prefix ? names.filter((name) => name.startsWith(prefix)) : names).sort();
+      return (prefix || nextOneOf !== undefined ? names.filter((name) => hasPrefix(name, prefix, nextOneOf)) : names).sort();
     },
     realPath: (path) => fs.realpathSync(path),
   };

@@ -3,6 +3,7 @@
 
 import type { FileInfo, Host, HostError } from "./host.ts";
 import { denoLibc } from "./libc_deno.ts";
+import { globEscape, hasPrefix, prefixGlob } from "./name_prefix.ts";
 
 const encoder = new TextEncoder();
 const F_OK = 0;
@@ -71,22 +72,22 @@ const GLOB_T_WORDS = 9;
 const GLOB_ERR = 1 << 0;
 const GLOB_NOSORT = 1 << 2;
 const GLOB_NOMATCH = 3;
-const GLOB_SPECIAL = /[\\*?[]/g;
 
 /**
- * The names in `dir` that start with `prefix`, from libc's glob(3); undefined
- * when glob cannot say (no libc, not Linux, an error, or no match in what may
- * not be a directory): the caller then lists the directory itself, which also
- * gives Deno's errors. Not for "" or a "." prefix (glob leaves out dot files).
+ * The names in `dir` that pass `hasPrefix(name, prefix, nextOneOf)`, from
+ * libc's glob(3); undefined when glob cannot say (no libc, not Linux, an
+ * error, no match in what may not be a directory, or a filter glob cannot
+ * express): the caller then lists the directory itself, which also gives
+ * Deno's errors.
  */
-function globNames(dir: string, prefix: string): string[] | undefined {
-  if (prefix === "" || prefix.startsWith(".") || Deno.build.os !== "linux") return undefined;
+function globNames(dir: string, prefix: string, nextOneOf: string | undefined): string[] | undefined {
+  const pattern = prefixGlob(prefix, nextOneOf);
+  if (pattern === undefined || Deno.build.os !== "linux") return undefined;
   const libc = denoLibc();
   if (!libc) return undefined;
-  const escape = (text: string) => text.replace(GLOB_SPECIAL, "\\$&");
   const result = new BigUint64Array(GLOB_T_WORDS);
   const resultBytes = new Uint8Array(result.buffer);
-  const status = libc.glob(encoder.encode(`${escape(dir)}/${escape(prefix)}*\0`), GLOB_ERR | GLOB_NOSORT, null, resultBytes);
+  const status = libc.glob(encoder.encode(`${globEscape(dir)}/${pattern}\0`), GLOB_ERR | GLOB_NOSORT, null, resultBytes);
   if (status === GLOB_NOMATCH) {
     // Also glob's answer for a file: ENOTDIR is no error to it.
     try {
@@ -162,12 +163,12 @@ export function denoHost(): Host {
         Error.stackTraceLimit = limit;
       }
     },
-    readDir: (path, prefix = "") =>
+    readDir: (path, prefix = "", nextOneOf) =>
       fsCall("scandir", quoted(path), () => {
-        const globbed = globNames(path, prefix);
+        const globbed = globNames(path, prefix, nextOneOf);
         if (globbed) return globbed.sort();
         const names: string[] = [];
-        for (const { name } of Deno.readDirSync(path)) if (name.startsWith(prefix)) names.push(name);
+        for (const { name } of Deno.readDirSync(path)) if (hasPrefix(name, prefix, nextOneOf)) names.push(name);
         return names.sort();
       }),
     realPath: (path) => fsCall("realpath", quoted(path), () => Deno.realPathSync(path)),

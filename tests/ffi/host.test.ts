@@ -58,6 +58,17 @@ test("reading: whole files, text, the first bytes; a directory listing, sorted",
   assert.deepEqual(host.readDir(odd, "lib*"), ["lib*x"]);
   assert.deepEqual(host.readDir(odd, "lib"), ["lib*x", "lib?", "lib[1].so", "lib\\n", "libz"]);
   assert.deepEqual(host.readDir(odd, ".lib"), [".libhidden"]);
+  // A prefix and a set of next characters (a bracket expression to glob).
+  for (const name of ["libLLVM.so.22.1", "libLLVM-19.so", "libLLVMCore.a", "libLLVM", "libLLVM]x", "libLLVM^x"]) {
+    writeFileSync(join(odd, name), "");
+  }
+  assert.deepEqual(host.readDir(odd, "libLLVM", "-."), ["libLLVM-19.so", "libLLVM.so.22.1"]);
+  assert.deepEqual(host.readDir(odd, "libLLVM", ".-"), ["libLLVM-19.so", "libLLVM.so.22.1"]);
+  assert.deepEqual(host.readDir(odd, "libLLVM", "]^"), ["libLLVM]x", "libLLVM^x"]);
+  assert.deepEqual(host.readDir(odd, "lib", "*?"), ["lib*x", "lib?"]);
+  assert.deepEqual(host.readDir(odd, "libLLVM", ""), []);
+  assert.deepEqual(host.readDir(odd, "libLLVM", "Q"), []);
+  assert.equal(thrown(() => host.readDir(join(dir, "missing"), "lib", "-.")).code, "ENOENT");
   assert.equal(thrown(() => host.readDir(join(dir, "b.bin"), "x")).code, "ENOTDIR");
   assert.deepEqual(host.stat(join(dir, "link")), { isFile: true, isDirectory: false, size: 1000 });
   assert.deepEqual(host.stat(join(dir, "C")), { isFile: false, isDirectory: true, size: statSync(join(dir, "C")).size });
