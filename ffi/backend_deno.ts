@@ -92,6 +92,16 @@ function bindEagerly(path: string, symbols: Record<string, SymbolDef>): OpenedLi
 const CALLS_BEFORE_STUB = 16;
 
 /**
+ * Calls the whole library takes through UnsafeFnPointers before any function
+ * gets a stub: a link that makes fewer (a Rust crate without --btf: ~800, a C
+ * program with --btf: ~1,500) spends less on them, at ~1 µs a call, than on
+ * the stubs of its 10-20 busiest functions. A big link passes this count in
+ * its first milliseconds of debug-info walking, before V8 optimizes the walk
+ * (the reason for the small CALLS_BEFORE_STUB).
+ */
+const LIBRARY_CALLS_BEFORE_STUBS = 2000;
+
+/**
  * The argument and result conversions of `adapt`, without generated code: for
  * the first calls of a function, where making a wrapper would cost more than
  * the calls it speeds up.
@@ -111,10 +121,11 @@ function adaptSlowly(pointer: Deno.UnsafeFnPointer<Deno.ForeignFunction>, def: S
 
 /**
  * Every symbol is looked up with libc's dlsym now (a missing one fails the
- * open, as Deno's dlopen would), and nothing is compiled yet: a function's
- * first CALLS_BEFORE_STUB calls go through an UnsafeFnPointer, and only a
- * function called more often gets Deno's compiled call stub (~0.13-0.25 ms
- * each; a run calls 50 to 90 of the ~130 declared, most of them a few times).
+ * open, as Deno's dlopen would), and nothing is compiled yet: calls go
+ * through UnsafeFnPointers, and only a function called more than
+ * CALLS_BEFORE_STUB times in a link that has made LIBRARY_CALLS_BEFORE_STUBS
+ * gets Deno's compiled call stub (~0.13-0.25 ms each; a run calls 50 to 90
+ * of the ~130 declared, most of them a few times).
  * Deno's dlopen is never handed a symbol that is not there (when that fails,
  * Deno does not close the library again).
  */
@@ -124,6 +135,7 @@ function bindOnFirstCall(c: DenoLibc, path: string, symbols: Record<string, Symb
   const bound: Record<string, Raw> = {};
   const libraries: Deno.DynamicLibrary<Record<string, Deno.ForeignFunction>>[] = [];
   let closed = false;
+  let libraryCalls = 0;
   try {
     const found = (name: Uint8Array) => {
       const address = c.dlsym(handle, name);
@@ -146,7 +158,9 @@ function bindOnFirstCall(c: DenoLibc, path: string, symbols: Record<string, Symb
       // Replaced by the stub once it is compiled; a caller that kept this one still gets it.
       bound[name] = (...args: unknown[]) => {
         if (closed) throw new Error(`${path} is closed: ${name} cannot be called`);
-        if (fn !== undefined || ++calls > CALLS_BEFORE_STUB) return (fn ?? bindStub())(...args);
+        if (fn !== undefined) return fn(...args);
+        libraryCalls++;
+        if (++calls > CALLS_BEFORE_STUB && libraryCalls > LIBRARY_CALLS_BEFORE_STUBS) return bindStub()(...args);
         return (early ??= makeEarly())(...args);
       };
     }
