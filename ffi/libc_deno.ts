@@ -2,11 +2,12 @@
 // has no API for (mmap, madvise, dlopen/dlsym/dlclose) or a slow one (whether
 // a path exists: a thrown error each time it does not, ~0.15 ms; the names in
 // a directory that start with a prefix: an object per entry, 2-6 ms for the
-// 1100 entries of /usr/lib/x86_64-linux-gnu, where glob takes ~0.5). dlsym is the
-// one function with a compiled call stub (Deno compiles one per function,
-// 0.13-0.25 ms each): it is called for every LLVM-C symbol. The others, called
-// a few times a run, go through UnsafeFnPointers (~1 µs a call, nothing to
-// compile). Null where there is no such libc or no --allow-ffi.
+// 1100 entries of /usr/lib/x86_64-linux-gnu, where glob takes ~0.5). All go
+// through UnsafeFnPointers (~1 µs a call, nothing to compile; Deno compiles a
+// stub per function declared to its dlopen, 0.13-0.25 ms each and ~0.7 ms for
+// the process's first): dlsym, found as a static symbol, is called ~150 times
+// a run, the others a few times. Null where there is no such libc or no
+// --allow-ffi.
 
 export interface DenoLibc {
   open(path: Uint8Array, flags: number): number;
@@ -20,6 +21,8 @@ export interface DenoLibc {
   dlsym(handle: bigint, name: Uint8Array): bigint;
   dlclose(handle: bigint): number;
 }
+
+const DLSYM = { parameters: ["u64", "buffer"], result: "u64" } as const satisfies Deno.ForeignFunction;
 
 const CALLED_RARELY = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
@@ -40,9 +43,15 @@ export function denoLibc(): DenoLibc | null {
   if (libc !== undefined) return libc;
   libc = null;
   try {
-    const { dlsym } = Deno.dlopen(Deno.build.os === "darwin" ? "libSystem.B.dylib" : "libc.so.6", {
-      dlsym: { parameters: ["u64", "buffer"], result: "u64" },
-    }).symbols;
+    // dlsym's address, as a static symbol: declaring it a function would compile
+    // a call stub, the first of the process, ~0.7 ms; its ~150 calls a run cost
+    // ~0.15 ms through a pointer.
+    const address = Deno.dlopen(Deno.build.os === "darwin" ? "libSystem.B.dylib" : "libc.so.6", {
+      dlsym: { type: "pointer" },
+    }).symbols.dlsym as Deno.PointerValue;
+    if (address === null) return null;
+    const dlsymPointer = new Deno.UnsafeFnPointer(address as Deno.PointerObject<typeof DLSYM>, DLSYM);
+    const dlsym = (handle: bigint, name: Uint8Array) => dlsymPointer.call(handle, name);
     const encoder = new TextEncoder();
     // dlsym's handle for "the libraries loaded into the process": NULL in glibc, (void *)-2 on macOS.
     const RTLD_DEFAULT = Deno.build.os === "darwin" ? 0xfffffffffffffffen : 0n;
