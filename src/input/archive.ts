@@ -38,6 +38,27 @@ function latin1(bytes: Uint8Array): string {
   return String.fromCharCode(...bytes);
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+// A leading BOM is kept as U+FEFF (not ASCII), not dropped: offsets into the text must be byte offsets.
+const keepBom = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * `bytes` as text when they are all ASCII, else undefined: one native decode
+ * and one native scan, where a byte loop in JS would cost more on a one-shot
+ * run (a Rust archive has hundreds of member headers and names).
+ */
+function asciiText(bytes: Uint8Array): string | undefined {
+  const text = keepBom.decode(bytes);
+  return NON_ASCII.test(text) ? undefined : text;
+}
+
+/** `text` without trailing spaces (the padding of header fields). */
+function trimSpaces(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x20) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
+
 /** Where a header field ends once its space padding is dropped. */
 function trimmedEnd(header: Uint8Array, field: { start: number; end: number }): number {
   let end = field.end;
@@ -112,11 +133,15 @@ function readRawMember(
     throw new ArchiveError(`truncated archive member header at offset ${offset}`, { file });
   }
   const header = bytes.subarray(offset, offset + HEADER_SIZE);
-  const nameField = latin1(header.subarray(NAME_FIELD.start, trimmedEnd(header, NAME_FIELD)));
+  // The usual all-ASCII header as one string; byte by byte only otherwise.
+  const text = asciiText(header);
+  const field = (f: { start: number; end: number }) =>
+    text === undefined ? latin1(header.subarray(f.start, trimmedEnd(header, f))) : trimSpaces(text.slice(f.start, f.end));
+  const nameField = field(NAME_FIELD);
   const dataStart = offset + HEADER_SIZE;
   const available = bytes.length - dataStart;
   // Enough to name the member in messages before its size is known to be valid.
-  const partial: RawMember = { offset, nameField, body: bytes.subarray(dataStart) };
+  const partial = (): RawMember => ({ offset, nameField, body: bytes.subarray(dataStart) });
 
   if (header[SIZE_FIELD.end] !== 0x60 /* ` */ || header[SIZE_FIELD.end + 1] !== NEWLINE) {
     // Without its terminator this is probably no header at all, so it names no member.
@@ -126,16 +151,16 @@ function readRawMember(
     );
   }
   // Decimal digits padded with spaces, as ar writes it (and LLVM requires).
-  const sizeField = latin1(header.subarray(SIZE_FIELD.start, trimmedEnd(header, SIZE_FIELD)));
+  const sizeField = field(SIZE_FIELD);
   if (!isDecimal(sizeField)) {
     throw new ArchiveError(
       `invalid size field '${printable(sizeField)}' in archive member header at offset ${offset}`,
-      { file, member: bestEffortName(partial, longNames, file) },
+      { file, member: bestEffortName(partial(), longNames, file) },
     );
   }
   const size = Number(sizeField);
   if (size > available) {
-    const name = bestEffortName(partial, longNames, file);
+    const name = bestEffortName(partial(), longNames, file);
     throw new ArchiveError(
       `member '${name}' claims ${size} bytes but only ${available} remain`,
       { file, member: name },
@@ -151,43 +176,51 @@ function lookUpLongName(
   raw: RawMember,
   file: string,
 ): string {
-  const where = { file, member: printable(raw.nameField) };
+  // Made only for an error: the escaping regex would cost every member.
+  const where = () => ({ file, member: printable(raw.nameField) });
   if (longNames === undefined) {
     throw new ArchiveError(
-      `member name '${where.member}' at offset ${raw.offset} refers to a missing long-name table`,
-      where,
+      `member name '${where().member}' at offset ${raw.offset} refers to a missing long-name table`,
+      where(),
     );
   }
   if (nameOffset >= longNames.length) {
     throw new ArchiveError(
       `long name offset ${nameOffset} is beyond the long-name table (${longNames.length} bytes)`,
-      where,
+      where(),
     );
   }
   const previous = longNames[nameOffset - 1];
   if (nameOffset > 0 && previous !== NEWLINE && previous !== NUL) {
     throw new ArchiveError(
       `long name offset ${nameOffset} is not the start of an entry in the long-name table`,
-      where,
+      where(),
     );
   }
-  let end = nameOffset;
-  while (end < longNames.length && longNames[end] !== NEWLINE && longNames[end] !== NUL) end++;
+  const text = decodedLongNames(longNames);
+  let end: number;
+  if (text !== undefined) {
+    LONG_NAME_END.lastIndex = nameOffset;
+    end = LONG_NAME_END.exec(text)?.index ?? longNames.length;
+  } else {
+    end = nameOffset;
+    while (end < longNames.length && longNames[end] !== NEWLINE && longNames[end] !== NUL) end++;
+  }
   if (end === longNames.length) {
-    throw new ArchiveError(`unterminated long name at offset ${nameOffset}`, where);
+    throw new ArchiveError(`unterminated long name at offset ${nameOffset}`, where());
   }
   if (end > nameOffset && longNames[end - 1] === 0x2f /* '/' */) end--;
-  return decodedLongNames(longNames)?.slice(nameOffset, end) ?? utf8.decode(longNames.subarray(nameOffset, end));
+  return text?.slice(nameOffset, end) ?? utf8.decode(longNames.subarray(nameOffset, end));
 }
+
+/** Where a long name ends (searched from lastIndex: the table has no other terminator to stop at). */
+const LONG_NAME_END = /[\n\0]/g;
 
 let lastLongNames: { bytes: Uint8Array; text: string | undefined } | undefined;
 
 /** The long-name table as one string when it is ASCII (offsets then index it), decoded once. */
 function decodedLongNames(longNames: Uint8Array): string | undefined {
-  if (lastLongNames?.bytes !== longNames) {
-    const ascii = longNames.every((b) => b < 0x80);
-    lastLongNames = { bytes: longNames, text: ascii ? utf8.decode(longNames) : undefined };
-  }
+  if (lastLongNames?.bytes !== longNames) lastLongNames = { bytes: longNames, text: asciiText(longNames) };
   return lastLongNames.text;
 }
 
@@ -271,19 +304,26 @@ function readCString(strings: Uint8Array, at: number): { text: string; end: numb
 }
 
 /**
- * readCString over one string area. When the area is ASCII (symbol names nearly
- * always are) it is decoded once and names are slices of it: thousands of small
- * decodes cost more than the rest of reading an rlib's index.
+ * The first `count` NUL-terminated names of a string area (fewer if it holds
+ * fewer). When the area is ASCII (symbol names nearly always are) it is
+ * decoded and split at once: thousands of small decodes cost more than the
+ * rest of reading an rlib's index.
  */
-function cStringReader(strings: Uint8Array): (at: number) => { text: string; end: number } | undefined {
-  for (let i = 0; i < strings.length; i++) {
-    if (strings[i] >= 0x80) return (at) => readCString(strings, at);
+function symbolNames(strings: Uint8Array, count: number): string[] {
+  const text = asciiText(strings);
+  if (text !== undefined) {
+    const pieces = text.split("\0", count + 1);
+    // Only pieces followed by a NUL are names: all `count` when a piece follows them.
+    return pieces.length > count ? pieces.slice(0, count) : pieces.slice(0, -1);
   }
-  const text = utf8.decode(strings);
-  return (at) => {
-    const end = text.indexOf("\0", at);
-    return end < 0 ? undefined : { text: text.slice(at, end), end };
-  };
+  const names: string[] = [];
+  for (let at = 0; names.length < count;) {
+    const name = readCString(strings, at);
+    if (name === undefined) break;
+    names.push(name.text);
+    at = name.end + 1;
+  }
+  return names;
 }
 
 /** GNU `/` (4-byte) and `/SYM64/` (8-byte): big-endian count, offsets, then NUL-terminated names. */
@@ -300,18 +340,13 @@ function readGnuSymbolTable(body: Uint8Array, wordSize: 4 | 8, file: string): Ar
       { file },
     );
   }
-  const strings = body.subarray(wordSize * (1 + count));
+  const names = symbolNames(body.subarray(wordSize * (1 + count)), count);
+  if (names.length < count) {
+    throw new ArchiveError(`symbol table has names for only ${names.length} of ${count} symbols`, { file });
+  }
   const symbols: ArchiveSymbol[] = [];
-  const readName = cStringReader(strings);
-  let nameAt = 0;
   for (let i = 0; i < count; i++) {
-    const name = readName(nameAt);
-    if (name === undefined) {
-      throw new ArchiveError(`symbol table has names for only ${i} of ${count} symbols`, { file });
-    }
-    nameAt = name.end + 1;
-    const memberOffset = readWord(view, wordSize * (1 + i), wordSize, false);
-    symbols.push({ name: name.text, memberOffset });
+    symbols.push({ name: names[i], memberOffset: readWord(view, wordSize * (1 + i), wordSize, false) });
   }
   return symbols;
 }
