@@ -55,6 +55,8 @@ const STRTAB_BLOCK_ID = 23;
 
 const MODULE_CODE_VERSION = 1;
 const MODULE_CODE_ASM = 4;
+/** MODULE_CODE_TRIPLE, MODULE_CODE_DATALAYOUT, MODULE_CODE_COMDAT: written before the asm record. */
+const BEFORE_MODULE_ASM = new Set([2, 3, 12]);
 const MODULE_CODE_GLOBALVAR = 7;
 const MODULE_CODE_FUNCTION = 8;
 const MODULE_CODE_ALIAS_OLD = 9;
@@ -283,17 +285,17 @@ export interface KeepFlags {
   hasModuleAsm: boolean;
 }
 
-const USED_LIST_NAMES = ["llvm.used", "llvm.compiler.used"].map((name) => new TextEncoder().encode(name));
+const USED_LIST_NAMES = ["llvm.used", "llvm.compiler.used"];
 
-function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
-  const first = needle[0];
-  const last = haystack.length - needle.length;
-  for (let at = haystack.indexOf(first); at >= 0 && at <= last; at = haystack.indexOf(first, at + 1)) {
-    let i = 1;
-    while (i < needle.length && haystack[at + i] === needle[i]) i++;
-    if (i === needle.length) return true;
-  }
-  return false;
+/**
+ * Whether a string table holds a used list's name: searched in its text, natively (a
+ * byte loop in JS costs more, once per archive member). UTF-8 decoding keeps every
+ * ASCII byte an ASCII character, even next to invalid sequences, so the answer is
+ * the bytes' own.
+ */
+function mentionsUsedList(strtab: Uint8Array): boolean {
+  const text = utf8.decode(strtab);
+  return USED_LIST_NAMES.some((name) => text.includes(name));
 }
 
 /**
@@ -326,13 +328,19 @@ export function readKeepFlags(bytes: Uint8Array): KeepFlags | undefined {
       }
       const strtab = readStrtabBlock(reader, block);
       if (!strtab) return undefined;
-      if (USED_LIST_NAMES.some((name) => containsBytes(strtab, name))) return undefined;
+      if (mentionsUsedList(strtab)) return undefined;
       return { hasUsedList: false, hasModuleAsm };
     }
   });
 }
 
-/** Module records up to the first global: is there module asm? `undefined` if not version 2. */
+/**
+ * Module records up to where inline asm would be: is there module asm? `undefined` if
+ * not version 2. LLVM's writer puts the version first, then comdats, then the triple,
+ * the data layout and the asm; any other record (a section name, the source file
+ * name, the first global) means the asm is not there. Reading no further matters: this
+ * runs for every member of every archive (~380 in a Rust link).
+ */
 function readModuleAsmFlag(reader: BitstreamReader, header: BlockHeader): boolean | undefined {
   let version: number | undefined;
   let hasModuleAsm = false;
@@ -341,8 +349,9 @@ function readModuleAsmFlag(reader: BitstreamReader, header: BlockHeader): boolea
       version = record.first;
     } else if (record.code === MODULE_CODE_ASM) {
       if (record.count > 0 || (record.blobLength ?? 0) > 0) hasModuleAsm = true;
-    } else if (linkageIndex(record.code) >= 0) {
-      return true; // the first global: LLVM writes inline asm before any
+      return true;
+    } else if (!BEFORE_MODULE_ASM.has(record.code)) {
+      return true;
     }
   });
   return version === STRTAB_MODULE_VERSION ? hasModuleAsm : undefined;

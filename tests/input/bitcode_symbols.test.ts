@@ -11,7 +11,11 @@ import assert from "node:assert/strict";
 import { type BitcodeSymbols, readBitcodeSymbols, readKeepFlags } from "../../src/input/bitcode_symbols.ts";
 import { ARRAY, BitWriter, CHAR6, FIXED, VBR } from "../support/bitwriter.ts";
 import { fuzzRandomStreams, fuzzSeeds, makeRandom, readsWithoutThrowing } from "../support/fuzz.ts";
-import { toolTest, workspace } from "../support/tools.ts";
+import { rustSysroot, toolTest, workspace } from "../support/tools.ts";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { modulesOf } from "../../src/input/files.ts";
+import { Logger, MemorySink } from "../../src/log.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: a scratch directory and the real tools
@@ -700,4 +704,29 @@ toolTest("a big generated module: read twice alike, and as llvm-nm-22 has it", [
   const expected = nmSymbols("llvm-nm-22", path("big.bc"));
   assert.deepEqual(sorted(got.defined), expected.defined);
   assert.deepEqual(sorted(got.undefined), expected.undefined);
+});
+
+// ---------------------------------------------------------------------------
+// readKeepFlags against the full read, on real archives: the Rust sysroot's rlibs
+// (every member of core and compiler_builtins, as rustc's LLVM wrote them)
+
+const sysroot = rustSysroot();
+if (sysroot.skip) process.stderr.write(`SKIP: readKeepFlags on the sysroot's rlibs: ${sysroot.skip}\n`);
+
+test("readKeepFlags agrees with readBitcodeSymbols on every member of core and compiler_builtins", sysroot.skip ? { skip: sysroot.skip } : {}, () => {
+  const libDir = join(sysroot.root!, "lib", "rustlib", "bpfel-unknown-none", "lib");
+  const log = new Logger("off", new MemorySink());
+  let compared = 0;
+  for (const name of readdirSync(libDir).filter((n) => n.endsWith(".rlib"))) {
+    const file = join(libDir, name);
+    for (const input of modulesOf({ path: file, bytes: new Uint8Array(readFileSync(file)) }, log)) {
+      const flags = readKeepFlags(input.bytes);
+      const full = readBitcodeSymbols(input.bytes);
+      assert.ok(full, `${name}(${input.member})`);
+      if (flags === undefined) continue; // unsure: selection then reads it whole
+      assert.deepEqual(flags, { hasUsedList: full.hasUsedList, hasModuleAsm: full.hasModuleAsm }, `${name}(${input.member})`);
+      compared++;
+    }
+  }
+  assert.ok(compared > 300, `${compared} members compared`);
 });
