@@ -66,7 +66,9 @@ export class DiscoveryReads {
     let names = this.#listings.get(key);
     if (!names) {
       try {
-        names = host.readDir(dir, prefix, nextOneOf);
+        // Most system directories of other platforms are missing here: a failed
+        // listing costs an exception (two under Deno), a check does not.
+        names = host.exists(dir) ? host.readDir(dir, prefix, nextOneOf) : [];
       } catch {
         names = [];
       }
