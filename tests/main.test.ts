@@ -16,6 +16,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { spawnSync } from "node:child_process";
 
 import {
   compileC,
@@ -26,6 +27,7 @@ import {
   makeArchive,
   MINIMAL_ENV,
   needsBpf,
+  repoRoot,
   runLinker,
   runWithEnv,
   sectionNames,
@@ -1036,4 +1038,23 @@ test("the rustc wrapper ignores a .env and a bunfig.toml in the directory rustc 
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, "");
   assert.match(r.stdout, /^LLVM \d+\.\d+\.\d+ \(\//m);
+});
+
+test("deno run reads only the modules a command runs: deno.json and the rustc wrapper ask for lazy dynamic imports", () => {
+  // Deno otherwise reads and parses every module a literal import() names (the
+  // explain and BTF stages too) before the first line runs.
+  const deno = join(repoRoot, "node_modules", ".bin", "deno");
+  const fetched = (extra: string[]) => {
+    const r = spawnSync(deno, ["run", "--log-level=debug", ...extra, "--allow-all", "src/main.ts", "--help"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return [...r.stderr.matchAll(/fetch_no_follow - specifier: file:\/\/\S*\/(src\/\S+\.ts)/g)].map((m) => m[1]);
+  };
+  const lazy = fetched([]);
+  assert.ok(lazy.includes("src/cli.ts"), lazy.join(" "));
+  assert.ok(!lazy.includes("src/explain/explain.ts"), `read for --help: ${lazy.join(" ")}`);
+  assert.ok(fetched(["--no-config"]).includes("src/explain/explain.ts"), "without deno.json every module is read");
+  assert.match(readFileSync(join(repoRoot, "scripts", "bpf-linker-deno"), "utf8"), /run [^\n]*--unstable-lazy-dynamic-imports/);
 });
