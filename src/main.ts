@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run --unstable-lazy-dynamic-imports --allow-ffi --allow-read --allow-write --allow-env
+#!/usr/bin/env -S deno run --allow-ffi --allow-read --allow-write --allow-env
 // The bpf-linker command. The only place that turns errors into exit codes.
 
 import { host, type HostError } from "../ffi/host.ts";

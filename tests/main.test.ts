@@ -1040,13 +1040,15 @@ test("the rustc wrapper ignores a .env and a bunfig.toml in the directory rustc 
   assert.match(r.stdout, /^LLVM \d+\.\d+\.\d+ \(\//m);
 });
 
-test("deno run reads only the modules a command runs: deno.json and the rustc wrapper ask for lazy dynamic imports", () => {
+test("deno run reads only the modules a command runs: deno.json asks for lazy dynamic imports, from any directory", () => {
   // Deno otherwise reads and parses every module a literal import() names (the
-  // explain and BTF stages too) before the first line runs.
+  // explain and BTF stages too) before the first line runs. It finds deno.json
+  // next to the script, so a run from elsewhere (rustc's, in the crate) gets it too.
   const deno = join(repoRoot, "node_modules", ".bin", "deno");
+  const elsewhere = tempDir();
   const fetched = (extra: string[]) => {
-    const r = spawnSync(deno, ["run", "--log-level=debug", ...extra, "--allow-all", "src/main.ts", "--help"], {
-      cwd: repoRoot,
+    const r = spawnSync(deno, ["run", "--log-level=debug", ...extra, "--allow-all", join(repoRoot, "src", "main.ts"), "--help"], {
+      cwd: elsewhere,
       encoding: "utf8",
     });
     assert.equal(r.status, 0, r.stderr);
@@ -1056,5 +1058,4 @@ test("deno run reads only the modules a command runs: deno.json and the rustc wr
   assert.ok(lazy.includes("src/cli.ts"), lazy.join(" "));
   assert.ok(!lazy.includes("src/explain/explain.ts"), `read for --help: ${lazy.join(" ")}`);
   assert.ok(fetched(["--no-config"]).includes("src/explain/explain.ts"), "without deno.json every module is read");
-  assert.match(readFileSync(join(repoRoot, "scripts", "bpf-linker-deno"), "utf8"), /run [^\n]*--unstable-lazy-dynamic-imports/);
 });
