@@ -36,7 +36,6 @@ const CALLED_RARELY = {
   dlclose: { parameters: ["u64"], result: "i32" },
 } as const satisfies Record<string, Deno.ForeignFunction>;
 
-
 let libc: DenoLibc | null | undefined;
 
 export function denoLibc(): DenoLibc | null {
@@ -57,9 +56,9 @@ export function denoLibc(): DenoLibc | null {
     const RTLD_DEFAULT = Deno.build.os === "darwin" ? 0xfffffffffffffffen : 0n;
     const calls: Record<string, unknown> = { dlsym };
     for (const [name, def] of Object.entries(CALLED_RARELY)) {
-      const address = dlsym(RTLD_DEFAULT, encoder.encode(`${name}\0`));
-      if (address === 0n) return null;
-      const pointer = new Deno.UnsafeFnPointer(Deno.UnsafePointer.create(address)!, def as Deno.ForeignFunction);
+      const found = dlsym(RTLD_DEFAULT, encoder.encode(`${name}\0`));
+      if (found === 0n) return null;
+      const pointer = new Deno.UnsafeFnPointer(Deno.UnsafePointer.create(found)!, def as Deno.ForeignFunction);
       calls[name] = (...args: unknown[]) => pointer.call(...(args as []));
     }
     libc = calls as unknown as DenoLibc;

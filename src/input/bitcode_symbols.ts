@@ -54,9 +54,12 @@ const MODULE_BLOCK_ID = 8;
 const STRTAB_BLOCK_ID = 23;
 
 const MODULE_CODE_VERSION = 1;
+const MODULE_CODE_TRIPLE = 2;
+const MODULE_CODE_DATALAYOUT = 3;
 const MODULE_CODE_ASM = 4;
-/** MODULE_CODE_TRIPLE, MODULE_CODE_DATALAYOUT, MODULE_CODE_COMDAT: written before the asm record. */
-const BEFORE_MODULE_ASM = new Set([2, 3, 12]);
+const MODULE_CODE_COMDAT = 12;
+/** The module records LLVM's writer puts before the asm record (after the version). */
+const BEFORE_MODULE_ASM = new Set([MODULE_CODE_TRIPLE, MODULE_CODE_DATALAYOUT, MODULE_CODE_COMDAT]);
 const MODULE_CODE_GLOBALVAR = 7;
 const MODULE_CODE_FUNCTION = 8;
 const MODULE_CODE_ALIAS_OLD = 9;
