@@ -69,10 +69,20 @@ const DIST = join(SNAP, "bpf-linker");
 const BUN = join(REPO, "node_modules/.bin/bun");
 const DENO = join(REPO, "node_modules/.bin/deno");
 const MAIN = join(SNAP, "src/main.ts");
+// Deno's cache of its own, new for each benchmark (the warm-up runs fill it).
+// The shared one (~/.cache/deno) carries the history of everything Deno did
+// on the machine: its SQLite write-ahead logs reach 4 MiB after a test suite
+// or an edit, and every `deno run` start reads them back, ~6-8 ms, the
+// one-module floor and the linker alike. Measured here: our cost, not that.
+const DENO_DIR = join(CACHE, "deno-dir");
+/** `deno run` as the linker is run ad hoc: its permissions, nothing printed by Deno itself. */
+const DENO_RUN = ["run", "--quiet", "--allow-ffi", "--allow-read", "--allow-write", "--allow-env"];
 
 function snapshot(): void {
   rmSync(SNAP, { recursive: true, force: true });
   mkdirSync(SNAP, { recursive: true });
+  rmSync(DENO_DIR, { recursive: true, force: true });
+  process.env.DENO_DIR = DENO_DIR;
   if (existsSync(join(REPO, "dist/bpf-linker"))) copyFileSync(join(REPO, "dist/bpf-linker"), DIST);
   for (const d of ["src", "ffi"]) cpSync(join(REPO, d), join(SNAP, d), { recursive: true });
   for (const f of ["package.json", "deno.json"]) copyFileSync(join(REPO, f), join(SNAP, f));
@@ -129,10 +139,7 @@ function ours(args: string[]): Contestant[] {
   const forms: Record<string, (a: string[]) => Step> = {
     compiled: (a) => ({ cmd: DIST, args: a }),
     bun: (a) => ({ cmd: BUN, args: [MAIN, ...a] }),
-    deno: (a) => ({
-      cmd: DENO,
-      args: ["run", "--quiet", "--allow-ffi", "--allow-read", "--allow-write", "--allow-env", MAIN, ...a],
-    }),
+    deno: (a) => ({ cmd: DENO, args: [...DENO_RUN, MAIN, ...a] }),
   };
   return RUNTIMES.filter((r) => forms[r]).map((r) => ({
     id: r,
@@ -310,6 +317,7 @@ async function buildCases(): Promise<Case[]> {
     const optLevel = (m.linkArgs.find((a) => /^-O[0-3sz]$/.test(a)) ?? "-O2").slice(2);
     const ld = ldInputs(dir, m.inputs, [...m.exports, ...MEMORY_BUILTINS]);
     const size = m.inputs.reduce((s, f) => s + readFileSync(join(dir, f)).length, 0);
+    const floorArgs = [`-O${optLevel}`, "--export", m.exports.join(","), ...ld.files];
     for (const btf of [false, true]) {
       const id = btf ? "c-btf" : "c";
       if (!CASES.includes(id)) continue;
@@ -322,6 +330,8 @@ async function buildCases(): Promise<Case[]> {
           pipeline("pipeline", "LLVM pipeline (llvm-link + opt + llc)", ld.files, {
             exports: m.exports, optLevel, btf, expandMemcpyInOrder: true,
           }),
+          // Handed the bitcode the ld resolution picked, as the pipeline is.
+          ...(btf ? [] : [...llvmFloor(floorArgs, true), ...denoLlvmFloor(floorArgs, true)]),
         ],
         baseline: "pipeline",
         timeTarget: 0.7,
@@ -330,6 +340,10 @@ async function buildCases(): Promise<Case[]> {
           `rustc's own link line replayed (captured by bench/capture-linker): ${m.inputs.length} inputs, ` +
           `${(size / 1048576).toFixed(1)} MiB, -O${optLevel}; exports: ${m.exports.join(" ")}`,
           ld.note,
+          ...(btf ? [] : [
+            `${LLVM_FLOOR_NOTE}, handed the members the pipeline gets; the deno floor row is the same program ` +
+            "under `deno run` (one module; LLVM's functions called through pointers, nothing compiled at load)",
+          ]),
         ],
       });
     }
@@ -473,10 +487,7 @@ function denoDlopenFloor(): Contestant[] {
     ours: false,
     steps: () => [{
       cmd: DENO,
-      args: [
-        "run", "--quiet", "--allow-ffi", "--allow-read", "--allow-write", "--allow-env",
-        join(REPO, "bench/floor/dlopen_only_deno.ts"), join(libdir, "libLLVM.so"),
-      ],
+      args: [...DENO_RUN, join(REPO, "bench/floor/dlopen_only_deno.ts"), join(libdir, "libLLVM.so")],
     }],
     output: (work) => join(work, "none"),
   }];
@@ -505,9 +516,10 @@ const LLVM_FLOOR_NOTE = "the LLVM-phases floor row is bench/floor/llvm_only.ts c
  * under Bun can beat it by much. `args` are ours minus
  * --disable-expand-memcpy-in-order: for (a), (d) and (e) ours leaves
  * --bpf-expand-memcpy-in-order out either way (no input defines memset,
- * memmove and memcmp, src/llvm_options.ts), so the floor always does too.
+ * memmove and memcmp, src/llvm_options.ts), so the floor does too unless
+ * `expandInOrder` (case (c): compiler_builtins defines them all).
  */
-function llvmFloor(args: string[]): Contestant[] {
+function llvmFloor(args: string[], expandInOrder = false): Contestant[] {
   const libdir = tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
   const exe = libdir
     ? buildFloor("llvm-only", "bench/floor/llvm_only.ts", ["--bytecode", "--minify", "--sourcemap=none"])
@@ -517,9 +529,34 @@ function llvmFloor(args: string[]): Contestant[] {
     id: "llvm-floor",
     label: LLVM_FLOOR_LABEL,
     ours: false,
+    steps: (work) => [{ cmd: exe, args: llvmFloorArgs(libdir, args, expandInOrder, work) }],
+    output: (work) => join(work, "out.o"),
+    verify: false,
+  }];
+}
+
+function llvmFloorArgs(libdir: string, args: string[], expandInOrder: boolean, work: string): string[] {
+  const order = expandInOrder ? [] : ["--no-expand-memcpy-in-order"];
+  return [join(libdir, "libLLVM.so"), ...order, ...args, "-o", join(work, "out.o")];
+}
+
+/**
+ * Informational, with `deno` among the runtimes: the same program under
+ * `deno run`, with ours' permissions. Against llvmFloor it is what running the
+ * same LLVM work under `deno run` costs (on (c), the floor of the deno/compiled
+ * target, Deno's start-up included).
+ */
+function denoLlvmFloor(args: string[], expandInOrder = false): Contestant[] {
+  const libdir = tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
+  if (!RUNTIMES.includes("deno") || !libdir) return [];
+  const program = join(REPO, "bench/floor/llvm_only.ts");
+  return [{
+    id: "deno-llvm-floor",
+    label: "deno run of the program running only LLVM's phases (floor, no target)",
+    ours: false,
     steps: (work) => [{
-      cmd: exe,
-      args: [join(libdir, "libLLVM.so"), "--no-expand-memcpy-in-order", ...args, "-o", join(work, "out.o")],
+      cmd: DENO,
+      args: [...DENO_RUN, program, ...llvmFloorArgs(libdir, args, expandInOrder, work)],
     }],
     output: (work) => join(work, "out.o"),
     verify: false,

@@ -1,31 +1,144 @@
-// The LLVM-phases floor of cases (a), (d) and (e): a Bun program that asks
+// The LLVM-phases floor of cases (a), (c), (d) and (e): a program that asks
 // libLLVM for exactly the work the linker asks of it on a plain-bitcode link
 // (docs/ARCHITECTURE.md#pipeline: configure LLVM, parse and link, internalize,
 // optimize, codegen), with the same options and the same C API calls, and
 // nothing of the linker's own: no discovery, no archive member selection, no
 // producer checks, no license/version merge, no debug-info sanitizer or
-// pruning, no object checks. `bun build --compile`d by the benchmark; what any
-// in-process LLVM-C linker hosted by Bun can at best reach. It does not import
-// src/ or ffi/ on purpose: it mirrors them call for call.
+// pruning, no object checks. `bun build --compile`d by the benchmark, it is
+// what any in-process LLVM-C linker hosted by Bun can at best reach; under
+// `deno run` (one module, nothing compiled at load), what one run by
+// `deno run` can. It does not import src/ or ffi/ on purpose: it mirrors them
+// call for call.
 //
 // usage: llvm_only <libLLVM path> --export a,b,... [--btf] [-O1|-O2|-O3|-Os|-Oz]
 //                  [--no-expand-memcpy-in-order] [--time] -o out.o in1.bc in2.bc ... (or .ll)
 
-import { CString, dlopen, ptr, toArrayBuffer } from "bun:ffi";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+// ---------------------------------------------------------------------------
+// The runtime: only what this program needs, each the cheapest way its runtime
+// offers, as the linker's back ends do (ffi/backend_bun.ts, ffi/backend_deno.ts).
+// Imports are require()s behind the runtime check: Deno has neither bun:ffi nor,
+// without loading its Node layer (~20 ms), node:fs.
+
+/** Bun: a number; Deno: a pointer object. NULL is null (or 0). */
+type Ptr = unknown;
+type NativeType = "ptr" | "i32" | "u64" | "void";
+interface NativeDef {
+  args: NativeType[];
+  returns: NativeType;
+}
+// deno-lint-ignore no-explicit-any
+type NativeCall = (...args: any[]) => any;
+
+interface Runtime {
+  args: string[];
+  stderr(text: string): void;
+  exit(code: number): never;
+  open(path: string, defs: Record<string, NativeDef>): Record<string, NativeCall>;
+  /** What a "ptr" argument is given for a buffer. */
+  address(buffer: ArrayBufferView): Ptr;
+  /** A buffer's address as a number, for a table of pointers. */
+  addressValue(buffer: ArrayBufferView): bigint;
+  /** The pointer an out-parameter slot holds; null for NULL. */
+  pointer(slot: BigUint64Array): Ptr;
+  /** A NUL-terminated string, or `length` bytes. */
+  text(p: Ptr, length?: number): string;
+  bytes(p: Ptr, size: number): Uint8Array;
+  fileSize(path: string): number;
+  writeFile(path: string, bytes: Uint8Array): void;
+  readText(path: string): string;
+}
+
+// deno-lint-ignore no-explicit-any
+declare const require: (id: string) => any;
+
+function bunRuntime(): Runtime {
+  const ffi = require("bun:ffi");
+  const fs = require("node:fs");
+  return {
+    args: process.argv.slice(2),
+    stderr: (text) => process.stderr.write(text),
+    exit: (code) => process.exit(code),
+    open(path, defs) {
+      // As the linker's Bun back end does: load libLLVM with RTLD_LAZY first,
+      // so Bun's dlopen does not bind all of its imports up front.
+      try {
+        ffi.dlopen("libc.so.6", { dlopen: { args: ["ptr", "i32"], returns: "ptr" } }).symbols
+          .dlopen(new TextEncoder().encode(`${path}\0`), 1 /* RTLD_LAZY */);
+      } catch {
+        // not glibc: Bun's dlopen alone
+      }
+      const table: Record<string, { args: string[]; returns: string }> = {};
+      for (const [name, def] of Object.entries(defs)) {
+        table[name] = { args: def.args, returns: def.returns === "u64" ? "u64_fast" : def.returns };
+      }
+      return ffi.dlopen(path, table).symbols;
+    },
+    address: (buffer) => buffer,
+    addressValue: (buffer) => BigInt(ffi.ptr(buffer)),
+    pointer: (slot) => Number(slot[0]) || null,
+    text: (p, length) => (length === undefined ? new ffi.CString(p) : new ffi.CString(p, 0, length)).toString(),
+    bytes: (p, size) => new Uint8Array(ffi.toArrayBuffer(p, 0, size)),
+    fileSize: (path) => fs.statSync(path).size,
+    writeFile: (path, bytes) => fs.writeFileSync(path, bytes),
+    readText: (path) => fs.readFileSync(path, "utf8"),
+  };
+}
+
+function denoRuntime(): Runtime {
+  const encoder = new TextEncoder(), decoder = new TextDecoder();
+  const denoType = (t: NativeType) => (t === "ptr" ? "pointer" : t);
+  const view = (p: Ptr, size: number) =>
+    new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p as Deno.PointerObject, size));
+  const of = (buffer: ArrayBufferView) => Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>);
+  return {
+    args: Deno.args,
+    stderr: (text) => {
+      const bytes = encoder.encode(text);
+      for (let done = 0; done < bytes.length;) done += Deno.stderr.writeSync(bytes.subarray(done));
+    },
+    exit: (code) => Deno.exit(code),
+    open(path, defs) {
+      // Addresses only (static symbols: Deno compiles no call stub for them),
+      // each called through an UnsafeFnPointer, as ffi/backend_deno.ts begins.
+      const statics: Record<string, { type: "pointer" }> = {};
+      for (const name of Object.keys(defs)) statics[name] = { type: "pointer" };
+      const symbols = Deno.dlopen(path, statics).symbols as Record<string, Deno.PointerValue>;
+      const calls: Record<string, NativeCall> = {};
+      for (const [name, def] of Object.entries(defs)) {
+        const definition = { parameters: def.args.map(denoType), result: denoType(def.returns) } as Deno.ForeignFunction;
+        const fn = new Deno.UnsafeFnPointer(symbols[name] as Deno.PointerObject<typeof definition>, definition);
+        calls[name] = (...args: unknown[]) => fn.call(...(args as []));
+      }
+      return calls;
+    },
+    address: of,
+    addressValue: (buffer) => BigInt(Deno.UnsafePointer.value(of(buffer))),
+    pointer: (slot) => Deno.UnsafePointer.create(slot[0]),
+    text: (p, length) =>
+      length === undefined
+        ? Deno.UnsafePointerView.getCString(p as Deno.PointerObject)
+        : decoder.decode(view(p, length)),
+    bytes: view,
+    fileSize: (path) => Deno.statSync(path).size,
+    writeFile: (path, bytes) => Deno.writeFileSync(path, bytes),
+    readText: (path) => Deno.readTextFileSync(path),
+  };
+}
+
+const rt = "Bun" in globalThis ? bunRuntime() : denoRuntime();
 
 // ---------------------------------------------------------------------------
 // Arguments
 
 function usage(message: string): never {
-  process.stderr.write(
+  rt.stderr(
     `llvm_only: ${message}\nusage: llvm_only <libLLVM path> --export a,b,... [--btf] [-O2|-O3|...] ` +
       "[--no-expand-memcpy-in-order] [--time] -o out.o inputs...\n",
   );
-  process.exit(2);
+  return rt.exit(2);
 }
 
-const argv = process.argv.slice(2);
+const argv = rt.args.slice();
 const libPath = argv.shift() ?? usage("no libLLVM path");
 let exports: string[] = [];
 let btf = false;
@@ -59,17 +172,8 @@ function phase(name: string): void {
 // ---------------------------------------------------------------------------
 // libLLVM: only the symbols used below
 
-// As the linker's Bun back end does (ffi/backend_bun.ts): load libLLVM with
-// RTLD_LAZY first, so Bun's dlopen does not bind all of its imports up front.
-try {
-  dlopen("libc.so.6", { dlopen: { args: ["ptr", "i32"], returns: "ptr" } }).symbols
-    .dlopen(new TextEncoder().encode(`${libPath}\0`), 1 /* RTLD_LAZY */);
-} catch {
-  // not glibc: Bun's dlopen alone
-}
-
 const P = "ptr" as const;
-const llvm = dlopen(libPath, {
+const llvm = rt.open(libPath, {
   LLVMParseCommandLineOptions: { args: ["i32", P, P], returns: "void" },
   LLVMInitializeBPFTargetInfo: { args: [], returns: "void" },
   LLVMInitializeBPFTarget: { args: [], returns: "void" },
@@ -108,19 +212,20 @@ const llvm = dlopen(libPath, {
   LLVMGetErrorMessage: { args: [P], returns: P },
   LLVMTargetMachineEmitToMemoryBuffer: { args: [P, P, "i32", P, P], returns: "i32" },
   LLVMGetBufferStart: { args: [P], returns: P },
-  LLVMGetBufferSize: { args: [P], returns: "u64_fast" },
-}).symbols;
+  LLVMGetBufferSize: { args: [P], returns: "u64" },
+});
 
-type Ptr = number;
 const encoder = new TextEncoder();
-const cstr = (s: string) => encoder.encode(`${s}\0`);
-/** An out-parameter slot (a pointer, or a size) and its value. */
+/** A NUL-terminated string, as a "ptr" argument. */
+const cstr = (s: string) => rt.address(encoder.encode(`${s}\0`));
+/** An out-parameter slot (a pointer, or a size), its address and the pointer it holds. */
 const slot = () => new BigUint64Array(1);
-const value = (s: BigUint64Array) => Number(s[0]) as Ptr;
-const message = (p: Ptr | null) => (p ? new CString(p as never).toString().trim() : "");
+const at = (s: BigUint64Array) => rt.address(s);
+const value = (s: BigUint64Array) => rt.pointer(s);
+const message = (p: Ptr | null) => (p ? rt.text(p).trim() : "");
 function fail(what: string): never {
-  process.stderr.write(`llvm_only: ${what}\n`);
-  process.exit(1);
+  rt.stderr(`llvm_only: ${what}\n`);
+  return rt.exit(1);
 }
 phase("load libLLVM");
 
@@ -132,10 +237,10 @@ phase("load libLLVM");
 const options = ["bpf-linker", "--cold-callsite-rel-freq=0"];
 if (expandInOrder) options.push("--bpf-expand-memcpy-in-order");
 options.push("--bpf-disable-trap-unreachable");
-const strings = options.map(cstr);
+const strings = options.map((o) => encoder.encode(`${o}\0`));
 const table = new BigUint64Array(strings.length + 1);
-strings.forEach((s, i) => (table[i] = BigInt(ptr(s))));
-llvm.LLVMParseCommandLineOptions(strings.length, table, cstr(""));
+strings.forEach((s, i) => (table[i] = rt.addressValue(s)));
+llvm.LLVMParseCommandLineOptions(strings.length, at(table), cstr(""));
 llvm.LLVMInitializeBPFTargetInfo();
 llvm.LLVMInitializeBPFTarget();
 llvm.LLVMInitializeBPFTargetMC();
@@ -155,13 +260,13 @@ phase("configure LLVM");
 
 function parse(path: string): Ptr {
   const buffer = slot(), error = slot(), module = slot();
-  if (llvm.LLVMCreateMemoryBufferWithContentsOfFile(cstr(path), buffer, error)) {
+  if (llvm.LLVMCreateMemoryBufferWithContentsOfFile(cstr(path), at(buffer), at(error))) {
     fail(`cannot read ${path}: ${message(value(error))}`);
   }
   // LLVM 22's LLVMParseIRInContext2 and LLVMParseBitcodeInContext2 leave the buffer to the caller.
   const failed = path.endsWith(".ll")
-    ? llvm.LLVMParseIRInContext2(context, value(buffer), module, error)
-    : llvm.LLVMParseBitcodeInContext2(context, value(buffer), module);
+    ? llvm.LLVMParseIRInContext2(context, value(buffer), at(module), at(error))
+    : llvm.LLVMParseBitcodeInContext2(context, value(buffer), at(module));
   llvm.LLVMDisposeMemoryBuffer(value(buffer));
   if (failed) fail(`cannot parse ${path}: ${message(value(error))}`);
   return value(module);
@@ -171,7 +276,7 @@ function linkInto(destination: Ptr, source: Ptr): void {
   if (llvm.LLVMLinkModules2(destination, source)) fail("LLVMLinkModules2 failed");
 }
 
-const sizes = inputs.map((path) => statSync(path).size);
+const sizes = inputs.map((path) => rt.fileSize(path));
 const budget = 8 * sizes.reduce((a, b) => a + b, 0);
 let prefix = 0;
 for (let linked = 0, work = 0; prefix < sizes.length; prefix++) {
@@ -208,7 +313,7 @@ phase("parse and link");
 const moduleTriple = message(llvm.LLVMGetTarget(module));
 const triple = cstr(moduleTriple.startsWith("bpf") ? moduleTriple : "bpf");
 const target = slot(), error = slot();
-if (llvm.LLVMGetTargetFromTriple(triple, target, error)) fail(`unknown target: ${message(value(error))}`);
+if (llvm.LLVMGetTargetFromTriple(triple, at(target), at(error))) fail(`unknown target: ${message(value(error))}`);
 const machine = llvm.LLVMCreateTargetMachine(value(target), triple, cstr("generic"), cstr(""), 3, 0, 0) ??
   fail("cannot create the target machine");
 llvm.LLVMSetTarget(module, triple);
@@ -239,9 +344,9 @@ walk(llvm.LLVMGetFirstGlobalAlias, llvm.LLVMGetNextGlobalAlias);
 walk(llvm.LLVMGetFirstFunction, llvm.LLVMGetNextFunction);
 const length = slot();
 for (const v of values) {
-  const p = llvm.LLVMGetValueName2(v, length);
-  const n = value(length);
-  const name = p && n ? new CString(p as never, 0, n).toString() : "";
+  const p = llvm.LLVMGetValueName2(v, at(length));
+  const n = Number(length[0]);
+  const name = p && n ? rt.text(p, n) : "";
   if (name.startsWith("llvm.")) continue;
   if (llvm.LLVMIsDeclaration(v) || exported.has(name)) continue;
   llvm.LLVMSetLinkage(v, 8 /* LLVMInternalLinkage */);
@@ -265,26 +370,32 @@ phase("optimize");
 // command leaves LLVM's memory to the process exit.
 
 const out = slot();
-if (llvm.LLVMTargetMachineEmitToMemoryBuffer(machine, module, 1 /* LLVMObjectFile */, error, out)) {
+if (llvm.LLVMTargetMachineEmitToMemoryBuffer(machine, module, 1 /* LLVMObjectFile */, at(error), at(out))) {
   fail(`code generation failed: ${message(value(error))}`);
 }
 const start = llvm.LLVMGetBufferStart(value(out));
 const size = Number(llvm.LLVMGetBufferSize(value(out)));
 phase("codegen");
-writeFileSync(output, new Uint8Array(toArrayBuffer(start as never, 0, size)));
+rt.writeFile(output, rt.bytes(start, size));
 phase("write");
 
 if (showTime) {
   const total = phases.reduce((a, [, ms]) => a + ms, 0);
   const merged = new Map<string, number>();
   for (const [name, ms] of phases) merged.set(name, (merged.get(name) ?? 0) + ms);
-  for (const [name, ms] of merged) process.stderr.write(`${name.padEnd(18)} ${ms.toFixed(1).padStart(8)} ms\n`);
-  process.stderr.write(`${"total".padEnd(18)} ${total.toFixed(1).padStart(8)} ms\n`);
+  for (const [name, ms] of merged) rt.stderr(`${name.padEnd(18)} ${ms.toFixed(1).padStart(8)} ms\n`);
+  rt.stderr(`${"total".padEnd(18)} ${total.toFixed(1).padStart(8)} ms\n`);
   // Peak RSS, and what is resident at the end: file pages (libLLVM's code, the
-  // executable) against anonymous memory (LLVM's and the JS heap).
-  const status = readFileSync("/proc/self/status", "utf8");
+  // executable) against anonymous memory (LLVM's and the JS heap). Deno reads
+  // /proc/self only with --allow-all.
+  let status = "";
+  try {
+    status = rt.readText("/proc/self/status");
+  } catch {
+    // not readable here
+  }
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
-  for (const field of ["VmHWM", "RssAnon", "RssFile"]) {
-    process.stderr.write(`${field.padEnd(18)} ${(kib(field) / 1024).toFixed(1).padStart(8)} MiB\n`);
+  for (const field of status ? ["VmHWM", "RssAnon", "RssFile"] : []) {
+    rt.stderr(`${field.padEnd(18)} ${(kib(field) / 1024).toFixed(1).padStart(8)} MiB\n`);
   }
 }

@@ -301,7 +301,7 @@ function readArrayLength(cursor: BitCursor, element: AbbrevOp): number {
 }
 
 /** A blob operand: its length, then its bytes between 32-bit alignments. */
-function readBlob(cursor: BitCursor): Uint8Array {
+export function readBlob(cursor: BitCursor): Uint8Array {
   const length = cursor.vbr(6);
   cursor.alignTo32();
   const blob = cursor.bytesAt(length);

@@ -8,7 +8,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { type BitcodeSymbols, readBitcodeSymbols, readKeepFlags } from "../../src/input/bitcode_symbols.ts";
+import {
+  type BitcodeSymbols,
+  readBitcodeSymbols,
+  readKeepFlags,
+  readKeepFlagsWithReader,
+} from "../../src/input/bitcode_symbols.ts";
 import { ARRAY, BitWriter, CHAR6, FIXED, VBR } from "../support/bitwriter.ts";
 import { fuzzRandomStreams, fuzzSeeds, makeRandom, readsWithoutThrowing } from "../support/fuzz.ts";
 import { rustSysroot, toolTest, workspace } from "../support/tools.ts";
@@ -608,7 +613,12 @@ toolTest("readKeepFlags: readBitcodeSymbols' flags, or undefined when a used lis
     "kf_asm.c": 'asm(".globl marker"); int h(void) { return 1; }\n',
     "kf_used.c": "__attribute__((used)) static int keep(void) { return 5; }\n",
   };
-  const flags = (file: string) => readKeepFlags(readBytes(file));
+  const flags = (file: string) => {
+    const bytes = readBytes(file);
+    const quick = readKeepFlags(bytes);
+    assert.deepEqual(quick, readKeepFlagsWithReader(bytes), `${file}: quick path and reader`);
+    return quick;
+  };
   for (const [name, text] of Object.entries(sources)) {
     write(name, text);
     run("clang-22", ["-target", "bpf", "-O2", "-g", "-emit-llvm", "-c", name, "-o", name.replace(".c", ".bc")]);
@@ -630,6 +640,8 @@ toolTest("readKeepFlags: readBitcodeSymbols' flags, or undefined when a used lis
 function check(bytes: Uint8Array, what: string): BitcodeSymbols | undefined {
   const flags = readsWithoutThrowing(what, () => readKeepFlags(bytes));
   if (flags !== undefined) assert.deepEqual(Object.keys(flags).sort(), ["hasModuleAsm", "hasUsedList"], what);
+  // The quick path answers only as the reader would.
+  assert.deepEqual(flags, readsWithoutThrowing(what, () => readKeepFlagsWithReader(bytes)), what);
   const result = readsWithoutThrowing(what, () => readBitcodeSymbols(bytes));
   if (result !== undefined) {
     for (const list of [result.defined, result.undefined]) {
@@ -721,6 +733,7 @@ test("readKeepFlags agrees with readBitcodeSymbols on every member of core and c
     const file = join(libDir, name);
     for (const input of modulesOf({ path: file, bytes: new Uint8Array(readFileSync(file)) }, log)) {
       const flags = readKeepFlags(input.bytes);
+      assert.deepEqual(flags, readKeepFlagsWithReader(input.bytes), `${name}(${input.member}): quick path and reader`);
       const full = readBitcodeSymbols(input.bytes);
       assert.ok(full, `${name}(${input.member})`);
       if (flags === undefined) continue; // unsure: selection then reads it whole
