@@ -28,14 +28,21 @@ export class Context implements Disposable {
   /** Modules of this context not yet disposed or linked away: freed before the context. */
   readonly #modules = new Set<Module>();
 
-  /** `onDiagnostic` sees every diagnostic LLVM reports in this context. */
-  constructor(llvm: Llvm, onDiagnostic: (d: Diagnostic) => void) {
+  /**
+   * `onDiagnostic` sees every diagnostic LLVM reports in this context, remarks only
+   * with `remarks` (the default). LLVM hands its remarks (the optimizer's "loop not
+   * vectorized", the asm printer's instruction counts...) to any handler installed
+   * through the C API, dozens a link; left out, they are not even described.
+   */
+  constructor(llvm: Llvm, onDiagnostic: (d: Diagnostic) => void, { remarks = true } = {}) {
     this.llvm = llvm;
     const ptr = llvm.api.LLVMContextCreate();
     if (ptr === null) throw new LlvmFailure("LLVMContextCreate failed");
     this.#ptr = ptr;
     this.#handler = llvm.ffi.callback(["ptr", "ptr"], "void", (info: unknown) => {
-      const diagnostic = this.#describe(info as Pointer);
+      const severity = SEVERITIES[llvm.api.LLVMGetDiagInfoSeverity(info as Pointer)] ?? "error";
+      if (severity === "remark" && !remarks) return;
+      const diagnostic = this.#describe(info as Pointer, severity);
       // While a parse or link runs, its errors become that call's exception.
       if (diagnostic.severity === "error" && this.#errors) this.#errors.push(diagnostic.message);
       else onDiagnostic(diagnostic);
@@ -43,10 +50,10 @@ export class Context implements Disposable {
     llvm.api.LLVMContextSetDiagnosticHandler(ptr, this.#handler.pointer, null);
   }
 
-  #describe(info: Pointer): Diagnostic {
+  #describe(info: Pointer, severity: DiagnosticSeverity): Diagnostic {
     const api = this.llvm.api;
     return {
-      severity: SEVERITIES[api.LLVMGetDiagInfoSeverity(info)] ?? "error",
+      severity,
       // LLVM ends descriptions with a newline and may span lines: one line each.
       message: oneLine(this.llvm.takeMessage(api.LLVMGetDiagInfoDescription(info))),
     };

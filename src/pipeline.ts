@@ -262,9 +262,10 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   });
 
   const failures: string[] = [];
+  // Remarks only go to the debug log: not even described when it is off.
   using context = new Context(llvm, (d) => {
     if (reportDiagnostic(d, log, options.fatalErrors)) failures.push(d.message);
-  });
+  }, { remarks: log.enabled("debug") });
   if (request.exitsAfterLink) context.leaveToProcessExit();
 
   const v = llvm.version;

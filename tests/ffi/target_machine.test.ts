@@ -81,3 +81,19 @@ test("a disposed target machine frees once and cannot be used", async () => {
   machine[Symbol.dispose]();
   assert.throws(() => machine.handle, /target machine used after dispose/);
 });
+
+test("LLVM's remarks reach the handler, and with remarks: false they are not even described", async () => {
+  const llvm = await llvmPromise;
+  using machine = TargetMachine.create(llvm, "bpfel", "v3", "");
+  const emitSeeing = (remarks: boolean) => {
+    const seen: string[] = [];
+    using context = new Context(llvm, (d) => seen.push(`${d.severity}: ${d.message}`), { remarks });
+    using module = context.parseIr(new TextEncoder().encode(IR), "answer.ll");
+    module.setDataLayout(machine);
+    machine.emit(module, "obj");
+    return seen;
+  };
+  // The asm printer's analysis remark, sent to any handler the C API installs.
+  assert.ok(emitSeeing(true).some((d) => /^remark: .*\b\d+ instructions in function/.test(d)), "remarks by default");
+  assert.deepEqual(emitSeeing(false), []);
+});
