@@ -29,6 +29,7 @@
 // module and are left out too.
 
 import {
+  type AbbrevOp,
   BitCursor,
   bitcodeStream,
   type BitstreamReader,
@@ -41,6 +42,10 @@ import {
   readAbbrevDefinition,
   readBitcodeWith,
   readBlob,
+  readBlockHeader,
+  type RecordSummary,
+  skipAbbreviatedRecord,
+  skipUnabbreviatedRecord,
   TOP_LEVEL_ABBREV_WIDTH,
   UNABBREV_RECORD,
 } from "./bitstream.ts";
@@ -327,7 +332,7 @@ function mentionsUsedList(strtab: Uint8Array): boolean {
  *
  * This runs on every member of every archive (~400 in a Rust link), mostly as code the
  * JIT has not compiled yet: bitcode laid out as LLVM writes it is read straight off a
- * bit cursor (quickKeepFlags, ~2x faster cold); anything else goes to the reader.
+ * bit cursor (quickKeepFlags); anything else goes to the reader.
  */
 export function readKeepFlags(bytes: Uint8Array): KeepFlags | undefined {
   const stream = bitcodeStream(bytes);
@@ -336,17 +341,18 @@ export function readKeepFlags(bytes: Uint8Array): KeepFlags | undefined {
   return quick === ASK_THE_READER ? readKeepFlagsWithReader(bytes) : quick;
 }
 
-const ASK_THE_READER = Symbol("ask the reader");
+/** quickKeepFlags' answer for bitcode it leaves to the reader. Exported for the tests. */
+export const ASK_THE_READER = Symbol("ask the reader");
 
 /**
- * readKeepFlags for bitcode as LLVM writes it, with no record objects, callbacks or
- * abbreviation tables: the module block's records are VERSION, then TRIPLE, DATALAYOUT
- * and COMDATs unabbreviated (besides nested blocks, skipped), then ASM or any other
- * record; the string table block is one blob record with its own abbreviation.
- * ASK_THE_READER wherever the input is not that (or is malformed), so the reader's
- * answer stands: this one only ever gives the same answer, sooner.
+ * readKeepFlags for bitcode as LLVM writes it, walked with the reader's own record and
+ * block-header functions but none of its scopes, record objects or callbacks: the
+ * module block up to where inline asm would be (readModuleAsmFlag's rule), then the
+ * string table block, one blob record with its own abbreviation. ASK_THE_READER
+ * wherever the input is laid out otherwise (or is malformed), so the reader's answer
+ * stands: this one only ever gives the same answer, sooner. Exported for the tests.
  */
-function quickKeepFlags(stream: Uint8Array): KeepFlags | undefined | typeof ASK_THE_READER {
+export function quickKeepFlags(stream: Uint8Array): KeepFlags | undefined | typeof ASK_THE_READER {
   const cursor = new BitCursor(stream);
   cursor.pos = 32; // past the magic
   const streamEnd = cursor.limit;
@@ -354,22 +360,19 @@ function quickKeepFlags(stream: Uint8Array): KeepFlags | undefined | typeof ASK_
     let hasModuleAsm: boolean | undefined;
     while (!cursor.atEnd()) {
       if (cursor.fixed(TOP_LEVEL_ABBREV_WIDTH) !== ENTER_SUBBLOCK) return ASK_THE_READER;
-      const block = quickBlockHeader(cursor);
-      if (block === undefined) return ASK_THE_READER;
+      const block = readBlockHeader(cursor);
+      cursor.limit = block.end;
       if (hasModuleAsm === undefined && block.blockId === MODULE_BLOCK_ID) {
-        cursor.limit = block.end;
-        const asm = quickModuleAsmFlag(cursor, block.abbrevWidth, block.end);
+        const asm = quickModuleAsmFlag(cursor, block);
         if (asm === ASK_THE_READER) return ASK_THE_READER;
         hasModuleAsm = asm;
-        cursor.limit = streamEnd; // the cursor is where the reader would be
-        continue;
       } else if (hasModuleAsm !== undefined && block.blockId === STRTAB_BLOCK_ID) {
-        cursor.limit = block.end;
         const strtab = quickStrtabBlob(cursor, block.abbrevWidth);
         if (strtab === undefined) return ASK_THE_READER;
         return mentionsUsedList(strtab) ? undefined : { hasUsedList: false, hasModuleAsm };
+      } else {
+        cursor.pos = block.end;
       }
-      cursor.pos = block.end;
       cursor.limit = streamEnd;
     }
   } catch (error) {
@@ -379,68 +382,46 @@ function quickKeepFlags(stream: Uint8Array): KeepFlags | undefined | typeof ASK_
   return ASK_THE_READER; // no string table after the module
 }
 
-/** After ENTER_SUBBLOCK: as BitstreamReader reads it; undefined where it would refuse it. */
-function quickBlockHeader(cursor: BitCursor): { blockId: number; abbrevWidth: number; end: number } | undefined {
-  const blockId = cursor.vbr(8);
-  const abbrevWidth = cursor.vbr(4);
-  cursor.alignTo32();
-  const words = cursor.fixed(32);
-  if (abbrevWidth < 1 || abbrevWidth > 32 || words * 32 > cursor.limit - cursor.pos) return undefined;
-  return { blockId, abbrevWidth, end: cursor.pos + words * 32 };
-}
-
 /**
- * The module block's records up to where inline asm would be (readModuleAsmFlag's rule).
- * Leaves the cursor where the reader goes on: the block's end when the search stops, or
- * right after END_BLOCK.
+ * The module block's records, as readModuleAsmFlag sees them, leaving the cursor where
+ * the reader goes on: the block's end when the search stops, or right after END_BLOCK.
  */
-function quickModuleAsmFlag(cursor: BitCursor, width: number, end: number): boolean | typeof ASK_THE_READER {
+function quickModuleAsmFlag(cursor: BitCursor, block: BlockHeader): boolean | typeof ASK_THE_READER {
   let version: number | undefined;
-  const abbrevCodes: number[] = []; // each abbreviation's record code, -1 if not a literal
-  let hasModuleAsm = false;
+  const abbrevs: AbbrevOp[][] = [];
   for (;;) {
-    const id = cursor.fixed(width);
+    const id = cursor.fixed(block.abbrevWidth);
     if (id === END_BLOCK) {
       cursor.alignTo32();
-      return version === STRTAB_MODULE_VERSION ? hasModuleAsm : ASK_THE_READER;
+      break;
     }
     if (id === ENTER_SUBBLOCK) {
-      const nested = quickBlockHeader(cursor);
-      if (nested === undefined) return ASK_THE_READER;
-      cursor.pos = nested.end;
+      cursor.pos = readBlockHeader(cursor).end;
       continue;
     }
     if (id === DEFINE_ABBREV) {
-      const ops = readAbbrevDefinition(cursor);
-      abbrevCodes.push(ops[0].kind === "literal" ? ops[0].value : -1);
+      abbrevs.push(readAbbrevDefinition(cursor));
       continue;
     }
-    if (id !== UNABBREV_RECORD) {
-      // Abbreviated: LLVM abbreviates none of the records before the asm, so this one
-      // ends the search, if its code says which record it is.
-      const code = abbrevCodes[id - FIRST_APPLICATION_ABBREV] ?? -1;
-      if (code < 0 || code === MODULE_CODE_VERSION || code === MODULE_CODE_ASM || BEFORE_MODULE_ASM.has(code)) {
-        return ASK_THE_READER;
-      }
+    let record: RecordSummary;
+    if (id === UNABBREV_RECORD) {
+      record = skipUnabbreviatedRecord(cursor);
+    } else {
+      const abbrev = abbrevs[id - FIRST_APPLICATION_ABBREV];
+      if (!abbrev) return ASK_THE_READER;
+      record = skipAbbreviatedRecord(cursor, abbrev);
+    }
+    if (record.code === MODULE_CODE_VERSION) {
+      version = record.first;
+    } else if (record.code === MODULE_CODE_ASM) {
+      cursor.pos = block.end;
+      return version === STRTAB_MODULE_VERSION ? record.count > 0 || (record.blobLength ?? 0) > 0 : ASK_THE_READER;
+    } else if (!BEFORE_MODULE_ASM.has(record.code)) {
+      cursor.pos = block.end;
       break;
     }
-    const code = cursor.vbr6();
-    const count = cursor.vbr6();
-    if (count * 6 > cursor.remaining()) return ASK_THE_READER;
-    if (code === MODULE_CODE_ASM) {
-      hasModuleAsm = count > 0;
-      break;
-    }
-    if (code === MODULE_CODE_VERSION) {
-      if (count > 0) version = cursor.vbr6();
-      for (let i = 1; i < count; i++) cursor.vbr6();
-      continue;
-    }
-    if (!BEFORE_MODULE_ASM.has(code)) break;
-    for (let i = 0; i < count; i++) cursor.vbr6();
   }
-  cursor.pos = end;
-  return version === STRTAB_MODULE_VERSION ? hasModuleAsm : ASK_THE_READER;
+  return version === STRTAB_MODULE_VERSION ? false : ASK_THE_READER;
 }
 
 /** The string table block as LLVM writes it: [DEFINE_ABBREV [STRTAB_BLOB, blob]], the record, end. */

@@ -349,7 +349,20 @@ export interface RecordSummary {
   blobLength?: number;
 }
 
-function skipAbbreviatedRecord(cursor: BitCursor, abbrev: AbbrevOp[]): RecordSummary {
+/** Block header after ENTER_SUBBLOCK: id, abbrev width, and the bit where the block ends. */
+export function readBlockHeader(cursor: BitCursor): BlockHeader {
+  const blockId = cursor.vbr(8);
+  const abbrevWidth = cursor.vbr(4);
+  cursor.alignTo32();
+  const words = cursor.fixed(32);
+  // LLVM rejects width 0 (every id would read as END_BLOCK) and widths past a chunk.
+  if (abbrevWidth < 1 || abbrevWidth > MAX_CHUNK_WIDTH) throw new MalformedBitstream();
+  const start = cursor.pos;
+  if (words * 32 > cursor.limit - start) throw new MalformedBitstream(); // past the input
+  return { blockId, abbrevWidth, start, end: start + words * 32 };
+}
+
+export function skipAbbreviatedRecord(cursor: BitCursor, abbrev: AbbrevOp[]): RecordSummary {
   const code = readScalar(cursor, abbrev[0]);
   let count = 0;
   let first: number | undefined;
@@ -378,7 +391,7 @@ function skipAbbreviatedRecord(cursor: BitCursor, abbrev: AbbrevOp[]): RecordSum
   return blobLength === undefined ? { code, count, first } : { code, count, first, blobLength };
 }
 
-function skipUnabbreviatedRecord(cursor: BitCursor): RecordSummary {
+export function skipUnabbreviatedRecord(cursor: BitCursor): RecordSummary {
   const code = cursor.vbr6();
   const count = cursor.vbr6();
   if (count * 6 > cursor.remaining()) throw new MalformedBitstream();
@@ -431,18 +444,8 @@ export class BitstreamReader {
     return this.readBlockHeader();
   }
 
-  /** Block header after ENTER_SUBBLOCK: id, abbrev width, and the bit where the block ends. */
   private readBlockHeader(): BlockHeader {
-    const cursor = this.cursor;
-    const blockId = cursor.vbr(8);
-    const abbrevWidth = cursor.vbr(4);
-    cursor.alignTo32();
-    const words = cursor.fixed(32);
-    // LLVM rejects width 0 (every id would read as END_BLOCK) and widths past a chunk.
-    if (abbrevWidth < 1 || abbrevWidth > MAX_CHUNK_WIDTH) throw new MalformedBitstream();
-    const start = cursor.pos;
-    if (words * 32 > cursor.limit - start) throw new MalformedBitstream(); // past the input
-    return { blockId, abbrevWidth, start, end: start + words * 32 };
+    return readBlockHeader(this.cursor);
   }
 
   /** Continues after the block, unread. */
