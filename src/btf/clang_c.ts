@@ -64,9 +64,10 @@ export function whyCNeedsTheWalk(
 }
 
 /**
- * The strings of the modules that were linked, read from their own bitcode (a
- * superset of the linked module's: a string only looks for trouble, so more is
- * safe), or undefined when one of them cannot be read that way.
+ * The strings of the modules that were linked, read from their own bitcode
+ * (every name of the linked, optimized module is among them: the optimizer adds
+ * only LLVM's own loop and profile strings; a string only looks for trouble,
+ * so more is safe), or undefined when one of them cannot be read that way.
  */
 function stringsOfSources(sources: readonly Uint8Array[] | undefined) {
   if (sources === undefined || sources.length === 0) return undefined;

@@ -1,6 +1,7 @@
 // The BTF debug-info sanitizer (docs/ARCHITECTURE.md#btf). The kernel's BTF is C-shaped and
-// Rust's debug info is not; before optimization the linked module's debug info
-// is rewritten so the BPF backend emits BTF the kernel accepts:
+// Rust's debug info is not; after optimization (only the functions to be emitted are
+// left) the linked module's debug info is rewritten so the BPF backend emits BTF the
+// kernel accepts:
 // - every function that is not exported gets a subprogram local to its unit
 //   (BTF linkage=static: verified in its callers' context, not on its own);
 // - struct/union members are sorted by offset (the kernel wants them in order,

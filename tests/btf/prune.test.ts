@@ -205,11 +205,11 @@ function linkLocally(wholeArchive: boolean, prune: boolean, inspect = false): Li
   module.triple = triple;
   module.setDataLayout(machine);
   const exported = keptSymbols(module, listed, options);
-  sanitizeDebugInfo(module, exported, log);
   internalize(llvm, module, exported, options, log);
   let start = performance.now();
   optimize(module, machine, options.optLevel);
   const out: Linked = { bytes: new Uint8Array(), optimizeMs: performance.now() - start };
+  sanitizeDebugInfo(module, exported, log);
   if (inspect) out.units = unitLists(module);
   if (prune) {
     start = performance.now();
