@@ -182,8 +182,8 @@ function floorTargets(res: Results): string[] {
 
 /** The linker's phases in pipeline order; names it adds later go after, as first seen. */
 const PHASE_ORDER = [
-  "read inputs", "load libLLVM", "configure LLVM", "select members", "parse and link", "link", "sanitize", "strip debug info",
-  "internalize", "optimize", "dump module", "codegen", "write",
+  "read inputs", "load libLLVM", "configure LLVM", "select members", "parse and link", "link", "strip debug info",
+  "internalize", "optimize", "sanitize", "prune debug info", "dump module", "codegen", "lint BTF", "write",
 ];
 
 function orderPhases(seen: string[]): string[] {
