@@ -83,8 +83,27 @@ export interface Btf {
 const BTF_MAGIC = 0xeb9f;
 const utf8 = new TextDecoder();
 
-/** Strings by offset, each decoded once: BTF shares one string among many types and members. */
+// deno-lint-ignore no-control-regex -- the range is all of ASCII
+const NON_ASCII = /[^\x00-\x7f]/;
+/** A leading BOM stays a (non-ASCII) character: offsets into the text must be byte offsets. */
+const keepBom = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * Strings by offset. An all-ASCII string section (the usual one) is decoded at
+ * once and names are cut from it natively: a byte loop per name is what a
+ * one-shot run, whose JS is not compiled yet, pays most for (~1,100 types and
+ * their members in a CO-RE program's BTF). Otherwise each string is decoded
+ * once: BTF shares one string among many types and members.
+ */
 function stringReader(strings: Uint8Array): (offset: number) => string {
+  const text = keepBom.decode(strings);
+  if (!NON_ASCII.test(text)) {
+    return (offset) => {
+      if (offset >= text.length) return "";
+      const end = text.indexOf("\0", offset);
+      return text.slice(offset, end < 0 ? text.length : end);
+    };
+  }
   const decoded = new Map<number, string>();
   return (offset) => {
     if (offset >= strings.length) return "";

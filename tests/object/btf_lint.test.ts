@@ -243,7 +243,9 @@ char LICENSE[] SEC("license") = "GPL";\n`,
   const ir = readFileSync(join(d, "names.ll"), "utf8")
     .replace('name: "my_u32"', 'name: "my::u32"')
     .replace('DIEnumerator(name: "GREEN"', 'DIEnumerator(name: "GREEN-2"')
-    .replace(/(DW_TAG_member, name: )"y"/, '$1"y$"');
+    .replace(/(DW_TAG_member, name: )"y"/, '$1"y$"')
+    // UTF-8: the BTF string section is then decoded name by name, not at once.
+    .replace(/(DW_TAG_member, name: )"x"/, '$1"x\u00e9"');
   writeFileSync(join(d, "bad.ll"), ir);
 
   // Without the sanitizer (llc straight from the IR) every bad name reaches the BTF.
@@ -255,6 +257,7 @@ char LICENSE[] SEC("license") = "GPL";\n`,
     join(d, "bad.ll"),
   ]);
   assert.deepEqual(lintBtfObject(readFileSync(join(d, "llc.o"))), [
+    "BTF: struct 'point': member 'x\u00e9' has characters the kernel refuses in names: \u00e9",
     "BTF: struct 'point': member 'y$' has characters the kernel refuses in names: $",
     "BTF: typedef 'my::u32': the name has characters the kernel refuses in names: :",
     "BTF: enum 'color': value 'GREEN-2' has characters the kernel refuses in names: -",
