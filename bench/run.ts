@@ -457,7 +457,7 @@ function versionOnly(): Contestant {
  */
 function dlopenFloor(): Contestant[] {
   const exe = buildFloor("dlopen-only", "bench/floor/dlopen_only.ts");
-  const libdir = tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
+  const libdir = llvm22LibDir();
   if (!exe || !libdir) {
     if (exe) log("warning: no dlopen-only floor: llvm-config-22 --libdir failed");
     return [];
@@ -479,7 +479,7 @@ function dlopenFloor(): Contestant[] {
  * load (the deno/compiled target's floor).
  */
 function denoDlopenFloor(): Contestant[] {
-  const libdir = tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
+  const libdir = llvm22LibDir();
   if (!RUNTIMES.includes("deno") || !libdir) return [];
   return [{
     id: "deno-dlopen-floor",
@@ -491,6 +491,13 @@ function denoDlopenFloor(): Contestant[] {
     }],
     output: (work) => join(work, "none"),
   }];
+}
+
+let libDir22: string | undefined;
+/** LLVM 22's lib directory ("" if llvm-config-22 fails), asked once: every floor needs it. */
+function llvm22LibDir(): string {
+  libDir22 ??= tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
+  return libDir22;
 }
 
 /** `bun build --compile` of a floor program into .cache/bench/<name>, once per run; undefined (and a warning) if it fails. */
@@ -520,7 +527,7 @@ const LLVM_FLOOR_NOTE = "the LLVM-phases floor row is bench/floor/llvm_only.ts c
  * `expandInOrder` (case (c): compiler_builtins defines them all).
  */
 function llvmFloor(args: string[], expandInOrder = false): Contestant[] {
-  const libdir = tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
+  const libdir = llvm22LibDir();
   const exe = libdir
     ? buildFloor("llvm-only", "bench/floor/llvm_only.ts", ["--bytecode", "--minify", "--sourcemap=none"])
     : undefined;
@@ -547,7 +554,7 @@ function llvmFloorArgs(libdir: string, args: string[], expandInOrder: boolean, w
  * target, Deno's start-up included).
  */
 function denoLlvmFloor(args: string[], expandInOrder = false): Contestant[] {
-  const libdir = tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
+  const libdir = llvm22LibDir();
   if (!RUNTIMES.includes("deno") || !libdir) return [];
   const program = join(REPO, "bench/floor/llvm_only.ts");
   return [{
