@@ -163,7 +163,10 @@ const BUILTIN_CALL_ERROR = /A call to built-in function '(memcpy|memmove|memset|
 
 /** llvm-link-22 + opt-22 + llc-22, doing what the linker does (docs/ARCHITECTURE.md#pipeline) with the same LLVM. */
 function pipeline(id: string, label: string, inputs: string[], o: PipelineOptions): Contestant {
-  const llcFlags = ["-march=bpf", "-mcpu=generic", "-O3", "-filetype=obj", "-bpf-disable-trap-unreachable"];
+  const llcFlags = [
+    "-march=bpf", "-mcpu=generic", "-O3", "-filetype=obj", "-bpf-disable-trap-unreachable",
+    "-profile-guided-section-prefix=false",
+  ];
   if (o.expandMemcpyInOrder) llcFlags.push("-bpf-expand-memcpy-in-order");
   return {
     id,
@@ -202,7 +205,7 @@ function llcAlone(input: string): Contestant {
       cmd: "llc-22",
       args: [
         "-march=bpf", "-mcpu=generic", "-O3", "-filetype=obj", "-bpf-disable-trap-unreachable",
-        "-bpf-expand-memcpy-in-order", input, "-o", join(work, "out.o"),
+        "-profile-guided-section-prefix=false", "-bpf-expand-memcpy-in-order", input, "-o", join(work, "out.o"),
       ],
     }],
     output: (work) => join(work, "out.o"),

@@ -237,13 +237,17 @@ export class Llvm {
       return [];
     }
     if (checked) return [];
-    // Find which options failed: reset occurrence counts and parse each alone,
-    // which also applies every option that is accepted.
+    // Find which options failed by parsing each alone. Resetting occurrence
+    // counts between them also resets every option to its default, so the
+    // accepted ones are applied afterwards, together, from a last reset.
+    const reset = () => this.api._ZN4llvm2cl25ResetAllOptionOccurrencesEv?.();
     const rejected: string[] = [];
     for (const option of options) {
-      this.api._ZN4llvm2cl25ResetAllOptionOccurrencesEv?.();
+      reset();
       if (!this.#parseChecked(["bpf-linker", option])) rejected.push(option);
     }
+    reset();
+    this.#parseChecked(["bpf-linker", ...options.filter((option) => !rejected.includes(option))]);
     return rejected;
   }
 

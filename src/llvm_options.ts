@@ -15,7 +15,14 @@ export function llvmCommandLine(
   options: LinkOptions,
   expandMemcpyInOrder = !options.disableExpandMemcpyInOrder,
 ): string[] {
-  const args = ["--cold-callsite-rel-freq=0"];
+  const args = [
+    "--cold-callsite-rel-freq=0",
+    // Code generation moves functions marked cold or hot (Rust's panic paths and
+    // #[cold], C's __attribute__((cold))) into .text.unlikely. and .text.hot.,
+    // where libbpf refuses static functions: every function stays in .text
+    // (docs/ARCHITECTURE.md#llvm-options).
+    "--profile-guided-section-prefix=false",
+  ];
   if (options.unrollLoops) {
     args.push(
       "--unroll-runtime",

@@ -99,6 +99,29 @@ test("LLVM 19 links clang-19 bitcode into an object the kernel loads and runs", 
   assert.equal(loadAndRun(out, "prog", packet(7)), 2);
 });
 
+test("LLVM 19 refuses one of our LLVM options and still applies the others", needsBpf(), () => {
+  // rare() is cold and common() hot: LLVM's code generation would put them in
+  // .text.unlikely. and .text.hot. without --profile-guided-section-prefix=false.
+  const coldHot = clang19(
+    "cold_hot",
+    `${PROGRAM}
+static __attribute__((cold, noinline)) int rare(unsigned char first) { return first - 247; }
+static __attribute__((hot, noinline)) int common(unsigned char first) { return first > 100 ? 1 : 2; }
+int pick(unsigned char first) { return first >= 250 ? rare(first) : common(first); }
+`,
+  );
+  const out = join(dir, "cold_hot19.o");
+  const r = runLinker([
+    "--llvm", "/usr/lib/llvm-19", "--export", "prog,LICENSE", "--log-level", "debug", coldHot, "-o", out,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /LLVM 19\.\d+\.\d+ does not know --bpf-disable-trap-unreachable; not passed/);
+  const sections = tool("/usr/lib/llvm-22/bin/llvm-readelf", ["-S", "-W", out]);
+  assert.doesNotMatch(sections, /\.text\.(unlikely|hot)\./);
+  assert.equal(loadAndRun(out, "prog", packet(200)), 1);
+  assert.equal(loadAndRun(out, "prog", packet(250)), 3);
+});
+
 test("LLVM 22 links the same program from clang-22 bitcode; the kernel gives the same answers", needsBpf(), () => {
   const out = join(dir, "llvm22.o");
   const r = runLinker(["--llvm", "/usr/lib/x86_64-linux-gnu/libLLVM.so.22.1", "--export", "prog", prog22, lib22, "-o", out]);

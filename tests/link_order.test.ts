@@ -185,6 +185,7 @@ test("the object (no BTF) is the LLVM 22 pipeline's, llvm-link then opt then llc
     "-O3",
     "-filetype=obj",
     "-bpf-disable-trap-unreachable",
+    "-profile-guided-section-prefix=false",
     "-bpf-expand-memcpy-in-order",
     optimized,
     "-o",

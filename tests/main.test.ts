@@ -292,6 +292,21 @@ const trapBc = compileC(
   "void never(void) { __builtin_unreachable(); }\nint fine(int x) { return x + 1; }\n",
 );
 
+// A cold and a hot function the optimizer keeps out of line (they read the context, so
+// their results are not known at the call sites): rare() when the packet starts with 0xff.
+const coldHotSource = `#define SEC(name) __attribute__((section(name), used))
+struct xdp_md { unsigned data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex; };
+static __attribute__((cold, noinline)) int rare(struct xdp_md *ctx) { return ctx->ingress_ifindex == 12345 ? 0 : 1; }
+static __attribute__((hot, noinline)) int common(struct xdp_md *ctx) { return ctx->rx_queue_index == 54321 ? 0 : 2; }
+SEC("xdp") int xdp_cold_hot(struct xdp_md *ctx) {
+  unsigned char *p = (unsigned char *)(long)ctx->data;
+  if (p + 1 > (unsigned char *)(long)ctx->data_end) return 0;
+  return p[0] == 0xff ? rare(ctx) : common(ctx);
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+const coldHotBc = compileC(dir, "cold_hot", coldHotSource);
+
 // More than 5 arguments to a function that is not inlined: the BPF backend reports errors.
 const manyArgsBc = compileC(
   dir,
@@ -669,6 +684,25 @@ test("--allow-bpf-trap turns an unreachable into a trap call", () => {
   );
   assert.match(trap, /call/);
   assert.match(trap, /__bpf_trap/);
+});
+
+test("functions marked cold or hot stay in .text, where libbpf takes static functions", needsBpf(), () => {
+  // clang's own object: code generation's placement, which libbpf refuses to open.
+  const clangOwn = compileC(dir, "cold_hot_clang", coldHotSource, "embed");
+  assert.ok(sectionNames(clangOwn).includes(".text.unlikely."), sectionNames(clangOwn).join(" "));
+  assert.ok(sectionNames(clangOwn).includes(".text.hot."));
+  const out = linkOk("cold_hot.o", ["--btf", coldHotBc]);
+  const sections = sectionNames(out);
+  assert.deepEqual(sections.filter((n) => n.startsWith(".text")), [".text"]);
+  const table = symbols(out);
+  for (const name of ["rare", "common"]) assert.equal(table.get(name)?.section, String(sections.indexOf(".text")), name);
+  const packet = new Uint8Array(64);
+  assert.equal(loadAndRun(out, "xdp_cold_hot", packet), 2);
+  packet[0] = 0xff;
+  assert.equal(loadAndRun(out, "xdp_cold_hot", packet), 1);
+  // LLVM's own placement, on request.
+  const placed = linkOk("cold_hot_placed.o", ["--btf", "--llvm-args=--profile-guided-section-prefix=true", coldHotBc]);
+  assert.ok(sectionNames(placed).includes(".text.unlikely."));
 });
 
 test("--llvm-args passes a real LLVM option", () => {

@@ -234,7 +234,7 @@ phase("load libLLVM");
 // (no --unroll-loops, no --allow-bpf-trap, no --llvm-args), then the BPF
 // target's registration, in that order (src/pipeline.ts applyLlvmOptions).
 
-const options = ["bpf-linker", "--cold-callsite-rel-freq=0"];
+const options = ["bpf-linker", "--cold-callsite-rel-freq=0", "--profile-guided-section-prefix=false"];
 if (expandInOrder) options.push("--bpf-expand-memcpy-in-order");
 options.push("--bpf-disable-trap-unreachable");
 const strings = options.map((o) => encoder.encode(`${o}\0`));
