@@ -65,6 +65,15 @@ export interface FfiBackend {
    */
   releaseMappedPages(): void;
   /**
+   * Start dlopen(path) on another thread and return at once, where the runtime
+   * can run a native call there cheaply (Deno: a nonblocking call); the promise
+   * settles when that dlopen returns, whatever it returned. A later open() of
+   * the path finds the library loaded, or waits inside dlopen for that load to
+   * end; the library stays loaded for the life of the process. Absent where the
+   * runtime cannot (Bun: docs/ARCHITECTURE.md#libllvm-discovery).
+   */
+  preload?(path: string): Promise<void>;
+  /**
    * Run a full garbage collection now, where the runtime allows it: between a
    * phase that leaves much JS garbage and one where LLVM's memory peaks, so the
    * peak does not include both. A no-op where the runtime offers no hook.

@@ -58,6 +58,9 @@ const RTLD_LAZY = 1;
 /** What mapFile mapped, for releaseMappedPages. */
 const mappings: { address: bigint; size: bigint }[] = [];
 
+/** Paths handed to a dlopen still running on another thread (preload). */
+const pendingPreloads = new Set<Uint8Array>();
+
 function foreignFunction(def: SymbolDef): Deno.ForeignFunction {
   return {
     parameters: def.parameters.map(denoType),
@@ -219,6 +222,18 @@ export const denoBackend: FfiBackend = {
       mappings.push({ address, size: BigInt(size) });
       return Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(address)!, size);
     });
+  },
+
+  preload(path: string): Promise<void> {
+    const c = denoLibc();
+    if (!c) return Promise.resolve();
+    // RTLD_LAZY, as bindOnFirstCall opens it: a different mode would redo relocations then.
+    const name = cString(path);
+    pendingPreloads.add(name); // the name must outlive the call
+    return c.dlopenOnAnotherThread(name, RTLD_LAZY).then(
+      () => void pendingPreloads.delete(name),
+      () => void pendingPreloads.delete(name),
+    );
   },
 
   releaseMappedPages(): void {

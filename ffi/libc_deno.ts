@@ -18,6 +18,8 @@ export interface DenoLibc {
   glob(pattern: Uint8Array, flags: number, onError: null, result: Uint8Array): number;
   globfree(result: Uint8Array): void;
   dlopen(path: Uint8Array, flags: number): bigint;
+  /** dlopen on a thread of Deno's blocking pool; `path` must live until the promise settles. */
+  dlopenOnAnotherThread(path: Uint8Array, flags: number): Promise<bigint>;
   dlsym(handle: bigint, name: Uint8Array): bigint;
   dlclose(handle: bigint): number;
 }
@@ -60,6 +62,13 @@ export function denoLibc(): DenoLibc | null {
       if (found === 0n) return null;
       const pointer = new Deno.UnsafeFnPointer(Deno.UnsafePointer.create(found)!, def as Deno.ForeignFunction);
       calls[name] = (...args: unknown[]) => pointer.call(...(args as []));
+      if (name === "dlopen") {
+        const onAnotherThread = new Deno.UnsafeFnPointer(Deno.UnsafePointer.create(found)!, {
+          ...CALLED_RARELY.dlopen,
+          nonblocking: true,
+        });
+        calls.dlopenOnAnotherThread = (path: Uint8Array, flags: number) => onAnotherThread.call(path, flags);
+      }
     }
     libc = calls as unknown as DenoLibc;
   } catch {

@@ -13,6 +13,7 @@ import {
   MIN_LLVM_MAJOR,
   type Probe,
   probeCandidate,
+  rejectUnopened,
   symbolTable,
 } from "./probe.ts";
 import type { LLVM_SYMBOLS } from "./symbols.ts";
@@ -44,6 +45,50 @@ export function ffiBackend(): Promise<FfiBackend> {
     ? import("./backend_bun.ts").then((m) => m.bunBackend)
     : import("./backend_deno.ts").then((m) => m.denoBackend);
   return backendPromise;
+}
+
+/** `source`'s items, read from it once however often the result is iterated. */
+function replayable<T>(source: Iterator<T>): Iterable<T> {
+  const read: T[] = [];
+  let ended = false;
+  return {
+    *[Symbol.iterator]() {
+      for (let i = 0;; i++) {
+        if (i === read.length) {
+          if (ended) return;
+          const next = source.next();
+          if (next.done) {
+            ended = true;
+            return;
+          }
+          read.push(next.value);
+        }
+        yield read[i];
+      }
+    },
+  };
+}
+
+/**
+ * Discovery ahead of Llvm.load, for a caller with work to do before it can
+ * load (reading the inputs decides which LLVM they prefer): where the back end
+ * can load a library on another thread, the first candidate Llvm.load would
+ * open starts loading now (`loading` settles when it is done), and the load
+ * finds it done. The candidates are read once, here or by the load; pass them
+ * as LoadOptions.candidates. A preloaded library that is not chosen (older
+ * than the inputs want, or unusable) stays loaded, unused.
+ */
+export function preloadLlvm(
+  ffi: FfiBackend,
+  options: { explicitPath?: string; env?: DiscoveryEnv; minMajor?: number } = {},
+): { candidates: Iterable<Candidate>; loading?: Promise<void> } {
+  const candidates = replayable(discoverCandidates(options.env ?? host.env(), options.explicitPath));
+  if (!ffi.preload) return { candidates };
+  const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
+  for (const candidate of candidates) {
+    if (!rejectUnopened(candidate, minMajor)) return { candidates, loading: ffi.preload(candidate.path) };
+  }
+  return { candidates };
 }
 
 function traceWrap(symbols: Record<string, (...args: unknown[]) => unknown>) {
@@ -80,8 +125,8 @@ export interface LoadOptions {
    * usable one is still returned (the caller reports the mismatch).
    */
   preferMajor?: number;
-  /** Pre-made candidate list (tests). */
-  candidates?: Candidate[];
+  /** Pre-made candidate list (tests), or the one preloadLlvm returned. */
+  candidates?: Iterable<Candidate>;
   /**
    * The caller reads only `path` and `version` (`--version`): the LLVM-C
    * symbols are bound when `api` is first used, not at load, so a candidate is

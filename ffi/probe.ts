@@ -55,8 +55,8 @@ export function symbolTable(major: number): Record<string, SymbolDef> {
   return symbolsForVersion(major) as Record<string, SymbolDef>;
 }
 
-/** Probe one candidate: cheap file checks, then its version, then (per `symbols`) its LLVM-C symbols. */
-export function probeCandidate(ffi: FfiBackend, candidate: Candidate, minMajor: number, symbols: SymbolCheck): Probe {
+/** The probe of a candidate turned away before it is opened (its file, or a name older than `minMajor`). */
+export function rejectUnopened(candidate: Candidate, minMajor: number): Probe | undefined {
   const rejected = rejectLibraryFile(candidate.path);
   if (rejected) return { candidate, rejected: { reason: rejected } };
   const named = candidate.nameVersion;
@@ -64,6 +64,13 @@ export function probeCandidate(ffi: FfiBackend, candidate: Candidate, minMajor: 
     // Not even opened: LLVM before 16 has no LLVMGetVersion.
     return { candidate, version: named.join("."), versionFromName: true, rejected: { tooOld: named[0] } };
   }
+  return undefined;
+}
+
+/** Probe one candidate: cheap file checks, then its version, then (per `symbols`) its LLVM-C symbols. */
+export function probeCandidate(ffi: FfiBackend, candidate: Candidate, minMajor: number, symbols: SymbolCheck): Probe {
+  const unopened = rejectUnopened(candidate, minMajor);
+  if (unopened) return unopened;
   let versionProbe: OpenedLibrary;
   try {
     versionProbe = ffi.open(candidate.path, VERSION_ONLY);

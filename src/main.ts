@@ -8,7 +8,7 @@ import { type CommandLine, type CommandToken, helpText, parseCommandTokens, pars
 import { removePendingOutputs, writeFileAtomically } from "./emit.ts";
 import { InputError, LinkerError } from "./errors.ts";
 import type { InputFile } from "./input/files.ts";
-import { loadLlvm } from "./load_llvm.ts";
+import { loadLlvm, startLoadingLlvm } from "./load_llvm.ts";
 import type { LinkRequest } from "./pipeline.ts";
 import { fileSink, Logger, stderrSink } from "./log.ts";
 import { expandResponseFiles } from "./response_file.ts";
@@ -118,12 +118,14 @@ async function run(argv: string[]): Promise<number> {
   }
   // Inputs are mapped, not copied, where the runtime can (big rlibs).
   // Imported only for a link: --version and --help evaluate just what they run (start-up).
-  const [{ readInputFile }, { link, prepareLink }] = await Promise.all([
+  const [{ readInputFile }, { link, prepareLink }, ffi] = await Promise.all([
     import("./input/files.ts"),
     import("./pipeline.ts"),
+    ffiBackend(),
   ]);
-  const { mapFile } = await ffiBackend();
-  const files = timer.run("read inputs", () => options.inputs.map((path) => readInputFile(path, mapFile)));
+  // Under Deno libLLVM then loads on another thread while the inputs are read.
+  timer.run("load libLLVM", () => startLoadingLlvm(ffi, options.llvmPath));
+  const files = timer.run("read inputs", () => options.inputs.map((path) => readInputFile(path, ffi.mapFile)));
   const { llvm, inputs, selection } = await prepareLink(files, options, options.llvmPath, log, timer);
   handleFatalErrors(llvm, options);
   if (options.reproduce) {

@@ -9,7 +9,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { Candidate } from "../../ffi/discover.ts";
-import { Llvm } from "../../ffi/llvm.ts";
+import { listCandidates } from "../../ffi/discover.ts";
+import { ffiBackend, Llvm, preloadLlvm } from "../../ffi/llvm.ts";
 import { chooseLlvm, type Probe } from "../../ffi/probe.ts";
 import { surveyLlvm } from "../../ffi/survey.ts";
 import { symbolsForVersion } from "../../ffi/symbols.ts";
@@ -113,4 +114,42 @@ test("Llvm.load with versionOnly keeps nothing open until the API is first used"
   assert.equal(mapped(lazy), false, `${lazy} is still loaded after reading its version`);
   assert.equal(typeof llvm.api.LLVMContextCreate, "function");
   assert.equal(mapped(lazy), true, `${lazy} is not loaded once its API is used`);
+});
+
+test("preloadLlvm: under Deno the first candidate loads on another thread before Llvm.load, which still chooses", async () => {
+  const first = standIn("libpreload-first.so", 20, true);
+  const ffi = await ffiBackend();
+  const { candidates: list, loading } = preloadLlvm(ffi, { explicitPath: first });
+  if ("Deno" in globalThis) {
+    // A nonblocking dlopen: mapped before anything here opened it.
+    assert.ok(loading, "Deno's back end preloads");
+    await loading;
+    assert.equal(mapped(first), true, `${first} was not loaded by the preload`);
+  } else {
+    // Bun has no call that runs on another thread: nothing is loaded ahead.
+    assert.equal(loading, undefined);
+    assert.equal(mapped(first), false);
+  }
+  const llvm = await Llvm.load({ candidates: list, preferMajor: 20 });
+  assert.equal(llvm.path, first);
+  assert.deepEqual(llvm.attempts.map((a) => a.outcome), ["chosen"]);
+});
+
+test("preloadLlvm: a candidate the file checks refuse is not preloaded; the candidates are read once, in order", async () => {
+  const script = join(dir, "not-a-library.so");
+  writeFileSync(script, "/* GNU ld script */\nGROUP ( libLLVM.so.1 )\n");
+  const prefix = join(dir, "prefix");
+  tool("mkdir", ["-p", join(prefix, "lib")]);
+  const second = join(prefix, "lib", "libLLVM-20.so");
+  tool("cp", [standIn("libpreload-second.so", 20, true), second]);
+  tool("cp", [script, join(prefix, "lib", "libLLVM-21.so")]);
+  const env = { LLVM_PREFIX: prefix, PATH: "" };
+  const { candidates: list, loading } = preloadLlvm(await ffiBackend(), { env });
+  await loading;
+  // The linker script (named newer, so listed first) is passed over; the library after it is preloaded.
+  assert.equal(mapped(second), "Deno" in globalThis);
+  const once = [...list].map((c) => c.path);
+  assert.deepEqual([...list].map((c) => c.path), once, "iterated again: the same candidates");
+  assert.deepEqual(once, listCandidates(env).map((c) => c.path));
+  assert.deepEqual(once.slice(0, 2), [join(prefix, "lib", "libLLVM-21.so"), second]);
 });
