@@ -182,9 +182,12 @@ function floorTargets(res: Results): string[] {
   return out;
 }
 
-/** The linker's phases in pipeline order; names it adds later go after, as first seen. */
+/**
+ * The linker's phases in pipeline order (discovery, and under Deno the start of
+ * libLLVM's load, come before the inputs are read); names it adds later go after, as first seen.
+ */
 const PHASE_ORDER = [
-  "read inputs", "load libLLVM", "configure LLVM", "select members", "parse and link", "link", "strip debug info",
+  "load libLLVM", "read inputs", "select members", "configure LLVM", "parse and link", "link", "strip debug info",
   "internalize", "optimize", "sanitize", "prune debug info", "dump module", "codegen", "lint BTF", "write",
 ];
 
