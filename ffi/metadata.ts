@@ -114,6 +114,12 @@ export const DwTag = {
   variantPart: 0x33,
 } as const;
 
+/** The DWARF base-type encodings (DW_ATE_*) the sanitizer uses. */
+export const DwAte = {
+  unsigned: 0x08,
+  utf: 0x10,
+} as const;
+
 /** DINode::FlagFwdDecl: a declaration of a type, without its members. */
 export const DI_FLAG_FWD_DECL = 1 << 2;
 
@@ -415,6 +421,16 @@ export class DebugMetadata implements Disposable {
     }
     const bytes = new Uint8Array(words.buffer);
     return this.refOf(this.api.LLVMMDNodeInContext2(this.#ctx, bytes, items.length));
+  }
+
+  /**
+   * The DIBasicType `name` of `sizeInBits` with DWARF `encoding` (no flags):
+   * the module's own node when it has one (basic types are uniqued), else a new one.
+   */
+  basicType(name: string, sizeInBits: number, encoding: number): MDRef {
+    const bytes = encoder.encode(name);
+    const builder = this.dibuilder();
+    return this.refOf(this.api.LLVMDIBuilderCreateBasicType(builder, bytes, bytes.length, sizeInBits, encoding, 0));
   }
 
   /** @internal The module's DIBuilder, made on first use and finalized on dispose. */

@@ -177,6 +177,8 @@ export const LLVM_SYMBOLS = {
   LLVMDisposeDIBuilder: { parameters: ["ptr"], result: "void" },
   LLVMDIBuilderFinalize: { parameters: ["ptr"], result: "void" },
   LLVMDIBuilderFinalizeSubprogram: { parameters: ["ptr", "u64"], result: "void" },
+  // (builder, name, nameLen, sizeInBits, encoding, flags)
+  LLVMDIBuilderCreateBasicType: { parameters: ["ptr", "buf", "u64", "u64", "u32", "i32"], result: "u64" },
   // (builder, scope, name, nameLen, linkageName, linkageNameLen, file, line, type,
   //  isLocalToUnit, isDefinition, scopeLine, flags, isOptimized)
   LLVMDIBuilderCreateFunction: {

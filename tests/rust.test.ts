@@ -486,7 +486,7 @@ test("aya-style crate with --btf: one warning, naming the map whose value is an 
   assert.doesNotMatch(stderr, /standard library/);
 });
 
-test("aya-style crate with --btf: golden BTF and symbols; () keeps its name; map definition anonymous", needsRust(), () => {
+test("aya-style crate with --btf: golden BTF and symbols; () keeps its name; char is an INT; map definition anonymous", needsRust(), () => {
   const { obj } = ayaStyle(true);
   const btf = btfDump(obj);
   matchesGolden("btf.txt", btf);
@@ -494,6 +494,10 @@ test("aya-style crate with --btf: golden BTF and symbols; () keeps its name; map
   const types = parseBtfDump(btf);
   // The base type `()` keeps its name; the kernel checks no INT names.
   assert.ok(types.some((t) => t.kind === "INT" && t.name === "()"), btf);
+  // Rust's `char` (DWARF's UTF encoding, no BTF kind) becomes a 32-bit INT: no
+  // member or parameter is left with type 0, which the kernel refuses.
+  assert.match(btf, /^\[\d+\] INT 'char' size=4 bits_offset=0 nr_bits=32 encoding=\(none\)$/m);
+  assert.doesNotMatch(btf, /^\t'[^']*' type_id=0\b/m);
   // Names the kernel checks are C identifiers.
   const fn = types.find((t) => t.kind === "STRUCT" && t.name.startsWith("Option_3C_"));
   assert.ok(fn, btf);
@@ -504,7 +508,7 @@ test("aya-style crate with --btf: golden BTF and symbols; () keeps its name; map
   assert.ok(map);
 });
 
-test("the kernel loads the aya-style crate with its BTF (INT '()' included) and runs it", needsRustAndBpf(), () => {
+test("the kernel loads the aya-style crate with its BTF (INTs '()' and 'char' included) and runs it", needsRustAndBpf(), () => {
   const { obj } = ayaStyle(true);
   const load = verifierAccepts(obj);
   assert.ok(load.ok, load.log);

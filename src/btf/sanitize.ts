@@ -8,7 +8,9 @@
 //   Rust reorders fields), data-carrying enums lose their variants (BTF cannot
 //   describe them), pointer types lose their names and the names the kernel
 //   checks (struct, union, enum and values, typedef, func, var, member) are
-//   made C identifiers (sanitizeTypeName); base types such as `()` keep theirs.
+//   made C identifiers (sanitizeTypeName); base types such as `()` keep theirs;
+// - Rust's `char` (DWARF's UTF encoding, which LLVM's BTF writer skips) becomes
+//   a 32-bit unsigned base type.
 //
 // First the linkage (local-to-unit subprograms, ffi/metadata_text.ts), then one
 // walk over the metadata graph does the rest (src/btf/walk.ts), unless the
@@ -16,7 +18,7 @@
 // (src/btf/clang_c.ts).
 
 import { LlvmFailure } from "../../ffi/llvm.ts";
-import { type DebugFunction, DebugMetadata, type MDRef, MetadataKind, NO_MD } from "../../ffi/metadata.ts";
+import { type DebugFunction, DebugMetadata, DwAte, type MDRef, MetadataKind, NO_MD } from "../../ffi/metadata.ts";
 import {
   cloneThroughText,
   parseSubprogramFlags,
@@ -197,7 +199,14 @@ export function sanitizeDebugInfo(
     log.debug(`BTF sanitizer: reading debug variables as ${md.recordAccess}`);
   }
 
-  // 2. The walk (src/btf/walk.ts).
+  // 2. Rust's `char`, a 32-bit DW_ATE_UTF base type: LLVM's BTF writer has no
+  // such integer and gives whatever uses it type 0, which the kernel refuses
+  // for a member or a named parameter ("Invalid type_id", "Invalid arg#2"), so
+  // the whole BTF. The walk points every use at a 32-bit unsigned `char`.
+  const rustChar = md.basicType("char", 32, DwAte.utf);
+  replacements.set(rustChar, md.basicType("char", 32, DwAte.unsigned));
+
+  // 3. The walk (src/btf/walk.ts).
   const { emptied, emptiedNodes } = walkDebugInfo(md, functions, replacements, report);
   report.emptiedEnums = [...emptied].sort();
   if (emptiedNodes.size > 0) report.emptiedInUse = emptiedInUse(md, module, exported, emptiedNodes);
