@@ -486,7 +486,7 @@ test("aya-style crate with --btf: one warning, naming the map whose value is an 
   assert.doesNotMatch(stderr, /standard library/);
 });
 
-test("aya-style crate with --btf: golden BTF and symbols; () keeps its name; char is an INT; map definition anonymous", needsRust(), () => {
+test("aya-style crate with --btf: golden BTF and symbols; () keeps its name; char is an INT; `_` is named; map definition anonymous", needsRust(), () => {
   const { obj } = ayaStyle(true);
   const btf = btfDump(obj);
   matchesGolden("btf.txt", btf);
@@ -498,6 +498,10 @@ test("aya-style crate with --btf: golden BTF and symbols; () keeps its name; cha
   // member or parameter is left with type 0, which the kernel refuses.
   assert.match(btf, /^\[\d+\] INT 'char' size=4 bits_offset=0 nr_bits=32 encoding=\(none\)$/m);
   assert.doesNotMatch(btf, /^\t'[^']*' type_id=0\b/m);
+  // The `_` parameter (a variable without a name) is named by its position:
+  // the kernel refuses a function with an unnamed parameter.
+  assert.match(btf, /^\t'arg4' type_id=\d+$/m);
+  assert.doesNotMatch(btf, /^\t'\(anon\)' type_id=/m);
   // Names the kernel checks are C identifiers.
   const fn = types.find((t) => t.kind === "STRUCT" && t.name.startsWith("Option_3C_"));
   assert.ok(fn, btf);

@@ -6,7 +6,7 @@
 // were bitcode, else the module written out), instead of visiting every node
 // through LLVM's C API.
 
-import type { DebugMetadata } from "../../ffi/metadata.ts";
+import { type DebugFunction, type DebugMetadata, MetadataKind, NO_MD } from "../../ffi/metadata.ts";
 import type { Module } from "../../ffi/module.ts";
 import { readMetadataStrings } from "./metadata_strings.ts";
 import { AYA_MAP_MARKER } from "./walk.ts";
@@ -33,11 +33,13 @@ const LONG_NAME = /^\w{129,}$/;
  * order, and C has no enums that carry data nor aya's marker type. Those
  * names are looked for among all of the module's strings at once, read from
  * its bitcode; any string that could be such a name (a file path with a `$`
- * too) means the walk.
+ * too) means the walk. So does a retained variable without a name: a C23
+ * unnamed parameter, which the walk names.
  */
 export function whyCNeedsTheWalk(
   md: DebugMetadata,
   module: Module,
+  functions: readonly DebugFunction[],
   sourceBitcode?: readonly Uint8Array[],
 ): string | undefined {
   const units = md.namedMetadata("llvm.dbg.cu");
@@ -46,6 +48,7 @@ export function whyCNeedsTheWalk(
     const text = md.describe(unit);
     if (!C_LANGUAGE.test(text) || !CLANG_PRODUCER.test(text)) return "not only C from clang";
   }
+  if (hasUnnamedVariable(md, functions)) return "a function has a variable without a name (an unnamed parameter)";
   const blocks = stringsOfSources(sourceBitcode) ?? readMetadataStrings(module.toBitcode());
   if (blocks === undefined) return "the module's strings could not be read from its bitcode";
   for (const strings of blocks) {
@@ -61,6 +64,26 @@ export function whyCNeedsTheWalk(
     }
   }
   return undefined;
+}
+
+/**
+ * Whether a function's retained variables (its parameters, and its locals at
+ * -O2) include one without a name: clang writes C23's unnamed parameters so.
+ */
+function hasUnnamedVariable(md: DebugMetadata, functions: readonly DebugFunction[]): boolean {
+  const at = md.layout;
+  for (const fn of functions) {
+    if (fn.isDeclaration) continue;
+    const sp = fn.subprogram;
+    if (sp === NO_MD) continue;
+    const retained = md.operand(sp, at.subprogram.retainedNodes);
+    if (retained === NO_MD) continue;
+    for (const node of md.operands(retained)) {
+      if (node === NO_MD || md.kind(node) !== MetadataKind.DILocalVariable) continue;
+      if (md.operand(node, at.variable.name) === NO_MD) return true;
+    }
+  }
+  return false;
 }
 
 /**

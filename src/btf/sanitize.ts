@@ -177,7 +177,7 @@ export function sanitizeDebugInfo(
 
   // C from clang with no function made static: nothing can change (see whyCNeedsTheWalk).
   if (replacements.size === 0) {
-    const needed = whyCNeedsTheWalk(md, module, options.sourceBitcode);
+    const needed = whyCNeedsTheWalk(md, module, functions, options.sourceBitcode);
     if (needed === undefined) {
       log.debug("BTF sanitizer: C from clang only, no function made static, no name to change: nothing to walk");
       return report;

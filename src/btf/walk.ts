@@ -2,8 +2,9 @@
 // every debug-info node reachable from the module's globals, functions, their
 // attachments and instructions is visited once and rewritten in place: names
 // the kernel checks made C identifiers, pointer types unnamed, struct members
-// sorted by offset, data-carrying enums emptied, aya's map marker dropped, and
-// every reference to an old subprogram pointed at its local-to-unit one.
+// sorted by offset, data-carrying enums emptied, aya's map marker dropped,
+// unnamed parameters named, and every reference to an old node (subprogram,
+// Rust's `char`) pointed at its replacement.
 //
 // Its order is fixed: a node changed so that it equals another one becomes
 // distinct, so which of two equal nodes that is depends on the order of the
@@ -163,6 +164,21 @@ export function walkDebugInfo(
     if (cleanRef === NO_MD) return;
     md.replaceOperand(node, position, cleanRef);
     ops[position] = cleanRef;
+    report.renamed++;
+  };
+
+  /**
+   * A variable without a name: if it is a parameter (Rust's `_`, C23's unnamed
+   * ones), name it `argN`. LLVM's BTF writer names a function's parameters from
+   * these variables, and the kernel refuses a function with an unnamed one
+   * ("Invalid arg#N"). The argument number is no operand: read from the node's text.
+   */
+  const nameParameter = (node: MDRef, ops: MDRef[]) => {
+    const arg = /\barg: (\d+)/.exec(md.describe(node))?.[1];
+    if (arg === undefined) return;
+    const name = md.mdString(`arg${arg}`);
+    md.replaceOperand(node, at.variable.name, name);
+    ops[at.variable.name] = name;
     report.renamed++;
   };
 
@@ -370,6 +386,9 @@ export function walkDebugInfo(
         break;
       case MetadataKind.DISubprogram:
         rename(node, ops, false, at.subprogram.name);
+        break;
+      case MetadataKind.DILocalVariable:
+        if ((ops[at.variable.name] ?? NO_MD) === NO_MD) nameParameter(node, ops);
         break;
     }
     const list = memberList as MemberList | undefined;

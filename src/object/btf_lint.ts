@@ -16,6 +16,14 @@
 //   not a function, not a forward-declared struct. Structs, unions, arrays and
 //   floats by value are refused. Program entry points (functions in a section
 //   other than .text) and functions nothing calls are not checked this way.
+// - Types LLVM could not write. A struct or union member, or a function
+//   parameter, of type 0 (void) is what LLVM's BTF writer leaves where the
+//   debug info has a type it has no BTF kind for (DWARF's UTF characters); the
+//   kernel refuses a member so, and a parameter so unless it is an unnamed
+//   last one (`...`). A function's parameters must all have names
+//   (btf_func_check): C23's unnamed parameters and Rust's `_` have none. Each
+//   of these makes the kernel refuse the whole BTF, and libbpf then loads the
+//   programs without it.
 // - Maps. libbpf refuses a BTF-defined map (a VAR in the `.maps` DATASEC) of
 //   static linkage ("unsupported map linkage static"): the linker makes every
 //   symbol that is not exported static, so a map must be exported.
@@ -191,6 +199,48 @@ function checkNames(btf: Btf, report: (line: string) => void): void {
   }
 }
 
+const WHOLE_BTF_REFUSED = "the kernel refuses the whole BTF, and libbpf loads the programs without it";
+
+/** Members and parameters of type 0, and unnamed function parameters (see the top of this file). */
+function checkTypeReferences(btf: Btf, report: (line: string) => void): void {
+  // A prototype is reported under the first function that has it, if any.
+  const functionOf = new Map<number, BtfType>();
+  for (const t of btf.types) {
+    if (t.kind === BTF_KIND.FUNC && !functionOf.has(t.sizeOrType)) functionOf.set(t.sizeOrType, t);
+  }
+  for (const t of btf.types) {
+    if (t.kind === BTF_KIND.STRUCT || t.kind === BTF_KIND.UNION) {
+      for (const m of t.members) {
+        if (m.type !== 0) continue;
+        const member = m.name === "" ? "an unnamed member" : `member '${printable(m.name)}'`;
+        report(`${describe(t)}: ${member} has type 0, left where LLVM could not write its type: ${WHOLE_BTF_REFUSED}`);
+      }
+    } else if (t.kind === BTF_KIND.FUNC_PROTO) {
+      const owner = functionOf.get(t.id);
+      const last = t.members.length - 1;
+      for (const [i, p] of t.members.entries()) {
+        // An unnamed void last parameter is `...`.
+        if (p.type !== 0 || (i === last && p.name === "")) continue;
+        const parameter = `parameter ${i + 1}${p.name === "" ? "" : ` '${printable(p.name)}'`}`;
+        report(
+          `${owner ? describe(owner) : describe(t)}: ${parameter} has type 0, left where LLVM could not write its ` +
+            `type ("Invalid arg#${i + 1}"): ${WHOLE_BTF_REFUSED}`,
+        );
+      }
+    } else if (t.kind === BTF_KIND.FUNC) {
+      const proto = btf.types[t.sizeOrType];
+      if (proto?.kind !== BTF_KIND.FUNC_PROTO) continue;
+      for (const [i, p] of proto.members.entries()) {
+        if (p.name !== "" || p.type === 0) continue;
+        report(
+          `${describe(t)}: parameter ${i + 1} has no name, which the kernel requires of a function's ` +
+            `parameters ("Invalid arg#${i + 1}"): ${WHOLE_BTF_REFUSED}`,
+        );
+      }
+    }
+  }
+}
+
 /** "(section index, byte offset)" keys of every BPF-to-BPF call target in the object. */
 function callTargets(elf: ElfObject): Set<string> {
   const targets = new Set<string>();
@@ -335,6 +385,7 @@ export function lintBtf(btf: Btf, elf?: ElfObject): string[] {
   const lines: string[] = [];
   const report = (line: string) => lines.push(`BTF: ${line}`);
   checkNames(btf, report);
+  checkTypeReferences(btf, report);
   if (elf) checkGlobalFunctions(elf, btf, report);
   checkMapLinkage(btf, report);
   return lines;

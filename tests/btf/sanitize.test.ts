@@ -452,6 +452,38 @@ test("a C name over 128 bytes alone makes the walk run", async () => {
   assert.doesNotMatch(after, new RegExp(`name: "${long}"`));
 });
 
+test("a C23 unnamed parameter makes the walk run and gets a name: the kernel takes the BTF it refuses from clang", needsBpf(), () => {
+  const d = join(dir, "unnamed");
+  mkdirSync(d, { recursive: true });
+  const source = join(d, "unnamed.c");
+  writeFileSync(
+    source,
+    `#define SEC(name) __attribute__((section(name), used))
+struct xdp_md { unsigned data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex; };
+static __attribute__((noinline)) int helper(struct xdp_md *ctx, int) { return ctx->ingress_ifindex == 12345 ? 1 : 2; }
+SEC("xdp") int prog(struct xdp_md *ctx) { return helper(ctx, 3); }
+char LICENSE[] SEC("license") = "GPL";
+`,
+  );
+  const flags = ["-std=c23", "-target", "bpf", "-O2", "-g"];
+  // clang's own object: the parameter has no name, and the kernel refuses the BTF.
+  const own = join(d, "clang.o");
+  tool(CLANG, [...flags, "-c", source, "-o", own]);
+  assert.match(verifierAccepts(own).log, /FUNC helper type_id=\d+ Invalid arg#2/);
+  const bc = join(d, "unnamed.bc");
+  tool(CLANG, [...flags, "-emit-llvm", "-c", source, "-o", bc]);
+  const out = join(d, "ours.o");
+  const r = runLinker(["--btf", "--log-level", "debug", bc, "-o", out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /walking the debug info: a function has a variable without a name/);
+  assert.doesNotMatch(r.stderr, /^warning:/m);
+  assert.match(btfDump(out), /^\t'arg2' type_id=\d+$/m);
+  const load = verifierAccepts(out);
+  assert.ok(load.ok, load.log);
+  assert.doesNotMatch(load.log, /Error loading \.BTF|BTF is optional/);
+  assert.equal(loadAndRun(out, "prog"), 2);
+});
+
 test("C linked with non-exported helpers is walked: references to their old subprograms move", async () => {
   const llvm = await llvmAt(LLVM22_LIBRARY);
   const texts = cIr(CLANG, "static");

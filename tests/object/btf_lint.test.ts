@@ -280,6 +280,45 @@ char LICENSE[] SEC("license") = "GPL";\n`,
   for (const name of names) assert.ok(warned.some((l) => l.includes(`'${name}'`)), name);
 });
 
+// ------------------------------------------------- types LLVM could not write, unnamed parameters
+
+test("type 0 members and parameters, and unnamed parameters: one warning each; the kernel refuses the BTF", () => {
+  const d = join(dir, "types");
+  mkdirSync(d);
+  compileC(
+    d,
+    "types",
+    `#define SEC(name) __attribute__((section(name), used))
+struct xdp_md { unsigned data, data_end, data_meta, ingress_ifindex; };
+struct seen { unsigned long ifindex; unsigned mark; };
+static __attribute__((noinline)) int weigh(struct seen *s, unsigned mark, int) { return s->ifindex == mark ? 1 : 2; }
+SEC("xdp") int prog(struct xdp_md *ctx) { struct seen s = { ctx->ingress_ifindex, 7 }; return weigh(&s, ctx->data_meta, 3); }
+char LICENSE[] SEC("license") = "GPL";\n`,
+    "ll",
+    ["-g", "-std=c23"],
+  );
+  // `unsigned int` with DWARF's UTF encoding, as Rust's char is: LLVM's BTF writer has no kind for it.
+  const ir = readFileSync(join(d, "types.ll"), "utf8")
+    .replace(/(DIBasicType\(name: "unsigned int", size: 32, encoding: )DW_ATE_unsigned/, "$1DW_ATE_UTF");
+  writeFileSync(join(d, "utf.ll"), ir);
+  const obj = join(d, "llc.o");
+  tool(join(LLVM_BIN, "llc"), ["-march=bpfel", "-filetype=obj", "-o", obj, join(d, "utf.ll")]);
+  const refused = "the kernel refuses the whole BTF, and libbpf loads the programs without it";
+  assert.deepEqual(lintBtfObject(readFileSync(obj)), [
+    `BTF: struct 'xdp_md': member 'data' has type 0, left where LLVM could not write its type: ${refused}`,
+    `BTF: struct 'xdp_md': member 'data_end' has type 0, left where LLVM could not write its type: ${refused}`,
+    `BTF: struct 'xdp_md': member 'data_meta' has type 0, left where LLVM could not write its type: ${refused}`,
+    `BTF: struct 'xdp_md': member 'ingress_ifindex' has type 0, left where LLVM could not write its type: ${refused}`,
+    `BTF: struct 'seen': member 'mark' has type 0, left where LLVM could not write its type: ${refused}`,
+    `BTF: function 'weigh': parameter 2 'mark' has type 0, left where LLVM could not write its type ("Invalid arg#2"): ${refused}`,
+    `BTF: function 'weigh': parameter 3 has no name, which the kernel requires of a function's parameters ("Invalid arg#3"): ${refused}`,
+  ]);
+  if (!needsBpf().skip) {
+    const load = verifierAccepts(obj);
+    assert.match(load.log, /BTF loading error|Error loading \.BTF/, load.log);
+  }
+});
+
 // ------------------------------------------------------------------------------- Rust
 
 const { needsRust, rustWithNetdep } = rustForTests("Rust BTF lint tests");
