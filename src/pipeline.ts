@@ -16,6 +16,7 @@ import { readBitcodeSymbols } from "./input/bitcode_symbols.ts";
 import { checkProducers, linkModules, newestProducerMajor } from "./link.ts";
 import { type MemberSelection, selectModules } from "./input/member_selection.ts";
 import { decideExpandInOrder, llvmCommandLine } from "./llvm_options.ts";
+import { lintCode } from "./object/code_lint.ts";
 import type { Logger } from "./log.ts";
 import type { LinkOptions } from "./options.ts";
 import { chooseTriple, createTargetMachine } from "./target.ts";
@@ -346,9 +347,10 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
       log.warn(`${unresolvedCallError(calls, inOrder).message} (not fatal with --fatal-errors false)`);
     }
   }
-  if (btf && options.emit === "obj") {
+  if (options.emit === "obj") {
     // What the kernel would refuse, said now rather than at load time.
-    for (const line of timer.run("lint BTF", () => btf.lintBtfObject(bytes))) log.warn(line);
+    for (const line of timer.run("lint code", () => lintCode(bytes))) log.warn(line);
+    if (btf) for (const line of timer.run("lint BTF", () => btf.lintBtfObject(bytes))) log.warn(line);
   }
   return { bytes, selection, exported };
 }

@@ -188,7 +188,8 @@ function floorTargets(res: Results): string[] {
  */
 const PHASE_ORDER = [
   "load libLLVM", "read inputs", "select members", "configure LLVM", "parse and link", "link", "strip debug info",
-  "internalize", "optimize", "sanitize", "prune debug info", "dump module", "codegen", "lint BTF", "write",
+  "internalize", "optimize", "sanitize", "prune debug info", "dump module", "codegen", "lint code", "lint BTF",
+  "write",
 ];
 
 function orderPhases(seen: string[]): string[] {

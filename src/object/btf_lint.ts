@@ -37,7 +37,8 @@ import {
   parseBtfExtFuncInfo,
   skipModifiers,
 } from "./btf.ts";
-import { ElfFormatError, ElfObject, SHF_EXECINSTR } from "./elf.ts";
+import { bpfToBpfCalls } from "./bpf_code.ts";
+import { ElfFormatError, ElfObject } from "./elf.ts";
 
 /** KSYM_NAME_LEN since Linux 6.1 ("kallsyms: increase maximum kernel symbol length to 512"). */
 const KSYM_NAME_LEN = 512;
@@ -243,34 +244,7 @@ function checkTypeReferences(btf: Btf, report: (line: string) => void): void {
 
 /** "(section index, byte offset)" keys of every BPF-to-BPF call target in the object. */
 function callTargets(elf: ElfObject): Set<string> {
-  const targets = new Set<string>();
-  const symbols = elf.symbols;
-  for (const section of elf.sections) {
-    if ((section.flags & SHF_EXECINSTR) === 0 || section.data.length === 0) continue;
-    const relocations = new Map(elf.relocationsFor(section.index).map((r) => [r.offset, r]));
-    const code = section.data;
-    const view = new DataView(code.buffer, code.byteOffset, code.byteLength);
-    for (let at = 0; at + 8 <= code.length; at += 8) {
-      const opcode = code[at];
-      if (opcode === 0x18) {
-        at += 8; // ld_imm64 takes two slots
-        continue;
-      }
-      if (opcode !== 0x85) continue;
-      const regs = code[at + 1];
-      const src = elf.littleEndian ? regs >> 4 : regs & 0xf;
-      if (src !== 1) continue; // helper (0) or kfunc (2) call
-      const imm = view.getInt32(at + 4, elf.littleEndian);
-      const relocation = relocations.get(at);
-      if (relocation) {
-        const symbol = symbols[relocation.symbol];
-        if (symbol) targets.add(`${symbol.shndx}:${symbol.value + (imm + 1) * 8}`);
-      } else {
-        targets.add(`${section.index}:${at + 8 + imm * 8}`);
-      }
-    }
-  }
-  return targets;
+  return new Set(bpfToBpfCalls(elf).map((call) => `${call.targetSection}:${call.target}`));
 }
 
 /** Can btf_resolve_size() size this (already unmodified) type? */
