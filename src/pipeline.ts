@@ -17,6 +17,7 @@ import { checkProducers, linkModules, newestProducerMajor } from "./link.ts";
 import { type MemberSelection, selectModules } from "./input/member_selection.ts";
 import { decideExpandInOrder, llvmCommandLine } from "./llvm_options.ts";
 import { lintCode } from "./object/code_lint.ts";
+import { ElfObject } from "./object/elf.ts";
 import type { Logger } from "./log.ts";
 import type { LinkOptions } from "./options.ts";
 import { chooseTriple, createTargetMachine } from "./target.ts";
@@ -340,17 +341,17 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
     throw new LlvmError(failures.length === 1 ? failures[0] : `${failures[0]} (and ${failures.length - 1} more LLVM errors)`);
   }
   if (options.emit === "obj") {
+    // Read once for the checks below; LLVM wrote it, so it reads.
+    const object = new ElfObject(bytes);
     // An object that calls a function nothing defines would only fail at load time.
-    const calls = unresolvedCalls(bytes, module);
+    const calls = unresolvedCalls(object, module);
     if (calls.length > 0) {
       if (options.fatalErrors) throw unresolvedCallError(calls, inOrder);
       log.warn(`${unresolvedCallError(calls, inOrder).message} (not fatal with --fatal-errors false)`);
     }
-  }
-  if (options.emit === "obj") {
     // What the kernel would refuse, said now rather than at load time.
-    for (const line of timer.run("lint code", () => lintCode(bytes))) log.warn(line);
-    if (btf) for (const line of timer.run("lint BTF", () => btf.lintBtfObject(bytes))) log.warn(line);
+    for (const line of timer.run("lint code", () => lintCode(object))) log.warn(line);
+    if (btf) for (const line of timer.run("lint BTF", () => btf.lintBtfObject(object))) log.warn(line);
   }
   return { bytes, selection, exported };
 }

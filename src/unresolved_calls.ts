@@ -27,8 +27,8 @@ export interface UnresolvedCall {
 const BUILTINS: ReadonlySet<string> = new Set([...MEMORY_BUILTINS, "strlen"]);
 
 /** Calls in `object` to undefined memory builtins that `module` does not declare as kernel functions. */
-export function unresolvedCalls(object: Uint8Array, module: Module): UnresolvedCall[] {
-  const elf = new ElfObject(object);
+export function unresolvedCalls(object: Uint8Array | ElfObject, module: Module): UnresolvedCall[] {
+  const elf = object instanceof ElfObject ? object : new ElfObject(object);
   const symbols = elf.symbols;
   const out: UnresolvedCall[] = [];
   const seen = new Set<string>();

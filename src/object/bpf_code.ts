@@ -12,10 +12,10 @@ export const BPF_EXIT = 0x95;
 /** BPF_JMP | BPF_JA, and BPF_JMP32 | BPF_JA (`gotol`). */
 export const BPF_JA = 0x05;
 export const BPF_JA32 = 0x06;
-/** BPF_LD | BPF_IMM | BPF_DW: a 64-bit immediate, two instruction slots. */
-const BPF_LD_IMM64 = 0x18;
 /** A call's source register field: a BPF-to-BPF call (0 calls a helper, 2 a kernel function). */
 const BPF_PSEUDO_CALL = 1;
+
+const callsOf = new WeakMap<ElfObject, BpfCall[]>();
 
 /** A call from BPF code to BPF code: where the call is, and where it lands. */
 export interface BpfCall {
@@ -31,23 +31,24 @@ export interface BpfCall {
  * Every BPF-to-BPF call in the object's code. A call to another section goes
  * through a relocation against a symbol (the function, or its section); a call
  * within one section may have none, its immediate then counting instructions
- * from the next one.
+ * from the next one. Read once per object (the lints share it).
  */
 export function bpfToBpfCalls(elf: ElfObject): BpfCall[] {
+  const known = callsOf.get(elf);
+  if (known) return known;
   const calls: BpfCall[] = [];
+  callsOf.set(elf, calls);
   const symbols = elf.symbols;
   for (const section of elf.sections) {
     if ((section.flags & SHF_EXECINSTR) === 0 || section.data.length === 0) continue;
     const relocations = new Map(elf.relocationsFor(section.index).map((r) => [r.offset, r]));
     const code = section.data;
     const view = new DataView(code.buffer, code.byteOffset, code.byteLength);
-    for (let at = 0; at + 8 <= code.length; at += 8) {
-      const opcode = code[at];
-      if (opcode === BPF_LD_IMM64) {
-        at += 8;
-        continue;
-      }
-      if (opcode !== BPF_CALL) continue;
+    // Calls found by the native byte search: an opcode is at a multiple of 8
+    // (a 64-bit immediate's second slot starts with 0, never a call), other
+    // bytes equal to it are operands.
+    for (let at = code.indexOf(BPF_CALL); at !== -1 && at + 8 <= code.length; at = code.indexOf(BPF_CALL, at + 1)) {
+      if (at % 8 !== 0) continue;
       const regs = code[at + 1];
       if ((elf.littleEndian ? regs >> 4 : regs & 0xf) !== BPF_PSEUDO_CALL) continue;
       const imm = view.getInt32(at + 4, elf.littleEndian);

@@ -389,10 +389,10 @@ function checkMapLinkage(btf: Btf, report: (line: string) => void): void {
  * prefix), at most MAX_REPORTED of them plus a count. [] when the object has
  * no .BTF, or nothing the kernel would refuse.
  */
-export function lintBtfObject(object: Uint8Array): string[] {
+export function lintBtfObject(object: Uint8Array | ElfObject): string[] {
   let lines: string[];
   try {
-    const elf = new ElfObject(object);
+    const elf = object instanceof ElfObject ? object : new ElfObject(object);
     const section = elf.section(".BTF");
     if (!section) return [];
     lines = lintBtf(parseBtf(section.data), elf);

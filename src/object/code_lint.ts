@@ -34,12 +34,13 @@ function badEnding(code: Uint8Array, fn: ElfSymbol): string | undefined {
 /**
  * Lint the code of a BPF object: one line per function a program reaches that
  * can run off its end (without a "warning:" prefix), at most MAX_REPORTED of
- * them plus a count. [] for anything that is not a readable ELF object.
+ * them plus a count. [] for anything that is not a readable ELF object. Takes
+ * the object already read where the caller has it (the pipeline reads it once).
  */
-export function lintCode(object: Uint8Array): string[] {
+export function lintCode(object: Uint8Array | ElfObject): string[] {
   let elf: ElfObject;
   try {
-    elf = new ElfObject(object);
+    elf = object instanceof ElfObject ? object : new ElfObject(object);
   } catch (e) {
     if (e instanceof ElfFormatError) return [];
     throw e;
@@ -55,11 +56,28 @@ export function lintCode(object: Uint8Array): string[] {
     list.push(fn);
     bySection.set(fn.shndx, list);
   }
-  for (const list of bySection.values()) list.sort((a, b) => a.value - b.value);
-  const around = (section: number, at: number): ElfSymbol | undefined =>
-    bySection.get(section)?.find((fn) => fn.value <= at && at < fn.value + Math.max(fn.size, 8));
-  const startingAt = (section: number, at: number): ElfSymbol | undefined =>
-    bySection.get(section)?.find((fn) => fn.value === at);
+  // Among functions starting at one offset the longest comes last, so `around` finds it.
+  for (const list of bySection.values()) list.sort((a, b) => a.value - b.value || a.size - b.size);
+  /** The last function of `section` starting at or before `at`, if `at` is inside it. */
+  const around = (section: number, at: number): ElfSymbol | undefined => {
+    const list = bySection.get(section);
+    if (!list) return undefined;
+    let low = 0;
+    let high = list.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (list[middle].value <= at) low = middle;
+      else high = middle - 1;
+    }
+    const fn = list[low];
+    return fn.value <= at && at < fn.value + Math.max(fn.size, 8) ? fn : undefined;
+  };
+  const byStart = new Map<string, ElfSymbol>();
+  for (const fn of functions) {
+    const key = `${fn.shndx}:${fn.value}`;
+    if (!byStart.has(key)) byStart.set(key, fn);
+  }
+  const startingAt = (section: number, at: number) => byStart.get(`${section}:${at}`);
 
   const callees = new Map<ElfSymbol, ElfSymbol[]>();
   for (const call of bpfToBpfCalls(elf)) {
