@@ -8,6 +8,7 @@
 // object`) may still join the object with one that defines them.
 
 import type { Module } from "../ffi/module.ts";
+import { codeFunctions } from "./object/bpf_code.ts";
 import { ElfObject, SHF_EXECINSTR, SHN_UNDEF } from "./object/elf.ts";
 import { LinkError } from "./errors.ts";
 import { MEMORY_BUILTINS } from "./options.ts";
@@ -48,10 +49,7 @@ export function unresolvedCalls(object: Uint8Array | ElfObject, module: Module):
         ),
       );
       if (ksyms.has(target.name)) continue;
-      const caller = symbols.find((s) =>
-        s.shndx === section.index && s.type === 2 /* FUNC */ && s.value <= rel.offset &&
-        rel.offset < s.value + s.size
-      )?.name;
+      const caller = codeFunctions(elf).around(section.index, rel.offset)?.name;
       const key = `${target.name}\0${caller ?? ""}`;
       if (seen.has(key)) continue;
       seen.add(key);

@@ -21,7 +21,7 @@
 import { describeInput, type ModuleInput } from "../input/files.ts";
 import type { MemberSelection } from "../input/member_selection.ts";
 import type { EmitKind } from "../options.ts";
-import { ElfObject, SHN_UNDEF, symbolBindName, symbolTypeName } from "../object/elf.ts";
+import { ElfObject, SHN_UNDEF, STT_FUNC, STT_OBJECT, symbolBindName, symbolTypeName } from "../object/elf.ts";
 import { Provenance } from "./provenance.ts";
 import { inclusionText } from "./why_extract.ts";
 
@@ -63,7 +63,7 @@ function objectRows(bytes: Uint8Array): { defined: SymbolRow[]; undefined: strin
   const elf = new ElfObject(bytes);
   const symbols = elf.symbols.filter((s) => s.index > 0 && s.name !== "");
   const defined = symbols
-    .filter((s) => s.shndx !== SHN_UNDEF && (s.type === 1 || s.type === 2)) // OBJECT, FUNC
+    .filter((s) => s.shndx !== SHN_UNDEF && (s.type === STT_OBJECT || s.type === STT_FUNC))
     .sort((a, b) =>
       a.shndx - b.shndx || a.value - b.value || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
     )

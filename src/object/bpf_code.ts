@@ -2,8 +2,8 @@
 // checks that run on the emitted object (src/object/btf_lint.ts,
 // src/object/code_lint.ts).
 
-import type { ElfObject } from "./elf.ts";
-import { SHF_EXECINSTR } from "./elf.ts";
+import type { ElfObject, ElfSymbol } from "./elf.ts";
+import { SHF_EXECINSTR, STT_FUNC } from "./elf.ts";
 
 /** BPF_JMP | BPF_CALL. */
 export const BPF_CALL = 0x85;
@@ -16,6 +16,7 @@ export const BPF_JA32 = 0x06;
 const BPF_PSEUDO_CALL = 1;
 
 const callsOf = new WeakMap<ElfObject, BpfCall[]>();
+const functionsOf = new WeakMap<ElfObject, CodeFunctions>();
 
 /** A call from BPF code to BPF code: where the call is, and where it lands. */
 export interface BpfCall {
@@ -64,4 +65,55 @@ export function bpfToBpfCalls(elf: ElfObject): BpfCall[] {
     }
   }
   return calls;
+}
+
+/** The functions of an object's code, found by where they are. */
+export interface CodeFunctions {
+  /** Every function symbol in a section of code. */
+  all: ElfSymbol[];
+  /** The function `at` (a byte offset in `section`) is inside, if any. */
+  around(section: number, at: number): ElfSymbol | undefined;
+  /** The function that starts at `at` in `section`, if any. */
+  startingAt(section: number, at: number): ElfSymbol | undefined;
+}
+
+/** The object's functions, indexed once per object (the checks share it). */
+export function codeFunctions(elf: ElfObject): CodeFunctions {
+  const known = functionsOf.get(elf);
+  if (known) return known;
+  const executable = new Set(
+    elf.sections.filter((s) => (s.flags & SHF_EXECINSTR) !== 0 && s.data.length > 0).map((s) => s.index),
+  );
+  const all = elf.symbols.filter((s) => s.type === STT_FUNC && executable.has(s.shndx));
+  const bySection = new Map<number, ElfSymbol[]>();
+  const byStart = new Map<string, ElfSymbol>();
+  for (const fn of all) {
+    const list = bySection.get(fn.shndx) ?? [];
+    list.push(fn);
+    bySection.set(fn.shndx, list);
+    const key = `${fn.shndx}:${fn.value}`;
+    if (!byStart.has(key)) byStart.set(key, fn);
+  }
+  // Among functions starting at one offset the longest comes last, so `around` finds it.
+  for (const list of bySection.values()) list.sort((a, b) => a.value - b.value || a.size - b.size);
+  const functions: CodeFunctions = {
+    all,
+    around(section, at) {
+      const list = bySection.get(section);
+      if (!list) return undefined;
+      // The last function starting at or before `at`.
+      let low = 0;
+      let high = list.length - 1;
+      while (low < high) {
+        const middle = (low + high + 1) >> 1;
+        if (list[middle].value <= at) low = middle;
+        else high = middle - 1;
+      }
+      const fn = list[low];
+      return fn.value <= at && at < fn.value + Math.max(fn.size, 8) ? fn : undefined;
+    },
+    startingAt: (section, at) => byStart.get(`${section}:${at}`),
+  };
+  functionsOf.set(elf, functions);
+  return functions;
 }

@@ -38,7 +38,7 @@ import {
   skipModifiers,
 } from "./btf.ts";
 import { bpfToBpfCalls } from "./bpf_code.ts";
-import { ElfFormatError, ElfObject } from "./elf.ts";
+import { ElfFormatError, ElfObject, STT_FUNC } from "./elf.ts";
 
 /** KSYM_NAME_LEN since Linux 6.1 ("kallsyms: increase maximum kernel symbol length to 512"). */
 const KSYM_NAME_LEN = 512;
@@ -325,7 +325,7 @@ function checkGlobalFunctions(elf: ElfObject, btf: Btf, report: (line: string) =
     }
   }
   const funcSymbols = new Map(
-    elf.symbols.filter((s) => s.type === 2 && s.shndx !== 0).map((s) => [s.name, s]),
+    elf.symbols.filter((s) => s.type === STT_FUNC && s.shndx !== 0).map((s) => [s.name, s]),
   );
   for (const t of btf.types) {
     if (t.kind !== BTF_KIND.FUNC || t.vlen !== 1) continue; // global linkage only

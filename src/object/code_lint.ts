@@ -9,10 +9,9 @@
 // ends with that call. Functions no program reaches are never loaded and not
 // judged.
 
-import { BPF_CALL, BPF_EXIT, BPF_JA, BPF_JA32, bpfToBpfCalls } from "./bpf_code.ts";
-import { ElfFormatError, ElfObject, SHF_EXECINSTR, type ElfSymbol } from "./elf.ts";
+import { BPF_CALL, BPF_EXIT, BPF_JA, BPF_JA32, bpfToBpfCalls, codeFunctions } from "./bpf_code.ts";
+import { ElfFormatError, ElfObject, type ElfSymbol } from "./elf.ts";
 
-const STT_FUNC = 2;
 /** At most this many lines; the rest is counted on one last line. */
 const MAX_REPORTED = 10;
 
@@ -45,39 +44,7 @@ export function lintCode(object: Uint8Array | ElfObject): string[] {
     if (e instanceof ElfFormatError) return [];
     throw e;
   }
-  const executable = new Set(
-    elf.sections.filter((s) => (s.flags & SHF_EXECINSTR) !== 0 && s.data.length > 0).map((s) => s.index),
-  );
-  // Each section's functions by start, for finding the one around a call.
-  const functions = elf.symbols.filter((s) => s.type === STT_FUNC && executable.has(s.shndx));
-  const bySection = new Map<number, ElfSymbol[]>();
-  for (const fn of functions) {
-    const list = bySection.get(fn.shndx) ?? [];
-    list.push(fn);
-    bySection.set(fn.shndx, list);
-  }
-  // Among functions starting at one offset the longest comes last, so `around` finds it.
-  for (const list of bySection.values()) list.sort((a, b) => a.value - b.value || a.size - b.size);
-  /** The last function of `section` starting at or before `at`, if `at` is inside it. */
-  const around = (section: number, at: number): ElfSymbol | undefined => {
-    const list = bySection.get(section);
-    if (!list) return undefined;
-    let low = 0;
-    let high = list.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >> 1;
-      if (list[middle].value <= at) low = middle;
-      else high = middle - 1;
-    }
-    const fn = list[low];
-    return fn.value <= at && at < fn.value + Math.max(fn.size, 8) ? fn : undefined;
-  };
-  const byStart = new Map<string, ElfSymbol>();
-  for (const fn of functions) {
-    const key = `${fn.shndx}:${fn.value}`;
-    if (!byStart.has(key)) byStart.set(key, fn);
-  }
-  const startingAt = (section: number, at: number) => byStart.get(`${section}:${at}`);
+  const { all: functions, around, startingAt } = codeFunctions(elf);
 
   const callees = new Map<ElfSymbol, ElfSymbol[]>();
   for (const call of bpfToBpfCalls(elf)) {

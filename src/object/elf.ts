@@ -35,6 +35,9 @@ export const SYMBOL_TYPES = [
   "TLS",
 ] as const;
 export const SYMBOL_BINDINGS = ["LOCAL", "GLOBAL", "WEAK"] as const;
+/** The STT_* numbers the checks of the emitted object use (SYMBOL_TYPES spells them). */
+export const STT_OBJECT = 1;
+export const STT_FUNC = 2;
 
 export const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46]; // "\x7FELF"
 
