@@ -676,7 +676,7 @@ function measureCase(c: Case): CaseResult {
     notes.push(
       floor.sha256 === first.sha256
         ? `the floor's object is byte-identical to ${first.id}'s`
-        : `the floor's object differs from ${first.id}'s (expected only where our BTF sanitizer or pruning changed the debug info)`,
+        : `the floor's object differs from ${first.id}'s (expected only where our BTF sanitizer or pruning changed the debug info, or where BTF's forward declarations were put in one order)`,
     );
   }
   return {

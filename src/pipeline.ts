@@ -140,6 +140,7 @@ interface BtfStages {
   emptiedEnumsNotes: typeof import("./btf/sanitize.ts").emptiedEnumsNotes;
   pruneDeadCompileUnits: typeof import("./btf/prune.ts").pruneDeadCompileUnits;
   lintBtfObject: typeof import("./object/btf_lint.ts").lintBtfObject;
+  orderForwardDeclarations: typeof import("./object/btf_order.ts").orderForwardDeclarations;
 }
 let btfStages: BtfStages | undefined;
 
@@ -149,16 +150,18 @@ let btfStages: BtfStages | undefined;
  * dozen modules; start-up under `deno run`).
  */
 async function loadBtfStages(): Promise<BtfStages> {
-  const [sanitize, prune, lint] = await Promise.all([
+  const [sanitize, prune, lint, order] = await Promise.all([
     import("./btf/sanitize.ts"),
     import("./btf/prune.ts"),
     import("./object/btf_lint.ts"),
+    import("./object/btf_order.ts"),
   ]);
   btfStages ??= {
     sanitizeDebugInfo: sanitize.sanitizeDebugInfo,
     emptiedEnumsNotes: sanitize.emptiedEnumsNotes,
     pruneDeadCompileUnits: prune.pruneDeadCompileUnits,
     lintBtfObject: lint.lintBtfObject,
+    orderForwardDeclarations: order.orderForwardDeclarations,
   };
   return btfStages;
 }
@@ -343,6 +346,8 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
   if (options.emit === "obj") {
     // Read once for the checks below; LLVM wrote it, so it reads.
     const object = new ElfObject(bytes);
+    // The BTF writer orders some types by address: one order, so every run gives the same bytes.
+    if (btf) timer.run("order BTF", () => btf.orderForwardDeclarations(object));
     // An object that calls a function nothing defines would only fail at load time.
     const calls = unresolvedCalls(object, module);
     if (calls.length > 0) {

@@ -188,7 +188,7 @@ function floorTargets(res: Results): string[] {
  */
 const PHASE_ORDER = [
   "load libLLVM", "read inputs", "select members", "configure LLVM", "parse and link", "link", "strip debug info",
-  "internalize", "optimize", "sanitize", "prune debug info", "dump module", "codegen", "lint code", "lint BTF",
+  "internalize", "optimize", "sanitize", "prune debug info", "dump module", "codegen", "order BTF", "lint code", "lint BTF",
   "write",
 ];
 
