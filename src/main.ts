@@ -118,13 +118,13 @@ async function run(argv: string[]): Promise<number> {
   }
   // Inputs are mapped, not copied, where the runtime can (big rlibs).
   // Imported only for a link: --version and --help evaluate just what they run (start-up).
-  const [{ readInputFile }, { link, prepareLink }, ffi] = await Promise.all([
+  // Under Deno libLLVM then loads on another thread while the link's modules load and the inputs are read.
+  const ffi = await ffiBackend();
+  timer.run("load libLLVM", () => startLoadingLlvm(ffi, options.llvmPath));
+  const [{ readInputFile }, { link, prepareLink }] = await Promise.all([
     import("./input/files.ts"),
     import("./pipeline.ts"),
-    ffiBackend(),
   ]);
-  // Under Deno libLLVM then loads on another thread while the inputs are read.
-  timer.run("load libLLVM", () => startLoadingLlvm(ffi, options.llvmPath));
   const files = timer.run("read inputs", () => options.inputs.map((path) => readInputFile(path, ffi.mapFile)));
   const { llvm, inputs, selection } = await prepareLink(files, options, options.llvmPath, log, timer);
   handleFatalErrors(llvm, options);
