@@ -136,7 +136,11 @@ function copyOf(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-/** Entry offsets, kinds, and the type-id and name fields of every type; undefined if one is not understood. */
+/**
+ * Entry offsets, kinds, and the type-id and name fields of every type; undefined
+ * if one is not understood. Not btf.ts's decoder: a rewrite in place needs where
+ * each field is, not what it says, and decoding every name would cost more.
+ */
 function walkTypes(
   view: DataView,
   le: boolean,
