@@ -347,7 +347,8 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
     // Read once for the checks below; LLVM wrote it, so it reads.
     const object = new ElfObject(bytes);
     // The BTF writer orders some types by address: one order, so every run gives the same bytes.
-    if (btf) timer.run("order BTF", () => btf.orderForwardDeclarations(object));
+    const reordered = btf ? timer.run("order BTF", () => btf.orderForwardDeclarations(object)) : 0;
+    if (reordered > 0) log.debug(`BTF: put ${reordered} forward declarations in the order their pointers are met`);
     // An object that calls a function nothing defines would only fail at load time.
     const calls = unresolvedCalls(object, module);
     if (calls.length > 0) {

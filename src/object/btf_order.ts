@@ -29,33 +29,33 @@ interface TypeSection {
 
 /**
  * Put the trailing FWD types of `elf`'s `.BTF` in canonical order, in place.
- * True if bytes changed. Leaves the object alone (false) when there is
- * nothing to order or its layout is not the one LLVM writes.
+ * How many FWDs were reordered; 0 when the object is left alone: nothing to
+ * order, already in order, or a layout other than the one LLVM writes.
  */
-export function orderForwardDeclarations(elf: ElfObject): boolean {
+export function orderForwardDeclarations(elf: ElfObject): number {
   const section = elf.section(".BTF");
-  if (!section || section.data.length < 24) return false;
+  if (!section || section.data.length < 24) return 0;
   const bytes = section.data;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let le: boolean;
   if (view.getUint16(0, true) === BTF_MAGIC) le = true;
   else if (view.getUint16(0, false) === BTF_MAGIC) le = false;
-  else return false;
+  else return 0;
   const u32 = (at: number) => view.getUint32(at, le);
   const hdrLen = u32(4);
   const typesStart = hdrLen + u32(8);
   const typesEnd = typesStart + u32(12);
   const stringsStart = hdrLen + u32(16);
   const stringsEnd = stringsStart + u32(20);
-  if (typesEnd > bytes.length || stringsEnd > bytes.length) return false;
+  if (typesEnd > bytes.length || stringsEnd > bytes.length) return 0;
 
   const types = walkTypes(view, le, typesStart, typesEnd);
-  if (!types) return false;
+  if (!types) return 0;
   const last = types.starts.length - 1;
   let first = last + 1;
   while (first > 1 && types.kinds[first - 1] === FWD) first--;
   const count = last - first + 1;
-  if (count < 2) return false;
+  if (count < 2) return 0;
 
   // The first type to refer to each FWD; the references come from outside the run.
   const firstReferrer = new Array<number>(count).fill(Infinity);
@@ -69,11 +69,11 @@ export function orderForwardDeclarations(elf: ElfObject): boolean {
   const order = [...firstReferrer.keys()].sort((a, b) =>
     firstReferrer[a] - firstReferrer[b] || a - b
   );
-  if (order.every((old, i) => old === i)) return false;
+  if (order.every((old, i) => old === i)) return 0;
 
   // Strings: those only FWDs of the run name were added last, in the run's order.
   const ext = extReferences(elf, le);
-  if (!ext || ext.typeIds.some((id) => id >= first)) return false;
+  if (!ext || ext.typeIds.some((id) => id >= first)) return 0;
   const runStart = types.starts[first];
   const outsideNames = new Set(ext.stringOffsets);
   for (const field of types.nameFields) if (field < runStart) outsideNames.add(u32(field));
@@ -84,7 +84,7 @@ export function orderForwardDeclarations(elf: ElfObject): boolean {
     if (outsideNames.has(offset) || tailNames.has(offset)) continue;
     const at = stringsStart + offset;
     const end = bytes.indexOf(0, at);
-    if (end < 0 || end >= stringsEnd) return false;
+    if (end < 0 || end >= stringsEnd) return 0;
     tailNames.set(offset, copyOf(bytes.subarray(at, end + 1)));
   }
   // They must tile the end of the string section, as LLVM lays them out.
@@ -92,14 +92,14 @@ export function orderForwardDeclarations(elf: ElfObject): boolean {
   for (const name of tailNames.values()) tail -= name.length;
   let expect = tail;
   for (const [offset, name] of tailNames) {
-    if (offset !== expect) return false;
+    if (offset !== expect) return 0;
     expect += name.length;
   }
-  for (const offset of outsideNames) if (offset >= tail) return false;
+  for (const offset of outsideNames) if (offset >= tail) return 0;
   // Relocations never point into FWDs or names; if one did, moving them would break it.
   for (const rel of elf.relocationsFor(section.index)) {
     if ((rel.offset >= runStart && rel.offset < typesEnd) || rel.offset >= stringsStart + tail) {
-      return false;
+      return 0;
     }
   }
 
@@ -128,7 +128,7 @@ export function orderForwardDeclarations(elf: ElfObject): boolean {
     const target = u32(refs[i]);
     if (target >= first && target <= last) view.setUint32(refs[i], newId[target - first], le);
   }
-  return true;
+  return count;
 }
 
 /** A copy: a Node Buffer's `slice` is a view, and these bytes are about to be overwritten. */

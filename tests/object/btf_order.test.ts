@@ -111,11 +111,11 @@ test("ordering rewrites ids, references and names in place; ordered once, it is 
   const fromOriginal = readFileSync(llc(original, "llc_original"));
   const fromReordered = readFileSync(llc(reordered, "llc_reordered"));
   const before = btfSection(fromOriginal).slice();
-  assert.equal(orderForwardDeclarations(new ElfObject(fromOriginal)), true);
-  assert.equal(orderForwardDeclarations(new ElfObject(fromReordered)), true);
+  assert.equal(orderForwardDeclarations(new ElfObject(fromOriginal)), 4);
+  assert.equal(orderForwardDeclarations(new ElfObject(fromReordered)), 4);
   assert.deepEqual(btfSection(fromOriginal), btfSection(fromReordered));
   assert.equal(btfSection(fromOriginal).length, before.length);
-  assert.equal(orderForwardDeclarations(new ElfObject(fromOriginal)), false);
+  assert.equal(orderForwardDeclarations(new ElfObject(fromOriginal)), 0);
 
   const ordered = join(dir, "ordered.o");
   writeFileSync(ordered, fromOriginal);
@@ -132,6 +132,28 @@ test("ordering rewrites ids, references and names in place; ordered once, it is 
   assert.equal(cDump(ordered), cDump(llc(original, "llc_original")));
 });
 
+test("at debug level the link says how many it put in order", () => {
+  // The two inputs' objects differ before ordering, so at least one link reorders.
+  const lines = [original, reordered].flatMap((input, i) => {
+    const r = runLinker([
+      "--btf",
+      "--log-level",
+      "debug",
+      "--export",
+      "prog,holders,LICENSE",
+      input,
+      "-o",
+      join(dir, `debug${i}.o`),
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stderr.split("\n").filter((l) => l.includes("forward declarations"));
+  });
+  assert.ok(lines.length > 0);
+  for (const line of lines) {
+    assert.match(line, /BTF: put 4 forward declarations in the order their pointers are met$/);
+  }
+});
+
 test("the kernel loads the ordered object with its BTF", needsBpf(), () => {
   const loaded = verifierAccepts(link(reordered, "ours_reordered"));
   assert.ok(loaded.ok, loaded.log);
@@ -141,13 +163,13 @@ test("nothing to order: no .BTF, or fewer than two trailing FWDs", () => {
   const plain = join(dir, "plain.o");
   const r = runLinker(["--export", "prog,holders,LICENSE", original, "-o", plain]);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(orderForwardDeclarations(new ElfObject(readFileSync(plain))), false);
+  assert.equal(orderForwardDeclarations(new ElfObject(readFileSync(plain))), 0);
   const one = compileC(dir, "one", SOURCE.replace(/struct (alpha|gamma|beta) \*\w;\n/g, ""), "ll", [
     "-g",
   ]);
   const bytes = readFileSync(llc(one, "one"));
   const copy = bytes.slice();
   assert.deepEqual(fwdNames(join(dir, "one.o")), ["delta"]);
-  assert.equal(orderForwardDeclarations(new ElfObject(bytes)), false);
+  assert.equal(orderForwardDeclarations(new ElfObject(bytes)), 0);
   assert.deepEqual(bytes, copy);
 });
