@@ -460,12 +460,11 @@ function versionOnly(): Contestant {
  */
 function dlopenFloor(): Contestant[] {
   const exe = buildFloor("dlopen-only", "bench/floor/dlopen_only.ts");
-  const libdir = llvm22LibDir();
-  if (!exe || !libdir) {
-    if (exe) log("warning: no dlopen-only floor: llvm-config-22 --libdir failed");
+  const libLlvm = floorLibrary();
+  if (!exe || !libLlvm) {
+    if (exe) log("warning: no dlopen-only floor: no libLLVM 22 found for it");
     return [];
   }
-  const libLlvm = join(libdir, "libLLVM.so");
   return [{
     id: "dlopen-floor",
     label: "Bun executable that only dlopens libLLVM (floor, no target)",
@@ -482,15 +481,15 @@ function dlopenFloor(): Contestant[] {
  * load (the deno/compiled target's floor).
  */
 function denoDlopenFloor(): Contestant[] {
-  const libdir = llvm22LibDir();
-  if (!RUNTIMES.includes("deno") || !libdir) return [];
+  const libLlvm = floorLibrary();
+  if (!RUNTIMES.includes("deno") || !libLlvm) return [];
   return [{
     id: "deno-dlopen-floor",
     label: "deno run of a script that only dlopens libLLVM (floor, no target)",
     ours: false,
     steps: () => [{
       cmd: DENO,
-      args: [...DENO_RUN, join(REPO, "bench/floor/dlopen_only_deno.ts"), join(libdir, "libLLVM.so")],
+      args: [...DENO_RUN, join(REPO, "bench/floor/dlopen_only_deno.ts"), libLlvm],
     }],
     output: (work) => join(work, "none"),
   }];
@@ -501,6 +500,22 @@ let libDir22: string | undefined;
 function llvm22LibDir(): string {
   libDir22 ??= tryRun("llvm-config-22", ["--libdir"]).stdout.trim();
   return libDir22;
+}
+
+let floorLib: string | undefined;
+/**
+ * The libLLVM the floors load: the one the linker chooses here, named by its
+ * --version (at the same major a rustup toolchain's comes before Debian's:
+ * README "LLVM versions and discovery"), so that a floor does the same
+ * library's work; else LLVM 22's from llvm-config-22; "" if neither says.
+ */
+function floorLibrary(): string {
+  if (floorLib === undefined) {
+    const named = existsSync(DIST) ? /\((\/[^)]*)\)\s*$/.exec(tryRun(DIST, ["--version"]).stdout)?.[1] : undefined;
+    const libdir = llvm22LibDir();
+    floorLib = named ?? (libdir ? join(libdir, "libLLVM.so") : "");
+  }
+  return floorLib;
 }
 
 /** `bun build --compile` of a floor program into .cache/bench/<name>, once per run; undefined (and a warning) if it fails. */
@@ -530,8 +545,8 @@ const LLVM_FLOOR_NOTE = "the LLVM-phases floor row is bench/floor/llvm_only.ts c
  * `expandInOrder` (case (c): compiler_builtins defines them all).
  */
 function llvmFloor(args: string[], expandInOrder = false): Contestant[] {
-  const libdir = llvm22LibDir();
-  const exe = libdir
+  const libLlvm = floorLibrary();
+  const exe = libLlvm
     ? buildFloor("llvm-only", "bench/floor/llvm_only.ts", ["--bytecode", "--minify", "--sourcemap=none"])
     : undefined;
   if (!exe) return [];
@@ -539,15 +554,15 @@ function llvmFloor(args: string[], expandInOrder = false): Contestant[] {
     id: "llvm-floor",
     label: LLVM_FLOOR_LABEL,
     ours: false,
-    steps: (work) => [{ cmd: exe, args: llvmFloorArgs(libdir, args, expandInOrder, work) }],
+    steps: (work) => [{ cmd: exe, args: llvmFloorArgs(libLlvm, args, expandInOrder, work) }],
     output: (work) => join(work, "out.o"),
     verify: false,
   }];
 }
 
-function llvmFloorArgs(libdir: string, args: string[], expandInOrder: boolean, work: string): string[] {
+function llvmFloorArgs(libLlvm: string, args: string[], expandInOrder: boolean, work: string): string[] {
   const order = expandInOrder ? [] : ["--no-expand-memcpy-in-order"];
-  return [join(libdir, "libLLVM.so"), ...order, ...args, "-o", join(work, "out.o")];
+  return [libLlvm, ...order, ...args, "-o", join(work, "out.o")];
 }
 
 /**
@@ -557,8 +572,8 @@ function llvmFloorArgs(libdir: string, args: string[], expandInOrder: boolean, w
  * target, Deno's start-up included).
  */
 function denoLlvmFloor(args: string[], expandInOrder = false): Contestant[] {
-  const libdir = llvm22LibDir();
-  if (!RUNTIMES.includes("deno") || !libdir) return [];
+  const libLlvm = floorLibrary();
+  if (!RUNTIMES.includes("deno") || !libLlvm) return [];
   const program = join(REPO, "bench/floor/llvm_only.ts");
   return [{
     id: "deno-llvm-floor",
@@ -566,7 +581,7 @@ function denoLlvmFloor(args: string[], expandInOrder = false): Contestant[] {
     ours: false,
     steps: (work) => [{
       cmd: DENO,
-      args: [...DENO_RUN, program, ...llvmFloorArgs(libdir, args, expandInOrder, work)],
+      args: [...DENO_RUN, program, ...llvmFloorArgs(libLlvm, args, expandInOrder, work)],
     }],
     output: (work) => join(work, "out.o"),
     verify: false,

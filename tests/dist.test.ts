@@ -23,6 +23,7 @@ import {
   builtExecutable,
   compileXdpExample,
   fileTempDir,
+  linkerCommand,
   LLVM_BIN,
   MINIMAL_ENV,
   needsBpf,
@@ -47,6 +48,19 @@ function runExe(args: string[]) {
   return runWithEnv(exe, args, { cwd: dir, env: MINIMAL_ENV });
 }
 
+/**
+ * The script entry, with the executable's environment as far as discovery goes:
+ * no rustup toolchain (the executable has no HOME), which it would otherwise
+ * prefer at the same LLVM major. HOME stays, for Deno's cache.
+ */
+function runScript(args: string[]) {
+  const { command, args: prefix } = linkerCommand();
+  return runWithEnv(command, [...prefix, ...args], {
+    cwd: dir,
+    env: { ...MINIMAL_ENV, HOME: process.env.HOME ?? "/root", RUSTUP_HOME: join(dir, "no-rustup") },
+  });
+}
+
 /** Link with the executable and with the script entry; both must succeed. Returns both outputs. */
 function linkBoth(name: string, args: string[]): { exeOut: string; scriptOut: string } {
   const exeOut = join(dir, `${name}.exe.out`);
@@ -54,7 +68,7 @@ function linkBoth(name: string, args: string[]): { exeOut: string; scriptOut: st
   const a = runExe([...args, "-o", exeOut]);
   assert.equal(a.status, 0, `executable failed (${a.status}, signal ${a.signal}):\n${a.stderr}`);
   assert.equal(a.stderr, "", "a clean link prints nothing");
-  const b = runLinker([...args, "-o", scriptOut], { cwd: dir });
+  const b = runScript([...args, "-o", scriptOut]);
   assert.equal(b.status, 0, `script entry failed:\n${b.stderr}`);
   return { exeOut, scriptOut };
 }
@@ -99,7 +113,7 @@ test("--version in a bare environment names the libLLVM path and version, like t
   assert.ok(existsSync(m[2]), `${m[2]} does not exist`);
   assert.equal(runExe(["-V"]).stdout, r.stdout);
   assert.equal(
-    runLinker(["--version"]).stdout,
+    runScript(["--version"]).stdout,
     r.stdout,
     "the script entry finds the same libLLVM",
   );
@@ -286,7 +300,10 @@ function layOutRustup(): string[] {
   } catch {
     copyFileSync(LLVM22_LIB, library);
   }
-  writeFileSync(join(lib, `libLLVM-22-rust-${RUST_RELEASE}.so`), `INPUT(libLLVM.so.22.1-rust-${RUST_RELEASE})\n`);
+  writeFileSync(
+    join(lib, `libLLVM-22-rust-${RUST_RELEASE}.so`),
+    `INPUT(libLLVM.so.22.1-rust-${RUST_RELEASE})\n`,
+  );
   return [library];
 }
 
@@ -296,7 +313,9 @@ test(
   "discovery lists each rustup toolchain's libLLVM as a 'rust toolchain' candidate",
   () => {
     // rustup's default home (~/.rustup) and RUSTUP_HOME alike.
-    for (const env of [{ PATH: "", HOME: dirname(rustupHome) }, { PATH: "", RUSTUP_HOME: rustupHome }]) {
+    for (
+      const env of [{ PATH: "", HOME: dirname(rustupHome) }, { PATH: "", RUSTUP_HOME: rustupHome }]
+    ) {
       const candidates = listCandidates(env);
       for (const lib of rustLibs) {
         const found = candidates.find((c) => c.path === lib);
@@ -308,6 +327,24 @@ test(
         assert.equal(found.nameVersion?.[0], Number(/libLLVM\.so\.(\d+)/.exec(lib)![1]));
       }
     }
+  },
+);
+
+test(
+  "at the same LLVM major, the rustup toolchain's libLLVM comes before the system's, and is chosen",
+  () => {
+    const candidates = listCandidates({ PATH: "", RUSTUP_HOME: rustupHome }).map((c) => c.path);
+    const rust = candidates.indexOf(rustLibs[0]);
+    const system = candidates.indexOf("/usr/lib/llvm-22/lib/libLLVM.so");
+    assert.ok(rust >= 0 && system > rust, candidates.join("\n"));
+    // An older major stays after a newer one, whoever ships it.
+    assert.ok(candidates.indexOf("/usr/lib/llvm-19/lib/libLLVM.so") > rust);
+    const v = runWithEnv(exe, ["-V"], {
+      cwd: dir,
+      env: { ...MINIMAL_ENV, HOME: dirname(rustupHome) },
+    });
+    assert.equal(v.status, 0, v.stderr);
+    assert.ok(v.stdout.includes(`(${rustLibs[0]})`), v.stdout);
   },
 );
 

@@ -41,12 +41,23 @@ makeArchive(dir, "libmix.a", [main22, join(dir, "notes.txt")]);
 const PRODUCER_22 = readBitcodeProducer(readFileSync(main22))!;
 const VERSION_22 = Object.values(PRODUCER_22.llvmVersion!).join(".");
 
-/** Run `bpf-linker --print-llvm ...` with exactly `env` (plus PATH and HOME). */
+/**
+ * The environment of these tests: PATH, HOME (for Deno's cache) and no rustup
+ * toolchain, whose libLLVM discovery would put before the system's of the same
+ * major (tests/dist.test.ts has that case).
+ */
+const ENV = {
+  PATH: "/usr/bin:/bin",
+  HOME: process.env.HOME ?? "/root",
+  RUSTUP_HOME: join(dir, "no-rustup"),
+};
+
+/** Run `bpf-linker --print-llvm ...` with exactly `env` (plus ENV). */
 function printLlvm(args: string[], env: Record<string, string> = {}) {
   const { command, args: prefix } = linkerCommand();
   const r = runWithEnv(command, [...prefix, "--print-llvm", ...args], {
     cwd: dir,
-    env: { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env },
+    env: { ...ENV, ...env },
   });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout;
@@ -85,7 +96,7 @@ test("--print-llvm lists the system's LLVM 22 (chosen) and 19 (usable), without 
     /^bpf-linker \d+\.\d+\.\d+\n\nlibLLVM candidates, in discovery order \(LLVM 19 or newer\):\n/,
   );
   // Every candidate discovery lists, in its order, each with a verdict.
-  const env = { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
+  const env = ENV;
   assert.deepEqual(lines.map((l) => l.path), listCandidates(env).map((c) => c.path));
   const v22 = entryIn(lines, `${LLVM22_DIR}/`);
   assert.match(v22.version!, /^22\.\d+\.\d+$/);
