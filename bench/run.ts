@@ -456,7 +456,8 @@ function versionOnly(): Contestant {
 
 /**
  * Informational: `bench/floor/dlopen_only.ts` compiled with `bun build --compile`,
- * which dlopens libLLVM 22 and returns: the start-up every compiled run pays.
+ * which dlopens the libLLVM the linker chooses (floorLibrary) and returns: the
+ * start-up every compiled run pays.
  */
 function dlopenFloor(): Contestant[] {
   const exe = buildFloor("dlopen-only", "bench/floor/dlopen_only.ts");
