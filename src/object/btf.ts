@@ -111,10 +111,14 @@ function stringReader(strings: Uint8Array): (offset: number) => string {
     if (text === undefined) {
       let end = offset;
       let ascii = true;
-      for (; end < strings.length && strings[end] !== 0; end++) if (strings[end] >= 0x80) ascii = false;
+      for (; end < strings.length && strings[end] !== 0; end++) {
+        if (strings[end] >= 0x80) ascii = false;
+      }
       const bytes = strings.subarray(offset, end);
       // Names are ASCII but for a rare one: no decoder call for them.
-      text = ascii ? String.fromCharCode.apply(null, bytes as unknown as number[]) : utf8.decode(bytes);
+      text = ascii
+        ? String.fromCharCode.apply(null, bytes as unknown as number[])
+        : utf8.decode(bytes);
       decoded.set(offset, text);
     }
     return text;
@@ -137,8 +141,18 @@ function voidType(): BtfType {
   };
 }
 
-/** Decode a `.BTF` section. Throws BtfFormatError for bad magic, bad offsets or a truncated type. */
-export function parseBtf(bytes: Uint8Array): Btf {
+/** Where a `.BTF` section's parts are (byte offsets into it), and its byte order. */
+export interface BtfLayout {
+  view: DataView;
+  littleEndian: boolean;
+  typesStart: number;
+  typesEnd: number;
+  stringsStart: number;
+  stringsEnd: number;
+}
+
+/** Read a `.BTF` header. Throws BtfFormatError for a short section, bad magic or offsets past its end. */
+export function btfLayout(bytes: Uint8Array): BtfLayout {
   if (bytes.length < 24) throw new BtfFormatError("section too short for a BTF header");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let le: boolean;
@@ -147,17 +161,23 @@ export function parseBtf(bytes: Uint8Array): Btf {
   else throw new BtfFormatError("bad BTF magic");
   const u32 = (at: number) => view.getUint32(at, le);
   const hdrLen = u32(4);
-  const typeOff = u32(8);
-  const typeLen = u32(12);
-  const strOff = u32(16);
-  const strLen = u32(20);
-  const typesStart = hdrLen + typeOff;
-  const typesEnd = typesStart + typeLen;
-  const stringsStart = hdrLen + strOff;
-  if (hdrLen < 24 || typesEnd > bytes.length || stringsStart + strLen > bytes.length) {
+  const typesStart = hdrLen + u32(8);
+  const typesEnd = typesStart + u32(12);
+  const stringsStart = hdrLen + u32(16);
+  const stringsEnd = stringsStart + u32(20);
+  if (hdrLen < 24 || typesEnd > bytes.length || stringsEnd > bytes.length) {
     throw new BtfFormatError("BTF header points past the section");
   }
-  const strings = bytes.subarray(stringsStart, stringsStart + strLen);
+  return { view, littleEndian: le, typesStart, typesEnd, stringsStart, stringsEnd };
+}
+
+/** Decode a `.BTF` section. Throws BtfFormatError for bad magic, bad offsets or a truncated type. */
+export function parseBtf(bytes: Uint8Array): Btf {
+  const { view, littleEndian: le, typesStart, typesEnd, stringsStart, stringsEnd } = btfLayout(
+    bytes,
+  );
+  const u32 = (at: number) => view.getUint32(at, le);
+  const strings = bytes.subarray(stringsStart, stringsEnd);
   const string = stringReader(strings);
   const types: BtfType[] = [voidType()];
   let at = typesStart;

@@ -11,10 +11,8 @@
 // The rewrite is in place and keeps every size: FWDs are 12 bytes each and
 // their new names fill exactly the bytes the old ones did.
 
+import { BTF_KIND, BtfFormatError, type BtfLayout, btfLayout } from "./btf.ts";
 import type { ElfObject } from "./elf.ts";
-
-const BTF_MAGIC = 0xeb9f;
-const FWD = 7;
 
 /** What a walk of the type section found: where each type starts, and where it refers to others. */
 interface TypeSection {
@@ -34,26 +32,23 @@ interface TypeSection {
  */
 export function orderForwardDeclarations(elf: ElfObject): number {
   const section = elf.section(".BTF");
-  if (!section || section.data.length < 24) return 0;
+  if (!section) return 0;
   const bytes = section.data;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let le: boolean;
-  if (view.getUint16(0, true) === BTF_MAGIC) le = true;
-  else if (view.getUint16(0, false) === BTF_MAGIC) le = false;
-  else return 0;
+  let layout: BtfLayout;
+  try {
+    layout = btfLayout(bytes);
+  } catch (e) {
+    if (e instanceof BtfFormatError) return 0; // the BTF lint says so
+    throw e;
+  }
+  const { view, littleEndian: le, typesStart, typesEnd, stringsStart, stringsEnd } = layout;
   const u32 = (at: number) => view.getUint32(at, le);
-  const hdrLen = u32(4);
-  const typesStart = hdrLen + u32(8);
-  const typesEnd = typesStart + u32(12);
-  const stringsStart = hdrLen + u32(16);
-  const stringsEnd = stringsStart + u32(20);
-  if (typesEnd > bytes.length || stringsEnd > bytes.length) return 0;
 
   const types = walkTypes(view, le, typesStart, typesEnd);
   if (!types) return 0;
   const last = types.starts.length - 1;
   let first = last + 1;
-  while (first > 1 && types.kinds[first - 1] === FWD) first--;
+  while (first > 1 && types.kinds[first - 1] === BTF_KIND.FWD) first--;
   const count = last - first + 1;
   if (count < 2) return 0;
 
@@ -162,55 +157,54 @@ function walkTypes(
     kinds.push(kind);
     nameFields.push(at);
     let size = 12;
-    // Kinds as in the kernel's include/uapi/linux/btf.h.
     switch (kind) {
-      case 2: // PTR
-      case 8: // TYPEDEF
-      case 9: // VOLATILE
-      case 10: // CONST
-      case 11: // RESTRICT
-      case 12: // FUNC
-      case 18: // TYPE_TAG
+      case BTF_KIND.PTR:
+      case BTF_KIND.TYPEDEF:
+      case BTF_KIND.VOLATILE:
+      case BTF_KIND.CONST:
+      case BTF_KIND.RESTRICT:
+      case BTF_KIND.FUNC:
+      case BTF_KIND.TYPE_TAG:
         typeRefs.push(at + 8, id);
         break;
-      case 14: // VAR
-      case 17: // DECL_TAG
+      case BTF_KIND.VAR:
+      case BTF_KIND.DECL_TAG:
         typeRefs.push(at + 8, id);
         size = 16;
         break;
-      case 1: // INT
+      case BTF_KIND.INT:
         size = 16;
         break;
-      case 7: // FWD
-      case 16: // FLOAT
+      case BTF_KIND.FWD:
+      case BTF_KIND.FLOAT:
         break;
-      case 3: // ARRAY
+      case BTF_KIND.ARRAY:
         typeRefs.push(at + 12, id, at + 16, id);
         size = 24;
         break;
-      case 4: // STRUCT
-      case 5: // UNION
+      case BTF_KIND.STRUCT:
+      case BTF_KIND.UNION:
         for (let i = 0; i < vlen; i++) {
           nameFields.push(at + 12 + 12 * i), typeRefs.push(at + 16 + 12 * i, id);
         }
         size = 12 + 12 * vlen;
         break;
-      case 6: // ENUM
+      case BTF_KIND.ENUM:
         for (let i = 0; i < vlen; i++) nameFields.push(at + 12 + 8 * i);
         size = 12 + 8 * vlen;
         break;
-      case 19: // ENUM64
+      case BTF_KIND.ENUM64:
         for (let i = 0; i < vlen; i++) nameFields.push(at + 12 + 12 * i);
         size = 12 + 12 * vlen;
         break;
-      case 13: // FUNC_PROTO
+      case BTF_KIND.FUNC_PROTO:
         typeRefs.push(at + 8, id);
         for (let i = 0; i < vlen; i++) {
           nameFields.push(at + 12 + 8 * i), typeRefs.push(at + 16 + 8 * i, id);
         }
         size = 12 + 8 * vlen;
         break;
-      case 15: // DATASEC
+      case BTF_KIND.DATASEC:
         for (let i = 0; i < vlen; i++) typeRefs.push(at + 12 + 12 * i, id);
         size = 12 + 12 * vlen;
         break;
