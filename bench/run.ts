@@ -362,6 +362,7 @@ async function buildCases(): Promise<Case[]> {
         llcAlone(m.inputs[0]),
         ...dlopenFloor(),
         ...denoDlopenFloor(),
+        ...denoModulesFloor(),
         ...llvmFloor(["--export", m.exports.join(","), ...m.inputs]),
         ...(RUNTIMES.includes("compiled") ? [versionOnly()] : []),
       ],
@@ -371,6 +372,11 @@ async function buildCases(): Promise<Case[]> {
       notes: [
         "the baseline is llc-22 alone on the same .ll (no opt step)",
         "the dlopen floor row is a Bun executable (bun build --compile) that only dlopens libLLVM 22 and asks its version",
+        ...(RUNTIMES.includes("deno")
+          ? ["the deno modules floor row is bench/floor/modules_only_deno.ts: under `deno run`, the modules a link " +
+            "loads (src/main.ts's, the Deno FFI back end, src/input/files.ts, src/pipeline.ts) loaded and evaluated, " +
+            "none of their code run, then the same dlopen"]
+          : []),
         LLVM_FLOOR_NOTE,
         "the --version row is the compiled linker finding and loading libLLVM and printing its version",
       ],
@@ -491,6 +497,28 @@ function denoDlopenFloor(): Contestant[] {
     steps: () => [{
       cmd: DENO,
       args: [...DENO_RUN, join(REPO, "bench/floor/dlopen_only_deno.ts"), libLlvm],
+    }],
+    output: (work) => join(work, "none"),
+  }];
+}
+
+/**
+ * Informational, with `deno` among the runtimes: `bench/floor/modules_only_deno.ts`
+ * under `deno run`, on the snapshot: Deno's start, the modules a plain link
+ * loads (evaluated, nothing run) and the dlopen. Against dlopenFloor it is what
+ * `deno run` of the linker's sources costs before any link work (the floor of
+ * the deno/compiled target for the sources).
+ */
+function denoModulesFloor(): Contestant[] {
+  const libLlvm = floorLibrary();
+  if (!RUNTIMES.includes("deno") || !libLlvm) return [];
+  return [{
+    id: "deno-modules-floor",
+    label: "deno run that loads the modules a link loads and only dlopens libLLVM (floor, no target)",
+    ours: false,
+    steps: () => [{
+      cmd: DENO,
+      args: [...DENO_RUN, join(REPO, "bench/floor/modules_only_deno.ts"), libLlvm, SNAP],
     }],
     output: (work) => join(work, "none"),
   }];

@@ -24,6 +24,7 @@ const SHORT: Record<string, string> = {
   llc: "llc alone",
   "dlopen-floor": "Bun executable that only dlopens libLLVM",
   "deno-dlopen-floor": "deno run that only dlopens libLLVM",
+  "deno-modules-floor": "deno run that loads a link's modules and dlopens libLLVM",
   "llvm-floor": "Bun executable running only LLVM's phases",
   "deno-llvm-floor": "deno run of the LLVM-phases program",
   version: "compiled, --version",
@@ -127,6 +128,18 @@ function startupTargets(res: Results): string[] {
       `- \`deno run\` start-up floor: a script that only dlopens libLLVM takes ${time(denoFloor)} under \`deno run\` ` +
         `against ${time(compiledFloor)} compiled: ${extra.toFixed(1)} ms before any module of ours loads, ` +
         denoBound(compiledC, extra),
+    );
+  }
+  // Deno's start plus loading (not running) the modules a link loads: what a
+  // `deno run` of the sources pays before its first phase, where the
+  // executable pays its own start (the dlopen floor and ~1.5 ms of bundle).
+  const denoModules = median("d", "deno-modules-floor");
+  if (denoModules !== undefined && compiledFloor !== undefined && compiledC !== undefined) {
+    const extra = denoModules - compiledFloor;
+    out.push(
+      `- \`deno run\` modules floor: loading the modules a link loads and dlopening libLLVM takes ${time(denoModules)} ` +
+        `under \`deno run\` against ${time(compiledFloor)} for the compiled dlopen floor: ${extra.toFixed(1)} ms ` +
+        `before the first phase, ` + denoBound(compiledC, extra),
     );
   }
   // The same LLVM work under both runtimes: what Deno adds on a real link
