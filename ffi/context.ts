@@ -108,6 +108,35 @@ export class Context implements Disposable {
     }
   }
 
+  /**
+   * Read bitcode lazily: the module's globals and declarations now, each
+   * function body when something first needs it (linking it into another
+   * module does). LLVM keeps reading `bytes` in place until the module is
+   * linked or disposed: they must stay alive and unchanged until then. For a
+   * module to link into another, not to link into: a link destination must be
+   * read whole (parseBitcode). Errors in a function body surface when it is
+   * read, as a failed link.
+   */
+  parseBitcodeLazily(bytes: Uint8Array, name: string): Module {
+    const api = this.llvm.api;
+    const buffer = api.LLVMCreateMemoryBufferWithMemoryRange(
+      this.llvm.ffi.addressOf(bytes),
+      bytes.length,
+      cString(name),
+      0,
+    );
+    const out = new Uint8Array(8);
+    const { result: failed, errors } = this.collectErrors(() =>
+      api.LLVMGetBitcodeModuleInContext2(this.handle, buffer, out)
+    );
+    if (failed) {
+      // The module owns the buffer (not the bytes) only once it was read.
+      api.LLVMDisposeMemoryBuffer(buffer);
+      throw new LlvmFailure(errors.join("; ") || "invalid bitcode");
+    }
+    return new Module(this, this.llvm.ffi.readPointer(out)!);
+  }
+
   /** Parse textual IR. */
   parseIr(text: Uint8Array, name: string): Module {
     const api = this.llvm.api;

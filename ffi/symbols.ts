@@ -67,6 +67,8 @@ export const LLVM_SYMBOLS = {
 
   // --- Reading modules
   LLVMParseBitcodeInContext2: { parameters: ["ptr", "ptr", "buf"], result: "i32" },
+  // Lazy: function bodies are read when first needed. Owns the buffer on success only.
+  LLVMGetBitcodeModuleInContext2: { parameters: ["ptr", "ptr", "buf"], result: "i32" },
   // Takes ownership of the memory buffer.
   LLVMParseIRInContext: { parameters: ["ptr", "ptr", "buf", "buf"], result: "i32", until: 21 },
   // LLVM 22: the caller keeps ownership of the memory buffer.

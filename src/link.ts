@@ -1,6 +1,6 @@
 // Parsing module inputs and linking them into one module (docs/ARCHITECTURE.md#link).
 
-import type { Context } from "../ffi/context.ts";
+import { type Context, oneLine } from "../ffi/context.ts";
 import type { Module } from "../ffi/module.ts";
 import { readBitcodeProducer } from "./input/bitcode_producer.ts";
 import { LinkError, ParseError } from "./errors.ts";
@@ -40,11 +40,21 @@ export function checkProducers(inputs: ModuleInput[], loaded: { major: number; t
   }
 }
 
-/** Parse one input into a module of `context`; failures name the file and member. */
-export function parseModule(context: Context, input: ModuleInput): Module {
+/**
+ * Parse one input into a module of `context`; failures name the file and
+ * member. `lazily`: bitcode function bodies are read when the module is
+ * linked into another (Context.parseBitcodeLazily), for a module that is only
+ * ever a link's source.
+ */
+export function parseModule(context: Context, input: ModuleInput, lazily = false): Module {
   const name = describeInput(input);
   return withLlvm(
-    () => input.format === "ir" ? context.parseIr(input.bytes, name) : context.parseBitcode(input.bytes, name),
+    () =>
+      input.format === "ir"
+        ? context.parseIr(input.bytes, name)
+        : lazily
+        ? context.parseBitcodeLazily(input.bytes, name)
+        : context.parseBitcode(input.bytes, name),
     (message) => new ParseError(`cannot read ${input.format === "ir" ? "LLVM IR" : "bitcode"}: ${message}`, input),
   );
 }
@@ -53,8 +63,8 @@ export function parseModule(context: Context, input: ModuleInput): Module {
  * Parse one input for linking: its `license`/`version` section data is merged
  * with the same data of the inputs before it (src/section_merge.ts).
  */
-function parseInput(context: Context, input: ModuleInput): Module {
-  return mergeSectionData(context, parseModule(context, input), input);
+function parseInput(context: Context, input: ModuleInput, lazily: boolean): Module {
+  return mergeSectionData(context, parseModule(context, input, lazily), input);
 }
 
 const MULTIPLY_DEFINED = /Linking globals named '([^']+)': symbol multiply defined/;
@@ -109,6 +119,8 @@ interface LinkedRun {
   end: number;
   /** Number of inputs merged into it, rounded to the balanced-tree level. */
   level: number;
+  /** One input read lazily (parseModule): its function bodies are read by the link. */
+  lazy?: boolean;
 }
 
 /**
@@ -140,10 +152,11 @@ export function linkModules(context: Context, inputs: ModuleInput[], log: Logger
     for (let i = 0; i < prefix; i++) {
       log.debug(`linking ${describeInput(inputs[i])}`);
       linkInto(context, inputs, { module: linked, first: 0, end: i, level: 0 }, {
-        module: parseInput(context, inputs[i]),
+        module: parseInput(context, inputs[i], true),
         first: i,
         end: i + 1,
         level: 0,
+        lazy: true,
       });
     }
     if (prefix < inputs.length) {
@@ -154,6 +167,13 @@ export function linkModules(context: Context, inputs: ModuleInput[], log: Logger
       const rest = mergePairwise(context, inputs, prefix, log);
       log.debug(`linking inputs ${prefix + 1}-${inputs.length} (merged) into ${LINKED_MODULE_NAME}`);
       linkInto(context, inputs, { module: linked, first: 0, end: prefix, level: 0 }, rest);
+    }
+    // Read whole, an input with debug info was verified on the way (LLVM's
+    // debug-info upgrade runs the verifier); read lazily, it is not. The linked
+    // module is verified once instead, as llvm-link verifies what it writes.
+    const broken = linked.verify();
+    if (broken !== undefined) {
+      throw new LinkError(`the linked module is not valid LLVM IR: ${oneLine(broken.trim().split("\n")[0])}`);
     }
     return linked;
   } catch (e) {
@@ -168,7 +188,10 @@ function mergePairwise(context: Context, inputs: ModuleInput[], from: number, lo
   try {
     for (let i = from; i < inputs.length; i++) {
       log.debug(`linking ${describeInput(inputs[i])}`);
-      let run: LinkedRun = { module: parseInput(context, inputs[i]), first: i, end: i + 1, level: 0 };
+      // Read lazily only what is linked into the run before it right away: a
+      // run that waits on the stack becomes a link's destination.
+      const lazy = stack.length > 0 && stack[stack.length - 1].level === 0;
+      let run: LinkedRun = { module: parseInput(context, inputs[i], lazy), first: i, end: i + 1, level: 0, lazy };
       while (stack.length > 0 && stack[stack.length - 1].level === run.level) {
         run = merge(context, inputs, stack.pop()!, run);
       }
@@ -202,6 +225,9 @@ function merge(context: Context, inputs: ModuleInput[], earlier: LinkedRun, late
  */
 function linkInto(context: Context, inputs: ModuleInput[], earlier: LinkedRun, later: LinkedRun): void {
   withLlvm(() => earlier.module.link(later.module), (message) => {
+    // A lazily read input's function bodies are first read by the link: if it
+    // does not read whole, that is the error, as when it is parsed up front.
+    if (later.lazy) parseModule(context, inputs[later.first])[Symbol.dispose]();
     const symbol = MULTIPLY_DEFINED.exec(message)?.[1];
     if (symbol === undefined) return new LinkError(`cannot link: ${message}`, inputs[later.first]);
     const definers = definersOf(context, inputs.slice(earlier.first, later.end), symbol);

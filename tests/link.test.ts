@@ -5,13 +5,27 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { newestProducerMajor } from "../src/link.ts";
+import { linkModules, newestProducerMajor } from "../src/link.ts";
+import { Context } from "../ffi/context.ts";
+import { ParseError } from "../src/errors.ts";
+import { loadLlvm } from "../src/mod.ts";
 import { collectModuleInputs } from "../src/pipeline.ts";
 import { Logger, MemorySink } from "../src/log.ts";
-import { compileC, loadAndRun, makeArchive, needsBpf, run, runLinker, tempDir, tool } from "./support/tools.ts";
-import { readFileSync } from "node:fs";
+import {
+  compileC,
+  LLVM_BIN,
+  loadAndRun,
+  makeArchive,
+  needsBpf,
+  run,
+  runLinker,
+  tempDir,
+  tool,
+} from "./support/tools.ts";
+import { readFileSync, writeFileSync } from "node:fs";
 
 const dir = tempDir();
+const llvm = await loadLlvm();
 /** XDP test runs need at least an Ethernet header's worth of bytes. */
 const packet = (first: number) => Uint8Array.from({ length: 64 }, (_, i) => (i === 0 ? first : 0));
 const PROGRAM = `
@@ -128,4 +142,66 @@ test("LLVM 22 links the same program from clang-22 bitcode; the kernel gives the
   assert.equal(r.status, 0, r.stderr);
   assert.equal(loadAndRun(out, "prog", packet(200)), 1);
   assert.equal(loadAndRun(out, "prog", packet(7)), 2);
+});
+
+// Sources are read lazily (src/link.ts): LLVM reads a function body when the
+// link needs it, and the inputs are no longer verified on the way in.
+
+/** FNENTRY offsets (32-bit words) of `bc`'s functions, from llvm-bcanalyzer. */
+function functionBlockOffsets(bc: string): number[] {
+  const dump = tool(join(LLVM_BIN, "llvm-bcanalyzer"), ["--dump", bc]);
+  return [...dump.matchAll(/<FNENTRY [^>]*op1=(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+}
+
+test("a function body that does not read is the same 'cannot read bitcode' error, naming the input, no output", async () => {
+  const good = compileC(dir, "lazy_body", `${PROGRAM}${LIBRARY}`, "bc", ["-g"]);
+  const bytes = new Uint8Array(readFileSync(good));
+  const [first] = functionBlockOffsets(good);
+  assert.ok(first !== undefined && first * 4 + 96 < bytes.length, "a function block to damage");
+  bytes.fill(0xff, first * 4 + 16, first * 4 + 96);
+  const bad = join(dir, "lazy_body_bad.bc");
+  writeFileSync(bad, bytes);
+
+  // The premise: the module reads lazily, its function body does not.
+  using context = new Context(llvm, () => {});
+  assert.throws(() => context.parseBitcode(bytes, bad));
+  context.parseBitcodeLazily(bytes, bad)[Symbol.dispose]();
+
+  const log = new Logger("off", new MemorySink());
+  const inputs = collectModuleInputs([{ path: bad, bytes }], log);
+  assert.throws(() => linkModules(context, inputs, log), (e: unknown) => {
+    assert.ok(e instanceof ParseError, String(e));
+    assert.equal(e.file, bad);
+    assert.match(e.message, /lazy_body_bad\.bc: cannot read bitcode: /);
+    return true;
+  });
+
+  const out = join(dir, "lazy_body_bad.o");
+  const r = runLinker(["--export", "prog", bad, "-o", out]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^error: [^\n]*lazy_body_bad\.bc: cannot read bitcode: [^\n]+\n$/);
+  assert.ok(!existsSync(out));
+});
+
+test("bitcode that reads but is not valid IR is one error: the linked module is verified", () => {
+  // llvm-as verifies before it writes unless told not to: a use before its definition.
+  const ll = join(dir, "unverified.ll");
+  writeFileSync(
+    ll,
+    `target triple = "bpf"
+define i32 @f(i32 %a) {
+entry:
+  %x = add i32 %y, 1
+  %y = add i32 %a, 1
+  ret i32 %x
+}
+`,
+  );
+  const bc = join(dir, "unverified.bc");
+  tool(join(LLVM_BIN, "llvm-as"), ["-disable-verify", ll, "-o", bc]);
+  const out = join(dir, "unverified.o");
+  const r = runLinker(["--export", "f", bc, "-o", out]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^error: the linked module is not valid LLVM IR: Instruction does not dominate all uses!\n$/);
+  assert.ok(!existsSync(out));
 });

@@ -186,6 +186,8 @@ const llvm = rt.open(libPath, {
   LLVMCreateMemoryBufferWithContentsOfFile: { args: [P, P, P], returns: "i32" },
   LLVMDisposeMemoryBuffer: { args: [P], returns: "void" },
   LLVMParseBitcodeInContext2: { args: [P, P, P], returns: "i32" },
+  LLVMGetBitcodeModuleInContext2: { args: [P, P, P], returns: "i32" },
+  LLVMVerifyModule: { args: [P, "i32", P], returns: "i32" },
   LLVMParseIRInContext2: { args: [P, P, P, P], returns: "i32" },
   LLVMLinkModules2: { args: [P, P], returns: "i32" },
   LLVMGetTarget: { args: [P], returns: P },
@@ -256,12 +258,18 @@ phase("configure LLVM");
 // ---------------------------------------------------------------------------
 // Parse and link (src/link.ts linkModules): every input into an empty module
 // named linked_module, one after another while that costs at most 8x the
-// inputs' size, the rest merged pairwise like a binary counter first.
+// inputs' size, the rest merged pairwise like a binary counter first; a
+// module that is only a link's source read lazily; the result verified.
 
-function parse(path: string): Ptr {
+function parse(path: string, lazily: boolean): Ptr {
   const buffer = slot(), error = slot(), module = slot();
   if (llvm.LLVMCreateMemoryBufferWithContentsOfFile(cstr(path), at(buffer), at(error))) {
     fail(`cannot read ${path}: ${message(value(error))}`);
+  }
+  if (lazily && !path.endsWith(".ll")) {
+    // The module owns the buffer once it is read.
+    if (llvm.LLVMGetBitcodeModuleInContext2(context, value(buffer), at(module))) fail(`cannot parse ${path}`);
+    return value(module);
   }
   // LLVM 22's LLVMParseIRInContext2 and LLVMParseBitcodeInContext2 leave the buffer to the caller.
   const failed = path.endsWith(".ll")
@@ -285,12 +293,12 @@ for (let linked = 0, work = 0; prefix < sizes.length; prefix++) {
   linked += sizes[prefix];
 }
 const module = llvm.LLVMModuleCreateWithNameInContext(cstr("linked_module"), context) || fail("no module");
-for (let i = 0; i < prefix; i++) linkInto(module, parse(inputs[i]));
+for (let i = 0; i < prefix; i++) linkInto(module, parse(inputs[i], true));
 if (prefix < inputs.length) {
   // Pairwise, the earlier run always the destination (src/link.ts mergePairwise).
   const stack: { module: Ptr; level: number }[] = [];
   for (let i = prefix; i < inputs.length; i++) {
-    let run = { module: parse(inputs[i]), level: 0 };
+    let run = { module: parse(inputs[i], stack.length > 0 && stack[stack.length - 1].level === 0), level: 0 };
     while (stack.length > 0 && stack[stack.length - 1].level === run.level) {
       const earlier = stack.pop()!;
       linkInto(earlier.module, run.module);
@@ -304,6 +312,7 @@ if (prefix < inputs.length) {
   }
   linkInto(module, stack[0].module);
 }
+if (llvm.LLVMVerifyModule(module, 2 /* LLVMReturnStatusAction */, at(slot()))) fail("the linked module is not valid");
 phase("parse and link");
 
 // ---------------------------------------------------------------------------
