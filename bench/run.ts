@@ -482,46 +482,47 @@ function dlopenFloor(): Contestant[] {
 }
 
 /**
- * Informational, with `deno` among the runtimes: `bench/floor/dlopen_only_deno.ts`
- * under `deno run` with ours' permissions: Deno's start, one module, the dlopen.
- * Against dlopenFloor it is what `deno run` costs before any of our modules
- * load (the deno/compiled target's floor).
+ * Informational, with `deno` among the runtimes: a start-up floor script under
+ * `deno run` with ours' permissions, handed the libLLVM path and `args`.
  */
-function denoDlopenFloor(): Contestant[] {
+function denoStartupFloor(id: string, label: string, script: string, args: string[] = []): Contestant[] {
   const libLlvm = floorLibrary();
   if (!RUNTIMES.includes("deno") || !libLlvm) return [];
   return [{
-    id: "deno-dlopen-floor",
-    label: "deno run of a script that only dlopens libLLVM (floor, no target)",
+    id,
+    label,
     ours: false,
-    steps: () => [{
-      cmd: DENO,
-      args: [...DENO_RUN, join(REPO, "bench/floor/dlopen_only_deno.ts"), libLlvm],
-    }],
+    steps: () => [{ cmd: DENO, args: [...DENO_RUN, join(REPO, script), libLlvm, ...args] }],
     output: (work) => join(work, "none"),
   }];
 }
 
 /**
- * Informational, with `deno` among the runtimes: `bench/floor/modules_only_deno.ts`
- * under `deno run`, on the snapshot: Deno's start, the modules a plain link
- * loads (evaluated, nothing run) and the dlopen. Against dlopenFloor it is what
- * `deno run` of the linker's sources costs before any link work (the floor of
- * the deno/compiled target for the sources).
+ * `bench/floor/dlopen_only_deno.ts`: Deno's start, one module, the dlopen.
+ * Against dlopenFloor it is what `deno run` costs before any of our modules
+ * load (the deno/compiled target's floor).
+ */
+function denoDlopenFloor(): Contestant[] {
+  return denoStartupFloor(
+    "deno-dlopen-floor",
+    "deno run of a script that only dlopens libLLVM (floor, no target)",
+    "bench/floor/dlopen_only_deno.ts",
+  );
+}
+
+/**
+ * `bench/floor/modules_only_deno.ts`, on the snapshot: Deno's start, the
+ * modules a plain link loads (evaluated, nothing run) and the dlopen. Against
+ * dlopenFloor it is what `deno run` of the linker's sources costs before any
+ * link work (the floor of the deno/compiled target for the sources).
  */
 function denoModulesFloor(): Contestant[] {
-  const libLlvm = floorLibrary();
-  if (!RUNTIMES.includes("deno") || !libLlvm) return [];
-  return [{
-    id: "deno-modules-floor",
-    label: "deno run that loads the modules a link loads and only dlopens libLLVM (floor, no target)",
-    ours: false,
-    steps: () => [{
-      cmd: DENO,
-      args: [...DENO_RUN, join(REPO, "bench/floor/modules_only_deno.ts"), libLlvm, SNAP],
-    }],
-    output: (work) => join(work, "none"),
-  }];
+  return denoStartupFloor(
+    "deno-modules-floor",
+    "deno run that loads the modules a link loads and only dlopens libLLVM (floor, no target)",
+    "bench/floor/modules_only_deno.ts",
+    [SNAP],
+  );
 }
 
 let libDir22: string | undefined;

@@ -89,22 +89,11 @@ export class Context implements Disposable {
 
   /** Parse bitcode without copying it: LLVM reads `bytes` in place during the call. */
   parseBitcode(bytes: Uint8Array, name: string): Module {
-    const api = this.llvm.api;
-    const buffer = api.LLVMCreateMemoryBufferWithMemoryRange(
-      this.llvm.ffi.addressOf(bytes),
-      bytes.length,
-      cString(name),
-      0,
-    );
+    const buffer = this.#bufferOver(bytes, name);
     try {
-      const out = new Uint8Array(8);
-      const { result: failed, errors } = this.collectErrors(() =>
-        api.LLVMParseBitcodeInContext2(this.handle, buffer, out)
-      );
-      if (failed) throw new LlvmFailure(errors.join("; ") || "invalid bitcode");
-      return new Module(this, this.llvm.ffi.readPointer(out)!);
+      return this.#readBitcode(this.llvm.api.LLVMParseBitcodeInContext2, buffer);
     } finally {
-      api.LLVMDisposeMemoryBuffer(buffer);
+      this.llvm.api.LLVMDisposeMemoryBuffer(buffer);
     }
   }
 
@@ -118,22 +107,33 @@ export class Context implements Disposable {
    * read, as a failed link.
    */
   parseBitcodeLazily(bytes: Uint8Array, name: string): Module {
-    const api = this.llvm.api;
-    const buffer = api.LLVMCreateMemoryBufferWithMemoryRange(
+    const buffer = this.#bufferOver(bytes, name);
+    try {
+      return this.#readBitcode(this.llvm.api.LLVMGetBitcodeModuleInContext2, buffer);
+    } catch (e) {
+      // The module owns the buffer (not the bytes) only once it was read.
+      this.llvm.api.LLVMDisposeMemoryBuffer(buffer);
+      throw e;
+    }
+  }
+
+  /** A memory buffer over `bytes`, not a copy: LLVM reads them where they are. */
+  #bufferOver(bytes: Uint8Array, name: string): Pointer {
+    const buffer = this.llvm.api.LLVMCreateMemoryBufferWithMemoryRange(
       this.llvm.ffi.addressOf(bytes),
       bytes.length,
       cString(name),
       0,
     );
+    if (buffer === null) throw new LlvmFailure("LLVMCreateMemoryBufferWithMemoryRange failed");
+    return buffer;
+  }
+
+  /** A module from one of LLVM's "2" bitcode readers, whose failures arrive as diagnostics. */
+  #readBitcode(reader: (context: Pointer, buffer: Pointer, out: Uint8Array) => number, buffer: Pointer): Module {
     const out = new Uint8Array(8);
-    const { result: failed, errors } = this.collectErrors(() =>
-      api.LLVMGetBitcodeModuleInContext2(this.handle, buffer, out)
-    );
-    if (failed) {
-      // The module owns the buffer (not the bytes) only once it was read.
-      api.LLVMDisposeMemoryBuffer(buffer);
-      throw new LlvmFailure(errors.join("; ") || "invalid bitcode");
-    }
+    const { result: failed, errors } = this.collectErrors(() => reader(this.handle, buffer, out));
+    if (failed) throw new LlvmFailure(errors.join("; ") || "invalid bitcode");
     return new Module(this, this.llvm.ffi.readPointer(out)!);
   }
 
