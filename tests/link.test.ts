@@ -153,7 +153,7 @@ function functionBlockOffsets(bc: string): number[] {
   return [...dump.matchAll(/<FNENTRY [^>]*op1=(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
 }
 
-test("a function body that does not read is the same 'cannot read bitcode' error, naming the input, no output", async () => {
+test("a function body that does not read is the same 'cannot read bitcode' error, naming the input, no output", () => {
   const good = compileC(dir, "lazy_body", `${PROGRAM}${LIBRARY}`, "bc", ["-g"]);
   const bytes = new Uint8Array(readFileSync(good));
   const [first] = functionBlockOffsets(good);
