@@ -1,6 +1,6 @@
 // Parsing module inputs and linking them into one module (docs/ARCHITECTURE.md#link).
 
-import { type Context, oneLine } from "../ffi/context.ts";
+import type { Context } from "../ffi/context.ts";
 import type { Module } from "../ffi/module.ts";
 import { readBitcodeProducer } from "./input/bitcode_producer.ts";
 import { LinkError, ParseError } from "./errors.ts";
@@ -173,7 +173,7 @@ export function linkModules(context: Context, inputs: ModuleInput[], log: Logger
     // module is verified once instead, as llvm-link verifies what it writes.
     const broken = linked.verify();
     if (broken !== undefined) {
-      throw new LinkError(`the linked module is not valid LLVM IR: ${oneLine(broken.trim().split("\n")[0])}`);
+      throw new LinkError(`the linked module is not valid LLVM IR: ${broken.trim().split("\n")[0]}`);
     }
     return linked;
   } catch (e) {

@@ -11,6 +11,7 @@
 // function's metadata uses (ValueEnumerator's function partitions).
 
 import {
+  BitCursor,
   type BitstreamReader,
   type BlockHeader,
   BLOCKINFO_BLOCK_ID,
@@ -51,10 +52,8 @@ export function readMetadataStrings(bitcode: Uint8Array): MetadataStrings[] | un
 /**
  * The strings of the metadata blocks in the module block or a function block
  * (`header`, just read), into `found`; false when a strings record is malformed.
- * A function block has one metadata block at most, before its instructions
- * (after its DECLAREBLOCKS record and its constants: BitcodeWriter.cpp,
- * writeFunction): the rest of it is skipped once that is read, or once a
- * second record (an instruction) shows there is none.
+ * A function block has one metadata block at most, before its instructions:
+ * the rest of it is skipped once that is read.
  */
 function collect(
   reader: BitstreamReader,
@@ -63,18 +62,11 @@ function collect(
   inFunction: boolean,
 ): boolean {
   reader.enterBlock(header);
-  let records = 0;
   for (;;) {
     // Records (globals, instructions) are skipped, not decoded.
     const entry = reader.nextSkippingOperands();
     if (entry.kind === "end") return true;
-    if (entry.kind === "record") {
-      if (inFunction && ++records > 1) {
-        reader.leaveBlock();
-        return true;
-      }
-      continue;
-    }
+    if (entry.kind === "record") continue;
     const block = entry.header;
     if (block.blockId === BLOCKINFO_BLOCK_ID) {
       reader.readBlockInfo(block);
@@ -108,26 +100,12 @@ function splitStrings(ops: number[], blob: Uint8Array | undefined): MetadataStri
   if (ops.length < 2 || !blob) return undefined;
   const [count, offset] = ops;
   if (offset > blob.length || count * 6 > offset * 8) return undefined;
+  const lengths = new BitCursor(blob.subarray(0, offset)).vbr6Run(count);
   const bytes = blob.subarray(offset);
   const ends = new Array<number>(count);
-  // The lengths as VBR6 fields, LSB first, decoded here rather than through a
-  // BitCursor call each: tens of thousands of them in a C program against
-  // vmlinux.h, read once per link while the JIT is still cold.
-  const limit = offset * 8;
-  let pos = 0;
   let end = 0;
   for (let i = 0; i < count; i++) {
-    let length = 0;
-    for (let scale = 1; ; scale *= 32) {
-      if (pos + 6 > limit || scale > 2 ** 45) return undefined;
-      const at = pos >>> 3;
-      // The second byte may be the first of the strings (or past the blob): only bits below `limit` count.
-      const chunk = ((blob[at] | ((blob[at + 1] ?? 0) << 8)) >>> (pos & 7)) & 63;
-      pos += 6;
-      length += (chunk & 31) * scale;
-      if (chunk < 32) break;
-    }
-    end += length;
+    end += lengths[i];
     ends[i] = end;
   }
   return end === bytes.length ? { bytes, ends } : undefined;

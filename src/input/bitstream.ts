@@ -193,6 +193,32 @@ export class BitCursor {
     return this.vbr(6); // near the end, or a run too long: the careful path decides
   }
 
+  /**
+   * `count` vbr(6) fields in a row, decoded in one loop rather than a call
+   * each: for long runs (a metadata string table's lengths, tens of thousands
+   * in a C program against vmlinux.h), read once per link while the JIT is cold.
+   */
+  vbr6Run(count: number): number[] {
+    const bytes = this.bytes;
+    let pos = this.pos;
+    const values = new Array<number>(count);
+    for (let i = 0; i < count; i++) {
+      let value = 0;
+      for (let scale = 1;; scale *= 32) {
+        if (pos + 6 > this.limit || scale >= 2 ** MAX_VBR_BITS) throw new MalformedBitstream();
+        const at = pos >>> 3;
+        // The second byte may lie past `limit` (or the bytes): only the bits below it are used.
+        const chunk = ((bytes[at] | ((bytes[at + 1] ?? 0) << 8)) >>> (pos & 7)) & 63;
+        pos += 6;
+        value += (chunk & 31) * scale;
+        if (chunk < 32) break;
+      }
+      values[i] = value;
+    }
+    this.pos = pos;
+    return values;
+  }
+
   alignTo32(): void {
     const aligned = Math.ceil(this.pos / 32) * 32;
     if (aligned > this.limit) throw new MalformedBitstream();

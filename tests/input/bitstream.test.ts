@@ -269,6 +269,39 @@ test("BitCursor.vbr6 and vbr(6) agree, near the end and under a block limit too"
   }
 });
 
+test("BitCursor.vbr6Run reads what as many vbr(6) calls read, and refuses what they refuse", () => {
+  const random = prng(12);
+  for (let round = 0; round < 300; round++) {
+    const bytes = Uint8Array.from(
+      { length: 1 + Math.floor(random() * 32) },
+      () => (random() < 0.6 ? 0xff : Math.floor(random() * 256)),
+    );
+    const start = Math.floor(random() * 16);
+    const limit = Math.floor(random() * (bytes.length * 8 + 1));
+    const count = Math.floor(random() * 8);
+    const one = new BitCursor(bytes);
+    const run = new BitCursor(bytes);
+    one.pos = run.pos = start;
+    one.limit = run.limit = limit;
+    let expected: number[] | "malformed" = [];
+    try {
+      for (let i = 0; i < count; i++) expected.push(one.vbr(6));
+    } catch (e) {
+      assert.ok(e instanceof MalformedBitstream);
+      expected = "malformed";
+    }
+    let got: number[] | "malformed";
+    try {
+      got = run.vbr6Run(count);
+    } catch (e) {
+      assert.ok(e instanceof MalformedBitstream);
+      got = "malformed";
+    }
+    assert.deepEqual(got, expected, `round ${round}`);
+    if (got !== "malformed") assert.equal(run.pos, one.pos);
+  }
+});
+
 test("BitCursor.vbr: values up to 2^53 exactly; more than 64 bits of chunks is malformed", () => {
   // Hand-encode with 6-bit chunks.
   const encode = (value: bigint, chunks?: number): Uint8Array => {
