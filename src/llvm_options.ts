@@ -1,6 +1,6 @@
 // The LLVM command line a link needs. Pure, apart from reading the inputs' symbols.
 
-import { readBitcodeSymbols } from "./input/bitcode_symbols.ts";
+import { mayDefineAnyOf, readBitcodeSymbols } from "./input/bitcode_symbols.ts";
 import type { ModuleInput } from "./input/files.ts";
 import type { LinkOptions } from "./options.ts";
 
@@ -58,6 +58,11 @@ export function decideExpandInOrder(
   if (options.disableExpandMemcpyInOrder) return { expand: false };
   const defined = new Set<string>();
   for (const input of modules) {
+    // A C program's modules name none of them: their string tables say so
+    // without their symbols being read (~1 ms for 800 KB of bitcode).
+    if (input.format === "bitcode" && !input.indexedDefinitions && !mayDefineAnyOf(input.bytes, IN_ORDER_CALLED_BUILTINS)) {
+      continue;
+    }
     for (const name of definitionsOf(input) ?? []) defined.add(name);
   }
   const missing = IN_ORDER_CALLED_BUILTINS.filter((name) => !defined.has(name));

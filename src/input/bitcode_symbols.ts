@@ -353,6 +353,31 @@ export const ASK_THE_READER = Symbol("ask the reader");
  * stands: this one only ever gives the same answer, sooner. Exported for the tests.
  */
 export function quickKeepFlags(stream: Uint8Array): KeepFlags | undefined | typeof ASK_THE_READER {
+  const quick = quickStringTable(stream);
+  if (quick === ASK_THE_READER) return ASK_THE_READER;
+  return mentionsUsedList(quick.strtab) ? undefined : { hasUsedList: false, hasModuleAsm: quick.hasModuleAsm };
+}
+
+/**
+ * Whether the first module in `bytes` may define a global named one of `names`:
+ * false only when it certainly does not, because its string table, which holds
+ * the name of every named global of an LLVM 5+ module, contains none of them,
+ * not even inside another name. Read as quickKeepFlags reads (the module's
+ * first records, then the string table); true whenever unsure.
+ */
+export function mayDefineAnyOf(bytes: Uint8Array, names: readonly string[]): boolean {
+  const stream = bitcodeStream(bytes);
+  const quick = stream && quickStringTable(stream);
+  if (!quick || quick === ASK_THE_READER) return true;
+  const text = utf8.decode(quick.strtab);
+  return names.some((name) => text.includes(name));
+}
+
+/**
+ * The module-asm flag and string table of bitcode as LLVM writes it (see
+ * quickKeepFlags); ASK_THE_READER for anything else.
+ */
+function quickStringTable(stream: Uint8Array): { hasModuleAsm: boolean; strtab: Uint8Array } | typeof ASK_THE_READER {
   const cursor = new BitCursor(stream);
   cursor.pos = 32; // past the magic
   const streamEnd = cursor.limit;
@@ -368,8 +393,7 @@ export function quickKeepFlags(stream: Uint8Array): KeepFlags | undefined | type
         hasModuleAsm = asm;
       } else if (hasModuleAsm !== undefined && block.blockId === STRTAB_BLOCK_ID) {
         const strtab = quickStrtabBlob(cursor, block.abbrevWidth);
-        if (strtab === undefined) return ASK_THE_READER;
-        return mentionsUsedList(strtab) ? undefined : { hasUsedList: false, hasModuleAsm };
+        return strtab === undefined ? ASK_THE_READER : { hasModuleAsm, strtab };
       } else {
         cursor.pos = block.end;
       }

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import {
   ASK_THE_READER,
   type BitcodeSymbols,
+  mayDefineAnyOf,
   quickKeepFlags,
   readBitcodeSymbols,
   readKeepFlags,
@@ -284,6 +285,28 @@ for (const version of ["22", "19"]) {
     assert.equal(got.hasModuleAsm, false);
   });
 }
+
+toolTest("mayDefineAnyOf: false only when the string table holds none of the names", ["clang-22"], () => {
+  const builtins = ["memset", "memmove", "memcmp"];
+  const compile = (name: string, source: string) => {
+    write(`${name}.c`, source);
+    run("clang-22", ["-target", "bpf", "-O2", "-g", "-emit-llvm", "-c", `${name}.c`, "-o", `${name}.bc`]);
+    return readBytes(`${name}.bc`);
+  };
+  // A C program names none of them (its debug info's strings are not in the string table).
+  const plain = compile("nomem", "int f(int x) { return x; }\nint memsetting = 1;\n");
+  assert.equal(mayDefineAnyOf(plain, builtins), true, "'memsetting' holds 'memset': unsure");
+  const none = compile("nomem2", "int f(int x) { return x; }\n");
+  assert.equal(mayDefineAnyOf(none, builtins), false);
+  // The intrinsic llvm.memset.* holds the name: unsure, so the symbols are read.
+  const intrinsic = compile("usesmem", "void z(char *p, unsigned long n) { __builtin_memset(p, 0, n); }\n");
+  assert.equal(mayDefineAnyOf(intrinsic, builtins), true);
+  assert.ok(!read("usesmem.bc").defined.includes("memset"));
+  const defines = compile("defmem", "void *memmove(void *d, const void *s, unsigned long n) { return d; }\n");
+  assert.equal(mayDefineAnyOf(defines, builtins), true);
+  // Not bitcode, or not understood: unsure.
+  assert.equal(mayDefineAnyOf(new TextEncoder().encode("define void @memset() { ret void }\n"), builtins), true);
+});
 
 toolTest("no llvm.used or llvm.compiler.used: hasUsedList is false", ["llvm-as-22"], () => {
   write("plain.ll", "@g = global i32 1\ndefine i32 @f() { ret i32 0 }\ndeclare void @d()\n");
@@ -742,6 +765,10 @@ test("readKeepFlags agrees with readBitcodeSymbols on every member of core and c
       assert.deepEqual(flags, readKeepFlagsWithReader(input.bytes), `${name}(${input.member}): quick path and reader`);
       const full = readBitcodeSymbols(input.bytes);
       assert.ok(full, `${name}(${input.member})`);
+      // Never a false "defines none of them" for a name the member defines.
+      for (const defined of full.defined) {
+        assert.ok(mayDefineAnyOf(input.bytes, [defined]), `${name}(${input.member}): ${defined}`);
+      }
       if (flags === undefined) continue; // unsure: selection then reads it whole
       assert.deepEqual(flags, { hasUsedList: full.hasUsedList, hasModuleAsm: full.hasModuleAsm }, `${name}(${input.member})`);
       compared++;
