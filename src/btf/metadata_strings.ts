@@ -100,13 +100,7 @@ function splitStrings(ops: number[], blob: Uint8Array | undefined): MetadataStri
   if (ops.length < 2 || !blob) return undefined;
   const [count, offset] = ops;
   if (offset > blob.length || count * 6 > offset * 8) return undefined;
-  const lengths = new BitCursor(blob.subarray(0, offset)).vbr6Run(count);
+  const ends = new BitCursor(blob.subarray(0, offset)).vbr6Totals(count);
   const bytes = blob.subarray(offset);
-  const ends = new Array<number>(count);
-  let end = 0;
-  for (let i = 0; i < count; i++) {
-    end += lengths[i];
-    ends[i] = end;
-  }
-  return end === bytes.length ? { bytes, ends } : undefined;
+  return (count === 0 ? 0 : ends[count - 1]) === bytes.length ? { bytes, ends } : undefined;
 }

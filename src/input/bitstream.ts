@@ -194,29 +194,40 @@ export class BitCursor {
   }
 
   /**
-   * `count` vbr(6) fields in a row, decoded in one loop rather than a call
-   * each: for long runs (a metadata string table's lengths, tens of thousands
-   * in a C program against vmlinux.h), read once per link while the JIT is cold.
+   * The running totals of `count` vbr(6) fields in a row (the ends of strings
+   * whose lengths they are), decoded in one loop rather than a call each: for
+   * long runs (a metadata string table's lengths, tens of thousands in a C
+   * program against vmlinux.h), read once per link while the JIT is cold.
    */
-  vbr6Run(count: number): number[] {
+  vbr6Totals(count: number): number[] {
     const bytes = this.bytes;
+    const limit = this.limit;
+    const maxScale = 2 ** MAX_VBR_BITS;
     let pos = this.pos;
-    const values = new Array<number>(count);
+    let total = 0;
+    const totals: number[] = [];
     for (let i = 0; i < count; i++) {
-      let value = 0;
-      for (let scale = 1;; scale *= 32) {
-        if (pos + 6 > this.limit || scale >= 2 ** MAX_VBR_BITS) throw new MalformedBitstream();
-        const at = pos >>> 3;
-        // The second byte may lie past `limit` (or the bytes): only the bits below it are used.
-        const chunk = ((bytes[at] | ((bytes[at + 1] ?? 0) << 8)) >>> (pos & 7)) & 63;
-        pos += 6;
-        value += (chunk & 31) * scale;
-        if (chunk < 32) break;
+      if (pos + 6 > limit) throw new MalformedBitstream();
+      let at = pos >>> 3;
+      // The second byte may lie past `limit` (or the bytes): only the bits below it are used.
+      let chunk = ((bytes[at] | ((bytes[at + 1] ?? 0) << 8)) >>> (pos & 7)) & 63;
+      pos += 6;
+      if (chunk >= 32) {
+        let value = chunk & 31;
+        for (let scale = 32;; scale *= 32) {
+          if (pos + 6 > limit || scale >= maxScale) throw new MalformedBitstream();
+          at = pos >>> 3;
+          chunk = ((bytes[at] | ((bytes[at + 1] ?? 0) << 8)) >>> (pos & 7)) & 63;
+          pos += 6;
+          value += (chunk & 31) * scale;
+          if (chunk < 32) break;
+        }
+        chunk = value;
       }
-      values[i] = value;
+      totals.push(total += chunk);
     }
     this.pos = pos;
-    return values;
+    return totals;
   }
 
   alignTo32(): void {
