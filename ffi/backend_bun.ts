@@ -3,7 +3,7 @@
 import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
 import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
 import { cString, fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, presentSymbols, PROT_READ } from "./backend.ts";
-import { host } from "./host.ts";
+import { type BunLibc, bunLibc } from "./libc_bun.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 function bunType(t: NativeType): FFITypeOrString {
@@ -46,40 +46,6 @@ function nullForZero(raw: Raw, arity: number): Raw {
 
 const RTLD_LAZY = 1;
 
-interface Libc {
-  dlopen(path: Uint8Array, flags: number): number | null;
-  dlclose(handle: number): number;
-  dlsym(handle: number, name: Uint8Array): number | null;
-  open(path: Uint8Array, flags: number): number;
-  close(fd: number): number;
-  /** A number, or a BigInt for MAP_FAILED (u64_fast: only values past 2^53 stay BigInts). */
-  mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number | bigint;
-  madvise(addr: number, length: number, advice: number): number;
-}
-let libc: Libc | null | undefined;
-
-/** glibc's dlopen, dlclose, open, mmap and close; null elsewhere (then Bun's own calls are used). */
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  try {
-    libc = host.platform === "linux"
-      ? dlopen("libc.so.6", {
-        dlopen: { args: ["ptr", "i32"], returns: "ptr" },
-        dlclose: { args: ["ptr"], returns: "i32" },
-        dlsym: { args: ["ptr", "ptr"], returns: "ptr" },
-        open: { args: ["ptr", "i32"], returns: "i32" },
-        close: { args: ["i32"], returns: "i32" },
-        mmap: { args: ["u64", "u64", "i32", "i32", "i32", "i64"], returns: "u64_fast" },
-        madvise: { args: ["u64", "u64", "i32"], returns: "i32" },
-      }).symbols as unknown as Libc
-      : null;
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
-
-
 /**
  * Load `path` with RTLD_LAZY through libc before Bun's own dlopen, which binds
  * every function libLLVM imports up front (about 2 ms of symbol lookups for the
@@ -89,7 +55,7 @@ function loadLibc(): Libc | null {
  * Best effort: without glibc's dlopen nothing changes.
  */
 function preloadLazily(path: string): number | null {
-  return loadLibc()?.dlopen(cString(path), RTLD_LAZY) ?? null;
+  return bunLibc()?.dlopen(cString(path), RTLD_LAZY) ?? null;
 }
 
 /**
@@ -97,7 +63,7 @@ function preloadLazily(path: string): number | null {
  * so it fails on a read-only file (an rlib of a system-wide Rust install), which
  * would then be copied into memory instead.
  */
-function mapFileReadOnly(c: Libc, path: string): Uint8Array | undefined {
+function mapFileReadOnly(c: BunLibc, path: string): Uint8Array | undefined {
   return mapReadOnly(path, c, (fd, size) => {
     const address = c.mmap(0, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (typeof address !== "number" || address === 0) return undefined; // MAP_FAILED is (void*)-1
@@ -119,7 +85,7 @@ const toBun = (def: SymbolDef) =>
  * 1.5-2.5 ms (Bun binds one alone as fast, ~0.015 ms a function). `handle` is
  * the lazy preload's, which close() gives back.
  */
-function bindOnFirstCall(c: Libc, handle: number, path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
+function bindOnFirstCall(c: BunLibc, handle: number, path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
   const bound: Record<string, Raw> = {};
   const libraries: { close(): void }[] = [];
   for (const [name, def] of presentSymbols(path, symbols, (n) => c.dlsym(handle, n) || null)) {
@@ -186,9 +152,9 @@ export const bunBackend: FfiBackend = {
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
     const preloaded = preloadLazily(path);
     try {
-      return preloaded ? bindOnFirstCall(loadLibc()!, preloaded, path, symbols) : bindEagerly(path, symbols);
+      return preloaded ? bindOnFirstCall(bunLibc()!, preloaded, path, symbols) : bindEagerly(path, symbols);
     } catch (e) {
-      if (preloaded) loadLibc()!.dlclose(preloaded);
+      if (preloaded) bunLibc()!.dlclose(preloaded);
       throw e;
     }
   },
@@ -220,7 +186,7 @@ export const bunBackend: FfiBackend = {
   },
 
   mapFile(path: string): Uint8Array | undefined {
-    const c = loadLibc();
+    const c = bunLibc();
     if (c) return mapFileReadOnly(c, path);
     try {
       // A private mapping: nothing we do can write through to the file.
@@ -233,7 +199,7 @@ export const bunBackend: FfiBackend = {
   },
 
   releaseMappedPages(): void {
-    for (const { address, size } of mappings) libc!.madvise(address, size, MADV_DONTNEED);
+    for (const { address, size } of mappings) bunLibc()!.madvise(address, size, MADV_DONTNEED);
   },
 
   collectGarbage(): void {

@@ -3,6 +3,8 @@
 // loaded under Deno, which must not evaluate a node: module.
 
 import type { FileInfo, Host } from "./host.ts";
+import { globNames } from "./glob.ts";
+import { bunLibc } from "./libc_bun.ts";
 import { hasPrefix } from "./name_prefix.ts";
 
 /** The part of node:fs used here. */
@@ -93,6 +95,20 @@ export function bunHost(): Host {
     },
     exists: (path) => fs.existsSync(path),
     readDir: (path, prefix = "", nextOneOf) => {
+      const libc = bunLibc();
+      const found = libc &&
+        globNames(path, prefix, nextOneOf, {
+          glob: (pattern, flags, result) => libc.glob(pattern, flags, null, result),
+          globfree: (result) => libc.globfree(result),
+          stringAt: libc.stringAt,
+        }, (dir) => {
+          try {
+            return fs.statSync(dir).isDirectory();
+          } catch {
+            return false;
+          }
+        });
+      if (found) return found.sort();
       const names = fs.readdirSync(path);
       return (prefix || nextOneOf !== undefined ? names.filter((name) => hasPrefix(name, prefix, nextOneOf)) : names).sort();
     },

@@ -3,7 +3,8 @@
 
 import type { FileInfo, Host, HostError } from "./host.ts";
 import { denoLibc } from "./libc_deno.ts";
-import { globEscape, hasPrefix, prefixGlob } from "./name_prefix.ts";
+import { globNames } from "./glob.ts";
+import { hasPrefix } from "./name_prefix.ts";
 
 const encoder = new TextEncoder();
 const F_OK = 0;
@@ -67,47 +68,22 @@ function peakRssKiB(): number | undefined {
   }
 }
 
-/** glob_t on glibc's 64-bit targets: gl_pathc, gl_pathv, gl_offs, gl_flags, five callbacks (72 bytes). */
-const GLOB_T_WORDS = 9;
-const GLOB_ERR = 1 << 0;
-const GLOB_NOSORT = 1 << 2;
-const GLOB_NOMATCH = 3;
-
-/**
- * The names in `dir` that pass `hasPrefix(name, prefix, nextOneOf)`, from
- * libc's glob(3); undefined when glob cannot say (no libc, not Linux, an
- * error, no match in what may not be a directory, or a filter glob cannot
- * express): the caller then lists the directory itself, which also gives
- * Deno's errors.
- */
-function globNames(dir: string, prefix: string, nextOneOf: string | undefined): string[] | undefined {
-  const pattern = prefixGlob(prefix, nextOneOf);
-  if (pattern === undefined || Deno.build.os !== "linux") return undefined;
-  const libc = denoLibc();
+/** The names in `dir` with the prefix, from glob(3) through libc (ffi/glob.ts); undefined where it cannot say. */
+function globbed(dir: string, prefix: string, nextOneOf: string | undefined): string[] | undefined {
+  const libc = Deno.build.os === "linux" ? denoLibc() : null;
   if (!libc) return undefined;
-  const result = new BigUint64Array(GLOB_T_WORDS);
-  const resultBytes = new Uint8Array(result.buffer);
-  const status = libc.glob(encoder.encode(`${globEscape(dir)}/${pattern}\0`), GLOB_ERR | GLOB_NOSORT, null, resultBytes);
-  if (status === GLOB_NOMATCH) {
-    // Also glob's answer for a file: ENOTDIR is no error to it.
+  return globNames(dir, prefix, nextOneOf, {
+    glob: (pattern, flags, result) => libc.glob(pattern, flags, null, result),
+    globfree: (result) => libc.globfree(result),
+    stringAt: (array, index) =>
+      Deno.UnsafePointerView.getCString(new Deno.UnsafePointerView(Deno.UnsafePointer.create(array)!).getPointer(index * 8)!),
+  }, (path) => {
     try {
-      return Deno.statSync(dir).isDirectory ? [] : undefined;
+      return Deno.statSync(path).isDirectory;
     } catch {
-      return undefined;
+      return false;
     }
-  }
-  if (status !== 0) return undefined;
-  try {
-    const paths = new Deno.UnsafePointerView(Deno.UnsafePointer.create(result[1])!);
-    const names: string[] = [];
-    for (let i = 0; i < Number(result[0]); i++) {
-      const path = Deno.UnsafePointerView.getCString(paths.getPointer(i * 8)!);
-      names.push(path.slice(path.lastIndexOf("/") + 1));
-    }
-    return names;
-  } finally {
-    libc.globfree(resultBytes);
-  }
+  });
 }
 
 const ARCH: Record<string, string> = { x86_64: "x64", aarch64: "arm64" };
@@ -165,8 +141,8 @@ export function denoHost(): Host {
     },
     readDir: (path, prefix = "", nextOneOf) =>
       fsCall("scandir", quoted(path), () => {
-        const globbed = globNames(path, prefix, nextOneOf);
-        if (globbed) return globbed.sort();
+        const found = globbed(path, prefix, nextOneOf);
+        if (found) return found.sort();
         const names: string[] = [];
         for (const { name } of Deno.readDirSync(path)) if (hasPrefix(name, prefix, nextOneOf)) names.push(name);
         return names.sort();

@@ -50,7 +50,7 @@ test("reading: whole files, text, the first bytes; a directory listing, sorted",
   assert.deepEqual(host.readDir(dir), ["C", "a.txt", "b.bin", "link"]);
   assert.deepEqual(host.readDir(dir, "b"), ["b.bin"]);
   assert.deepEqual(host.readDir(dir, "z"), []);
-  // Names and directories with glob's special characters (Deno lists by prefix with glob(3)).
+  // Names and directories with glob's special characters (both hosts list by prefix with glob(3)).
   const odd = join(dir, "odd [dir]*?");
   mkdirSync(odd);
   for (const name of ["lib[1].so", "lib*x", "lib?", "lib\\n", "libz", ".libhidden", "other"]) writeFileSync(join(odd, name), "");
@@ -68,6 +68,11 @@ test("reading: whole files, text, the first bytes; a directory listing, sorted",
   assert.deepEqual(host.readDir(odd, "lib", "*?"), ["lib*x", "lib?"]);
   assert.deepEqual(host.readDir(odd, "libLLVM", ""), []);
   assert.deepEqual(host.readDir(odd, "libLLVM", "Q"), []);
+  // A big system directory, by prefix, as a full listing filtered gives it.
+  const system = ["/usr/lib/x86_64-linux-gnu", "/usr/lib"].find((d) => existsSync(d))!;
+  const expected = readdirSync(system).filter((name) => name.startsWith("lib") && "cm".includes(name[3] ?? "")).sort();
+  assert.ok(expected.length > 0, system);
+  assert.deepEqual(host.readDir(system, "lib", "cm"), expected);
   assert.equal(thrown(() => host.readDir(join(dir, "missing"), "lib", "-.")).code, "ENOENT");
   assert.equal(thrown(() => host.readDir(join(dir, "b.bin"), "x")).code, "ENOTDIR");
   assert.deepEqual(host.stat(join(dir, "link")), { isFile: true, isDirectory: false, size: 1000 });
@@ -138,13 +143,16 @@ test("Deno evaluates no node: module for the command or the library (deno info)"
         .filter((d) => !d.specifier.startsWith(".") || /_bun\.ts$/.test(d.specifier))
         .map((d) => `${name(m.specifier)} -> ${d.code ? name(d.code.specifier) : d.specifier}${d.isDynamic ? " (dynamic)" : ""}`)
     ).sort();
-    // node:fs only in the Bun host's require() and bun:ffi only in the Bun FFI back end, both of
-    // which run only under Bun: the Bun back end is imported dynamically, the Bun host's code
-    // that requires node:fs is called only under Bun.
+    // node:fs only in the Bun host's require(), bun:ffi only in the Bun FFI back end and in
+    // the Bun libc's require(), all of which run only under Bun: the Bun back end is imported
+    // dynamically, the Bun host's and libc's code that requires them is called only under Bun.
     assert.deepEqual(runtimeImports, [
       "ffi/backend_bun.ts -> bun:ffi",
+      "ffi/backend_bun.ts -> ffi/libc_bun.ts",
       "ffi/host.ts -> ffi/host_bun.ts",
+      "ffi/host_bun.ts -> ffi/libc_bun.ts",
       "ffi/host_bun.ts -> node:fs (dynamic)",
+      "ffi/libc_bun.ts -> bun:ffi (dynamic)",
       "ffi/llvm.ts -> ffi/backend_bun.ts (dynamic)",
     ], entry);
   }
