@@ -14,7 +14,7 @@ const GLOB_NOMATCH = 3;
 
 /** One runtime's calls of glob(3) and globfree(3), and how it reads the paths glob found. */
 export interface GlobCalls {
-  glob(pattern: Uint8Array, flags: number, result: Uint8Array): number;
+  glob(pattern: Uint8Array, flags: number, onError: null, result: Uint8Array): number;
   globfree(result: Uint8Array): void;
   /** The NUL-terminated string whose address is in slot `index` of the pointer array at `array`. */
   stringAt(array: bigint, index: number): string;
@@ -40,7 +40,7 @@ export function globNames(
   if (pattern === undefined) return undefined;
   const result = new BigUint64Array(GLOB_T_WORDS);
   const resultBytes = new Uint8Array(result.buffer);
-  const status = calls.glob(encoder.encode(`${globEscape(dir)}/${pattern}\0`), GLOB_ERR | GLOB_NOSORT, resultBytes);
+  const status = calls.glob(encoder.encode(`${globEscape(dir)}/${pattern}\0`), GLOB_ERR | GLOB_NOSORT, null, resultBytes);
   // Also glob's answer for a file: ENOTDIR is no error to it.
   if (status === GLOB_NOMATCH) return isDirectory(dir) ? [] : undefined;
   if (status !== 0) return undefined;

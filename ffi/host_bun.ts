@@ -97,11 +97,7 @@ export function bunHost(): Host {
     readDir: (path, prefix = "", nextOneOf) => {
       const libc = bunLibc();
       const found = libc &&
-        globNames(path, prefix, nextOneOf, {
-          glob: (pattern, flags, result) => libc.glob(pattern, flags, null, result),
-          globfree: (result) => libc.globfree(result),
-          stringAt: libc.stringAt,
-        }, (dir) => {
+        globNames(path, prefix, nextOneOf, libc, (dir) => {
           try {
             return fs.statSync(dir).isDirectory();
           } catch {

@@ -73,8 +73,8 @@ function globbed(dir: string, prefix: string, nextOneOf: string | undefined): st
   const libc = Deno.build.os === "linux" ? denoLibc() : null;
   if (!libc) return undefined;
   return globNames(dir, prefix, nextOneOf, {
-    glob: (pattern, flags, result) => libc.glob(pattern, flags, null, result),
-    globfree: (result) => libc.globfree(result),
+    glob: libc.glob,
+    globfree: libc.globfree,
     stringAt: (array, index) =>
       Deno.UnsafePointerView.getCString(new Deno.UnsafePointerView(Deno.UnsafePointer.create(array)!).getPointer(index * 8)!),
   }, (path) => {
