@@ -65,14 +65,14 @@ export interface FfiBackend {
    */
   releaseMappedPages(): void;
   /**
-   * Start dlopen(path) on another thread and return at once, where the runtime
-   * can run a native call there cheaply (Deno: a nonblocking call); the promise
-   * settles when that dlopen returns, whatever it returned. A later open() of
-   * the path finds the library loaded, or waits inside dlopen for that load to
-   * end; the library stays loaded for the life of the process. Absent where the
-   * runtime cannot (Bun: docs/ARCHITECTURE.md#libllvm-discovery).
+   * Start dlopen(path) on another thread and return at once (Deno: a
+   * nonblocking call; Bun: a thread of its own, docs/ARCHITECTURE.md#libllvm-discovery);
+   * the promise settles when that dlopen returns, whatever it returned. A
+   * later open() of the path finds the library loaded, or waits inside dlopen
+   * for that load to end; the library stays loaded for the life of the
+   * process. Undefined (or absent) where the runtime or the machine cannot.
    */
-  preload?(path: string): Promise<void>;
+  preload?(path: string): PromiseLike<void> | undefined;
   /**
    * Run a full garbage collection now, where the runtime allows it: between a
    * phase that leaves much JS garbage and one where LLVM's memory peaks, so the

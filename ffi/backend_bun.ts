@@ -3,7 +3,7 @@
 import { CString, dlopen, JSCallback, ptr, toArrayBuffer, type FFIFunction, type FFITypeOrString } from "bun:ffi";
 import type { FfiBackend, NativeCallback, OpenedLibrary, Pointer } from "./backend.ts";
 import { cString, fixedArityWrapper, MADV_DONTNEED, MAP_PRIVATE, mapReadOnly, presentSymbols, PROT_READ } from "./backend.ts";
-import { type BunLibc, bunLibc } from "./libc_bun.ts";
+import { type BunLibc, bunLibc, type DlopenThread } from "./libc_bun.ts";
 import type { NativeType, SymbolDef } from "./symbols.ts";
 
 function bunType(t: NativeType): FFITypeOrString {
@@ -148,7 +148,26 @@ function bindEagerly(path: string, symbols: Record<string, SymbolDef>): OpenedLi
   };
 }
 
+/**
+ * When `thread` is done, as a promise made only when first awaited: nothing
+ * polls for a caller that never asks (the command does not; its later dlopen
+ * waits inside libc for the thread's).
+ */
+function whenDone(thread: DlopenThread): PromiseLike<void> {
+  let done: Promise<void> | undefined;
+  const poll = (resolve: () => void) => (thread.done() ? resolve() : setTimeout(() => poll(resolve), 1));
+  return {
+    then: (onDone, onError) => (done ??= new Promise<void>(poll)).then(onDone, onError),
+  };
+}
+
 export const bunBackend: FfiBackend = {
+  preload(path: string): PromiseLike<void> | undefined {
+    // RTLD_LAZY, as preloadLazily opens it: a different mode would redo relocations then.
+    const thread = bunLibc()?.dlopenOnAnotherThread(cString(path), RTLD_LAZY);
+    return thread && whenDone(thread);
+  },
+
   open(path: string, symbols: Record<string, SymbolDef>): OpenedLibrary {
     const preloaded = preloadLazily(path);
     try {

@@ -81,7 +81,7 @@ function replayable<T>(source: Iterator<T>): Iterable<T> {
 export function preloadLlvm(
   ffi: FfiBackend,
   options: { explicitPath?: string; env?: DiscoveryEnv; minMajor?: number } = {},
-): { candidates: Iterable<Candidate>; loading?: Promise<void> } {
+): { candidates: Iterable<Candidate>; loading?: PromiseLike<void> } {
   const candidates = replayable(discoverCandidates(options.env ?? host.env(), options.explicitPath));
   if (!ffi.preload) return { candidates };
   const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
