@@ -126,7 +126,7 @@ async function run(argv: string[]): Promise<number> {
     import("./pipeline.ts"),
   ]);
   const files = timer.run("read inputs", () => options.inputs.map((path) => readInputFile(path, ffi.mapFile)));
-  const { llvm, inputs, selection } = await prepareLink(files, options, options.llvmPath, log, timer);
+  const { llvm, inputs, selection, sourceNames } = await prepareLink(files, options, options.llvmPath, log, timer);
   handleFatalErrors(llvm, options);
   if (options.reproduce) {
     const path = options.reproduce;
@@ -150,6 +150,7 @@ async function run(argv: string[]): Promise<number> {
     hooks: explainer?.hooks,
     exitsAfterLink: true,
     selection,
+    sourceNames,
   };
   const outcome = link(llvm, request, log, timer);
   timer.run("write", () => writeFileAtomically(options.output, outcome.bytes));

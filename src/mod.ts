@@ -80,11 +80,18 @@ export async function link(inputs: LinkInput[], options: LinkerOptions = {}): Pr
   const sink = new MemorySink();
   const log = new Logger(logLevel ?? "warn", sink);
   const timer = new PhaseTimer();
-  const { llvm, inputs: modules, selection } = await prepareLink(toFiles(inputs), linkOptions, llvmPath, log, timer);
+  const { llvm, inputs: modules, selection, sourceNames } = await prepareLink(
+    toFiles(inputs),
+    linkOptions,
+    llvmPath,
+    log,
+    timer,
+  );
   const explainer = new LinkExplainer(llvm, linkOptions, { map, whyExtract, whyLive });
   const request: LinkRequest = {
     inputs: modules,
     selection,
+    sourceNames,
     options: linkOptions,
     outputName: outputName ?? "output",
     hooks: explainer.hooks,

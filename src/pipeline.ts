@@ -5,6 +5,7 @@
 
 import { Context, type Diagnostic } from "../ffi/context.ts";
 import type { Llvm } from "../ffi/llvm.ts";
+import type { SourceNames } from "./btf/clang_c.ts";
 import { llvmLoaded, loadLlvm } from "./load_llvm.ts";
 import type { Module } from "../ffi/module.ts";
 import { dumpModulePath, emitOutput, writeFileAtomically } from "./emit.ts";
@@ -87,8 +88,8 @@ export function collectModuleInputs(files: InputFile[], log: Logger): ModuleInpu
 }
 
 /** The bytes of every linked module when all of them are bitcode (the sanitizer's C shortcut reads their strings). */
-function linkedBitcode(request: LinkRequest): Uint8Array[] | undefined {
-  const inputs = request.selection.selected.map((s) => s.input);
+function linkedBitcode(selection: MemberSelection): Uint8Array[] | undefined {
+  const inputs = selection.selected.map((s) => s.input);
   return inputs.every((input) => input.format === "bitcode") ? inputs.map((input) => input.bytes) : undefined;
 }
 
@@ -99,6 +100,8 @@ export interface PreparedLink {
   inputs: ModuleInput[];
   /** The modules to link, chosen from `inputs` (selectInputs). */
   selection: MemberSelection;
+  /** For a --btf link of C from clang: the linked modules' strings, judged while libLLVM loaded. */
+  sourceNames?: SourceNames;
 }
 
 /**
@@ -121,8 +124,16 @@ export async function prepareLink(
     () => selectInputs(inputs, exportedSymbols(options), options.wholeArchive, log),
   );
   const preferMajor = timer.run("read inputs", () => newestProducerMajor(selection.selected.map((s) => s.input)));
-  if (options.btf) await loadBtfStages();
   const choosing = !llvmLoaded();
+  let sourceNames: SourceNames | undefined;
+  if (options.btf) {
+    const btf = await loadBtfStages();
+    // Work that needs no LLVM, done while it loads (on another thread where the
+    // back end can): the BTF sanitizer's C shortcut judges the strings of the
+    // linked modules. Only for modules that name clang as producer: for others
+    // the walk is needed whatever their strings (docs/ARCHITECTURE.md#btf).
+    if (choosing) sourceNames = timer.run("read inputs", () => btf.judgeSourceNames(linkedBitcode(selection), true));
+  }
   const start = performance.now();
   const llvm = await loadLlvm({ explicitPath: llvmPath, preferMajor });
   timer.add("load libLLVM", performance.now() - start);
@@ -131,7 +142,7 @@ export async function prepareLink(
     log.info(`inputs need LLVM ${preferMajor}: passed over ${passedOver.map((a) => a.path).join(", ")}`);
   }
   log.info(`using libLLVM ${llvm.versionString} at ${llvm.path}`);
-  return { llvm, inputs, selection };
+  return { llvm, inputs, selection, sourceNames };
 }
 
 /** The stages only a --btf link runs: sanitize, prune, lint (docs/ARCHITECTURE.md#btf). */
@@ -141,6 +152,7 @@ interface BtfStages {
   pruneDeadCompileUnits: typeof import("./btf/prune.ts").pruneDeadCompileUnits;
   lintBtfObject: typeof import("./object/btf_lint.ts").lintBtfObject;
   orderForwardDeclarations: typeof import("./object/btf_order.ts").orderForwardDeclarations;
+  judgeSourceNames: typeof import("./btf/clang_c.ts").judgeSourceNames;
 }
 let btfStages: BtfStages | undefined;
 
@@ -158,11 +170,12 @@ const GARBAGE_WORTH_COLLECTING = 10_000;
  * dozen modules; start-up under `deno run`).
  */
 async function loadBtfStages(): Promise<BtfStages> {
-  const [sanitize, prune, lint, order] = await Promise.all([
+  const [sanitize, prune, lint, order, clangC] = await Promise.all([
     import("./btf/sanitize.ts"),
     import("./btf/prune.ts"),
     import("./object/btf_lint.ts"),
     import("./object/btf_order.ts"),
+    import("./btf/clang_c.ts"),
   ]);
   btfStages ??= {
     sanitizeDebugInfo: sanitize.sanitizeDebugInfo,
@@ -170,6 +183,7 @@ async function loadBtfStages(): Promise<BtfStages> {
     pruneDeadCompileUnits: prune.pruneDeadCompileUnits,
     lintBtfObject: lint.lintBtfObject,
     orderForwardDeclarations: order.orderForwardDeclarations,
+    judgeSourceNames: clangC.judgeSourceNames,
   };
   return btfStages;
 }
@@ -199,6 +213,8 @@ export interface LinkRequest {
   exitsAfterLink?: boolean;
   /** The modules to link, chosen from `inputs` by prepareLink. */
   selection: MemberSelection;
+  /** prepareLink's PreparedLink.sourceNames, if any. */
+  sourceNames?: SourceNames;
 }
 
 /** Handle one diagnostic; returns true when it fails the link. */
@@ -315,7 +331,7 @@ export function link(llvm: Llvm, request: LinkRequest, log: Logger, timer: Phase
     // pulls in core::fmt), and BTF is the same.
     const report = timer.run("sanitize", () =>
       withLlvm(
-        () => btf.sanitizeDebugInfo(module, exported, log, { sourceBitcode: linkedBitcode(request) }),
+        () => btf.sanitizeDebugInfo(module, exported, log, { sourceBitcode: linkedBitcode(selection), sourceNames: request.sourceNames }),
         (message) => new LlvmError(`cannot sanitize debug info for BTF: ${message}`),
       ));
     const notes = btf.emptiedEnumsNotes(report);

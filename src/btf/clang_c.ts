@@ -8,7 +8,7 @@
 
 import { type DebugFunction, type DebugMetadata, MetadataKind, NO_MD } from "../../ffi/metadata.ts";
 import type { Module } from "../../ffi/module.ts";
-import { readMetadataStrings } from "./metadata_strings.ts";
+import { type MetadataStrings, readMetadataStrings } from "./metadata_strings.ts";
 import { AYA_MAP_MARKER } from "./walk.ts";
 
 /** Bytes of a string, one character each (ASCII stays ASCII; other bytes become non-ASCII). */
@@ -19,6 +19,8 @@ const MAX_CLEAN_NAME = 128;
 /** What clang writes as the language of a C unit (DWARF 5 codes, or a DWARF 6 name). */
 const C_LANGUAGE = /\blanguage: DW_LANG_C(89|99|11|17)?\b|\bsourceLanguageName: DW_LNAME_C\b/;
 const CLANG_PRODUCER = /\bproducer: "[^"]*\bclang version /;
+/** In clang's producer string (CLANG_PRODUCER), as the bitcode holds it. */
+const CLANG_VERSION = "clang version ";
 /** Names the walk would change: sanitizeTypeName's escapes (`$`, UTF-8) and cuts (over 128). */
 // deno-lint-ignore no-control-regex -- the range is all of ASCII, control characters included
 const ESCAPED_BYTE = /[^\x00-\x7f]|\$/;
@@ -41,6 +43,7 @@ export function whyCNeedsTheWalk(
   module: Module,
   functions: readonly DebugFunction[],
   sourceBitcode?: readonly Uint8Array[],
+  sourceNames?: SourceNames,
 ): string | undefined {
   const units = md.namedMetadata("llvm.dbg.cu");
   if (units.length === 0) return "no compile unit";
@@ -49,21 +52,53 @@ export function whyCNeedsTheWalk(
     if (!C_LANGUAGE.test(text) || !CLANG_PRODUCER.test(text)) return "not only C from clang";
   }
   if (hasUnnamedVariable(md, functions)) return "a function has a variable without a name (an unnamed parameter)";
-  const blocks = stringsOfSources(sourceBitcode) ?? readMetadataStrings(module.toBitcode());
-  if (blocks === undefined) return "the module's strings could not be read from its bitcode";
+  const names = sourceNames ?? judgeSourceNames(sourceBitcode) ?? judgeStrings(readMetadataStrings(module.toBitcode()));
+  return names === undefined ? "the module's strings could not be read from its bitcode" : names.needsTheWalk;
+}
+
+/** What the strings of a module's bitcode say about the walk (whyCNeedsTheWalk). */
+export interface SourceNames {
+  /** Why a string means the walk; undefined when none does. */
+  needsTheWalk: string | undefined;
+}
+
+/**
+ * The strings of the modules that were linked, judged from their own bitcode
+ * (every name of the linked, optimized module is among them: the optimizer adds
+ * only LLVM's own loop and profile strings; a string only looks for trouble,
+ * so more is safe), or undefined when one of them cannot be read that way.
+ * With `clangOnly`, also undefined as soon as a module's first strings (those
+ * of its compile units) do not name clang: the walk is needed anyway, so a
+ * caller judging them ahead of the link (src/pipeline.ts) reads no further.
+ */
+export function judgeSourceNames(sources: readonly Uint8Array[] | undefined, clangOnly = false): SourceNames | undefined {
+  if (sources === undefined || sources.length === 0) return undefined;
+  const all: MetadataStrings[] = [];
+  const namesClang = clangOnly ? (first: MetadataStrings) => latin1.decode(first.bytes).includes(CLANG_VERSION) : undefined;
+  for (const bitcode of sources) {
+    const blocks = readMetadataStrings(bitcode, namesClang);
+    if (blocks === undefined) return undefined;
+    all.push(...blocks);
+  }
+  return judgeStrings(all);
+}
+
+/** Whether any of these strings could be a name the walk changes. */
+function judgeStrings(blocks: readonly MetadataStrings[] | undefined): SourceNames | undefined {
+  if (blocks === undefined) return undefined;
   for (const strings of blocks) {
     const text = latin1.decode(strings.bytes);
-    if (ESCAPED_BYTE.test(text)) return "a string has a `$` or a non-ASCII character";
-    if (text.includes(AYA_MAP_MARKER)) return `a string names ${AYA_MAP_MARKER}`;
+    if (ESCAPED_BYTE.test(text)) return { needsTheWalk: "a string has a `$` or a non-ASCII character" };
+    if (text.includes(AYA_MAP_MARKER)) return { needsTheWalk: `a string names ${AYA_MAP_MARKER}` };
     let start = 0;
     for (const end of strings.ends) {
       if (end - start > MAX_CLEAN_NAME && LONG_NAME.test(text.slice(start, end))) {
-        return "a name is longer than 128 bytes";
+        return { needsTheWalk: "a name is longer than 128 bytes" };
       }
       start = end;
     }
   }
-  return undefined;
+  return { needsTheWalk: undefined };
 }
 
 /**
@@ -84,21 +119,4 @@ function hasUnnamedVariable(md: DebugMetadata, functions: readonly DebugFunction
     }
   }
   return false;
-}
-
-/**
- * The strings of the modules that were linked, read from their own bitcode
- * (every name of the linked, optimized module is among them: the optimizer adds
- * only LLVM's own loop and profile strings; a string only looks for trouble,
- * so more is safe), or undefined when one of them cannot be read that way.
- */
-function stringsOfSources(sources: readonly Uint8Array[] | undefined) {
-  if (sources === undefined || sources.length === 0) return undefined;
-  const all = [];
-  for (const bitcode of sources) {
-    const blocks = readMetadataStrings(bitcode);
-    if (blocks === undefined) return undefined;
-    all.push(...blocks);
-  }
-  return all;
 }

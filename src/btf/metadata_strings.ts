@@ -32,16 +32,21 @@ export interface MetadataStrings {
 
 /**
  * The MDStrings of the (first) module in `bitcode`, block by block, or
- * undefined when they cannot be told (not bitcode, malformed or truncated).
+ * undefined when they cannot be told (not bitcode, malformed or truncated), or
+ * when `goOn`, shown the first block's (the module-level one, where a compile
+ * unit's producer is), says to stop.
  */
-export function readMetadataStrings(bitcode: Uint8Array): MetadataStrings[] | undefined {
+export function readMetadataStrings(
+  bitcode: Uint8Array,
+  goOn?: (first: MetadataStrings) => boolean,
+): MetadataStrings[] | undefined {
   return readBitcodeWith(bitcode, (reader) => {
     for (;;) {
       const block = reader.nextTopLevelBlock();
       if (!block) return undefined;
       if (block.blockId === MODULE_BLOCK_ID) {
         const found: MetadataStrings[] = [];
-        return collect(reader, block, found, false) ? found : undefined;
+        return collect(reader, block, found, false, goOn) ? found : undefined;
       }
       if (block.blockId === BLOCKINFO_BLOCK_ID) reader.readBlockInfo(block);
       else reader.skipBlock(block);
@@ -60,6 +65,7 @@ function collect(
   header: BlockHeader,
   found: MetadataStrings[],
   inFunction: boolean,
+  goOn?: (first: MetadataStrings) => boolean,
 ): boolean {
   reader.enterBlock(header);
   for (;;) {
@@ -71,7 +77,7 @@ function collect(
     if (block.blockId === BLOCKINFO_BLOCK_ID) {
       reader.readBlockInfo(block);
     } else if (block.blockId === FUNCTION_BLOCK_ID) {
-      if (!collect(reader, block, found, true)) return false;
+      if (!collect(reader, block, found, true, goOn)) return false;
     } else if (block.blockId === METADATA_BLOCK_ID) {
       reader.enterBlock(block);
       // The strings come first or not at all: the nodes after them are left unread.
@@ -81,6 +87,7 @@ function collect(
         const strings = splitStrings(first.record.ops, first.record.blob);
         if (!strings) return false;
         found.push(strings);
+        if (found.length === 1 && goOn && !goOn(strings)) return false;
       } else if (first.kind === "block") {
         reader.skipBlock(first.header);
       }

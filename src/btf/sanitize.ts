@@ -28,7 +28,7 @@ import {
 } from "../../ffi/metadata_text.ts";
 import type { Module } from "../../ffi/module.ts";
 import type { Logger } from "../log.ts";
-import { whyCNeedsTheWalk } from "./clang_c.ts";
+import { type SourceNames, whyCNeedsTheWalk } from "./clang_c.ts";
 import { walkDebugInfo } from "./walk.ts";
 
 export interface SanitizeReport {
@@ -67,6 +67,8 @@ export interface SanitizeOptions {
    * (src/btf/clang_c.ts), which then need not write the module to bitcode.
    */
   sourceBitcode?: readonly Uint8Array[];
+  /** `sourceBitcode`'s strings already judged (judgeSourceNames), while libLLVM loaded. */
+  sourceNames?: SourceNames;
 }
 
 const DEFAULT_SUBPROGRAM_MAKERS = [cloneThroughText, rebuildWithDIBuilder] as const;
@@ -177,7 +179,7 @@ export function sanitizeDebugInfo(
 
   // C from clang with no function made static: nothing can change (see whyCNeedsTheWalk).
   if (replacements.size === 0) {
-    const needed = whyCNeedsTheWalk(md, module, functions, options.sourceBitcode);
+    const needed = whyCNeedsTheWalk(md, module, functions, options.sourceBitcode, options.sourceNames);
     if (needed === undefined) {
       log.debug("BTF sanitizer: C from clang only, no function made static, no name to change: nothing to walk");
       return report;

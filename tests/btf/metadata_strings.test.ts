@@ -77,3 +77,21 @@ test("what is not bitcode, or is cut short, is undefined", async () => {
     assert.equal(readMetadataStrings(bitcode.subarray(0, cut)), undefined, `cut at ${cut}`);
   }
 });
+
+test("goOn sees the module-level strings first (the compile unit's producer) and can stop the read", async () => {
+  const [{ path }] = debugInfoLlvms();
+  const llvm = await llvmAt(path);
+  using context = new Context(llvm, () => {});
+  using module = context.parseIr(encode(DEBUG_IR), "m.ll");
+  const bitcode = module.toBitcode();
+  const whole = readMetadataStrings(bitcode);
+  const seen: string[] = [];
+  const read = readMetadataStrings(bitcode, (first) => {
+    seen.push(decoder.decode(first.bytes));
+    return true;
+  });
+  assert.deepEqual(read, whole, "going on reads the same");
+  assert.equal(seen.length, 1, "asked once");
+  assert.ok(seen[0].includes(stringsOf(bitcode)[0]), "about the first block");
+  assert.equal(readMetadataStrings(bitcode, () => false), undefined);
+});

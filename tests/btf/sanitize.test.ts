@@ -18,6 +18,7 @@ import { Llvm, LlvmFailure } from "../../ffi/llvm.ts";
 import type { Module } from "../../ffi/module.ts";
 import { rebuildWithDIBuilder, type StaticSubprogramMaker } from "../../ffi/metadata_text.ts";
 import { emptiedEnumsNotes, sanitizeDebugInfo } from "../../src/btf/sanitize.ts";
+import { judgeSourceNames } from "../../src/btf/clang_c.ts";
 import { Logger, MemorySink } from "../../src/log.ts";
 import { link } from "../../src/mod.ts";
 import {
@@ -440,6 +441,35 @@ test("a link of C bitcode reads the inputs' own strings for the shortcut, and st
   assert.match(walked.log, /walking the debug info: a string has a `\$` or a non-ASCII character/);
   assert.ok(walked.strings.includes("\0a_24_b\0"), "the struct's BTF name is escaped");
   assert.ok(!walked.strings.includes("\0a$b\0"), "no BTF name keeps the `$`");
+});
+
+test("the inputs' strings are judged ahead only for modules from clang; the CLI then still finds a `$`", needsRust(), () => {
+  const compile = (tag: string, extra: string) => {
+    const source = join(dir, `ahead-${tag}.c`);
+    writeFileSync(source, readFileSync(join(C_FIXTURES, "helper.c"), "utf8") + extra);
+    const out = join(dir, `ahead-${tag}.bc`);
+    tool(CLANG, ["-target", "bpf", "-O2", "-g", "-emit-llvm", "-c", "-I", C_FIXTURES, source, "-o", out]);
+    return out;
+  };
+  const plain = readFileSync(compile("plain", ""));
+  const dollarPath = compile("dollar", "\nstruct a$b { int x; };\nstruct a$b g$1;\n");
+  const dollar = readFileSync(dollarPath);
+  const rust = readFileSync(rustBitcodeFiles().bin);
+  assert.deepEqual(judgeSourceNames([plain], true), { needsTheWalk: undefined });
+  assert.deepEqual(judgeSourceNames([plain, dollar], true), {
+    needsTheWalk: "a string has a `$` or a non-ASCII character",
+  });
+  // rustc's module: not read past its first strings ahead; read whole when the sanitizer asks.
+  assert.equal(judgeSourceNames([rust], true), undefined);
+  assert.equal(judgeSourceNames([plain, rust], true), undefined);
+  assert.ok(judgeSourceNames([rust]) !== undefined);
+  // Through the command (the first libLLVM load of its process: judged ahead).
+  const out = join(dir, "ahead-dollar.o");
+  const r = runLinker(["--btf", "--log-level", "debug", dollarPath, "-o", out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /walking the debug info: a string has a `\$` or a non-ASCII character/);
+  const strings = new TextDecoder("latin1").decode(readFileSync(out));
+  assert.ok(strings.includes("\0a_24_b\0") && !strings.includes("\0a$b\0"), "the BTF name is escaped");
 });
 
 test("a C name over 128 bytes alone makes the walk run", async () => {
