@@ -59,12 +59,15 @@ function compareVersionsDesc(a?: number[], b?: number[]): number {
 export class DiscoveryReads {
   readonly #listings = new Map<string, string[]>();
   readonly #realPaths = new Map<string, string | undefined>();
+  /** Directories whose entries an answer came from (listed, or looked up by name). */
+  readonly #directories = new Set<string>();
 
   /** host.readDir's names (sorted); none if `dir` cannot be listed. */
   list(dir: string, prefix = "", nextOneOf?: string): string[] {
     const key = `${prefix}\0${nextOneOf}\0${dir}`;
     let names = this.#listings.get(key);
     if (!names) {
+      this.#directories.add(dir);
       try {
         // Most system directories of other platforms are missing here: a failed
         // listing costs an exception (two under Deno), a check does not.
@@ -75,6 +78,22 @@ export class DiscoveryReads {
       this.#listings.set(key, names);
     }
     return [...names];
+  }
+
+  /** Whether `path` exists (following links). */
+  exists(path: string): boolean {
+    this.#directories.add(dirname(path));
+    return host.exists(path);
+  }
+
+  /** Every directory read so far, whose entries the answers depend on (ffi/discovery_cache.ts). */
+  directories(): string[] {
+    return [...this.#directories];
+  }
+
+  /** Every path resolved so far, with its answer. */
+  resolved(): [string, string | undefined][] {
+    return [...this.#realPaths];
   }
 
   /** `path` with every link resolved; undefined if it does not exist (or dangles). */
@@ -123,11 +142,11 @@ export function expandUserPath(path: string, source: string, reads = new Discove
   return found.length > 0 ? found : [{ path: join(path, "lib", "libLLVM.so"), source }];
 }
 
-function findOnPath(command: string, env: DiscoveryEnv): string | undefined {
+function findOnPath(command: string, env: DiscoveryEnv, reads: DiscoveryReads): string | undefined {
   for (const dir of (env.PATH ?? "").split(delimiter)) {
     if (!dir) continue;
     const full = join(dir, command);
-    if (host.exists(full)) return full;
+    if (reads.exists(full)) return full;
   }
   return undefined;
 }
@@ -164,7 +183,7 @@ function systemDirectories(reads: DiscoveryReads): string[] {
  */
 function rustToolchainDirectories(env: DiscoveryEnv, reads: DiscoveryReads): string[] {
   const dirs: string[] = [];
-  const rustc = findOnPath("rustc", env);
+  const rustc = findOnPath("rustc", env, reads);
   const realRustc = rustc && reads.realPath(rustc); // undefined: a dangling symlink
   if (realRustc) dirs.push(join(dirname(dirname(realRustc)), "lib"));
   const home = env.RUSTUP_HOME ?? (env.HOME ? join(env.HOME, ".rustup") : undefined);
@@ -187,9 +206,15 @@ export function listCandidates(env: DiscoveryEnv, explicitPath?: string): Candid
  * The candidates of listCandidates, one group of sources at a time: a caller
  * that stops at the first usable library never scans the later sources (the
  * rustup toolchains, say). The same file reached twice (symlinks) is given once.
+ * `reads` records what was read; `whenAllListed` gets every candidate once the
+ * last source is listed.
  */
-export function* discoverCandidates(env: DiscoveryEnv, explicitPath?: string): Generator<Candidate> {
-  const reads = new DiscoveryReads();
+export function* discoverCandidates(
+  env: DiscoveryEnv,
+  explicitPath?: string,
+  reads = new DiscoveryReads(),
+  whenAllListed?: (candidates: Candidate[]) => void,
+): Generator<Candidate> {
   const seen = new Set<string>();
   const fresh = (c: Candidate) => {
     // A missing file is kept under its own name, so the error lists it.
@@ -198,8 +223,20 @@ export function* discoverCandidates(env: DiscoveryEnv, explicitPath?: string): G
     seen.add(key);
     return true;
   };
-  for (const group of candidateGroups(env, reads, explicitPath)) {
-    for (const candidate of group()) if (fresh(candidate)) yield candidate;
+  const groups = candidateGroups(env, reads, explicitPath);
+  if (!whenAllListed) {
+    for (const group of groups) {
+      for (const candidate of group()) if (fresh(candidate)) yield candidate;
+    }
+    return;
+  }
+  const listed: Candidate[] = [];
+  for (const [i, group] of groups.entries()) {
+    const candidates = group().filter(fresh);
+    listed.push(...candidates);
+    // The last source is listed: every candidate is known, whether or not the caller reads on.
+    if (i === groups.length - 1) whenAllListed(listed);
+    yield* candidates;
   }
 }
 
@@ -216,7 +253,7 @@ function candidateGroups(env: DiscoveryEnv, reads: DiscoveryReads, explicitPath?
     // llvm-config's --libdir is <its real bin dir>/../lib; resolving the symlink
     // avoids spawning it (start-up time, and Deno's --allow-run).
     () => {
-      const llvmConfig = findOnPath("llvm-config", env);
+      const llvmConfig = findOnPath("llvm-config", env, reads);
       const real = llvmConfig && reads.realPath(llvmConfig); // undefined: a dangling symlink
       return real ? librariesIn(join(dirname(dirname(real)), "lib"), "llvm-config", reads) : [];
     },

@@ -11,6 +11,8 @@ export interface FileInfo {
   readonly isFile: boolean;
   readonly isDirectory: boolean;
   readonly size: number;
+  /** Last modification, in ms since the epoch (to the ms under Deno, finer under Bun). */
+  readonly mtimeMs: number;
 }
 
 /**
@@ -51,6 +53,8 @@ export interface Host {
   writeNewFile(path: string, bytes: Uint8Array): void;
   rename(from: string, to: string): void;
   unlink(path: string): void;
+  /** Create the directory `path` and any missing parents (none of it an error when they exist). */
+  makeDirectory(path: string): void;
   /** Follows symbolic links. */
   stat(path: string): FileInfo;
   exists(path: string): boolean;

@@ -19,7 +19,8 @@ interface NodeFs {
   appendFileSync(path: string, data: string): void;
   renameSync(from: string, to: string): void;
   unlinkSync(path: string): void;
-  statSync(path: string): { isFile(): boolean; isDirectory(): boolean; size: number };
+  statSync(path: string): { isFile(): boolean; isDirectory(): boolean; size: number; mtimeMs: number };
+  mkdirSync(path: string, options: { recursive: true }): void;
   existsSync(path: string): boolean;
   readdirSync(path: string): string[];
   realpathSync(path: string): string;
@@ -89,9 +90,10 @@ export function bunHost(): Host {
     },
     rename: (from, to) => fs.renameSync(from, to),
     unlink: (path) => fs.unlinkSync(path),
+    makeDirectory: (path) => void fs.mkdirSync(path, { recursive: true }),
     stat(path): FileInfo {
       const info = fs.statSync(path);
-      return { isFile: info.isFile(), isDirectory: info.isDirectory(), size: info.size };
+      return { isFile: info.isFile(), isDirectory: info.isDirectory(), size: info.size, mtimeMs: info.mtimeMs };
     },
     exists: (path) => fs.existsSync(path),
     readDir: (path, prefix = "", nextOneOf) => {

@@ -118,10 +118,11 @@ export function denoHost(): Host {
       }),
     rename: (from, to) => fsCall("rename", `${quoted(from)} -> ${quoted(to)}`, () => Deno.renameSync(from, to)),
     unlink: (path) => fsCall("unlink", quoted(path), () => Deno.removeSync(path)),
+    makeDirectory: (path) => fsCall("mkdir", quoted(path), () => Deno.mkdirSync(path, { recursive: true })),
     stat: (path) =>
       fsCall("stat", quoted(path), (): FileInfo => {
         const info = Deno.statSync(path);
-        return { isFile: info.isFile, isDirectory: info.isDirectory, size: info.size };
+        return { isFile: info.isFile, isDirectory: info.isDirectory, size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 };
       }),
     exists(path) {
       // Usually false (discovery searches PATH): Deno's stat would throw an error each time.

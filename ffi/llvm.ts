@@ -3,7 +3,8 @@
 // `Llvm` object is the root every other wrapper hangs off.
 
 import { cString, type FfiBackend, type NativeCallback, type NativeFunction, type Pointer } from "./backend.ts";
-import { type Candidate, discoverCandidates, type DiscoveryEnv } from "./discover.ts";
+import type { Candidate, DiscoveryEnv } from "./discover.ts";
+import { rememberedCandidates } from "./discovery_cache.ts";
 import { LlvmFailure, LlvmNotFound, type LoadAttempt } from "./failures.ts";
 import {
   type Choice,
@@ -82,7 +83,7 @@ export function preloadLlvm(
   ffi: FfiBackend,
   options: { explicitPath?: string; env?: DiscoveryEnv; minMajor?: number } = {},
 ): { candidates: Iterable<Candidate>; loading?: PromiseLike<void> } {
-  const candidates = replayable(discoverCandidates(options.env ?? host.env(), options.explicitPath));
+  const candidates = replayable(rememberedCandidates(options.env ?? host.env(), options.explicitPath));
   if (!ffi.preload) return { candidates };
   const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
   for (const candidate of candidates) {
@@ -176,7 +177,7 @@ export class Llvm {
     const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
     const preferMajor = options.preferMajor;
     // Lazily: sources after the one that provides a usable library are never scanned.
-    const candidates = options.candidates ?? discoverCandidates(env, options.explicitPath);
+    const candidates = options.candidates ?? rememberedCandidates(env, options.explicitPath);
     const symbols = options.versionOnly ? "skip" : "keep";
     const choice = chooseLlvm(
       (function* () {

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { host, type HostError } from "../../ffi/host.ts";
+import { type FileInfo, host, type HostError } from "../../ffi/host.ts";
 import { isBun, repoRoot, tempDir } from "../support/tools.ts";
 
 function thrown(fn: () => unknown): HostError {
@@ -75,8 +75,15 @@ test("reading: whole files, text, the first bytes; a directory listing, sorted",
   assert.deepEqual(host.readDir(system, "lib", "cm"), expected);
   assert.equal(thrown(() => host.readDir(join(dir, "missing"), "lib", "-.")).code, "ENOENT");
   assert.equal(thrown(() => host.readDir(join(dir, "b.bin"), "x")).code, "ENOTDIR");
-  assert.deepEqual(host.stat(join(dir, "link")), { isFile: true, isDirectory: false, size: 1000 });
-  assert.deepEqual(host.stat(join(dir, "C")), { isFile: false, isDirectory: true, size: statSync(join(dir, "C")).size });
+  const kind = ({ isFile, isDirectory, size }: FileInfo) => ({ isFile, isDirectory, size });
+  assert.deepEqual(kind(host.stat(join(dir, "link"))), { isFile: true, isDirectory: false, size: 1000 });
+  assert.deepEqual(kind(host.stat(join(dir, "C"))), { isFile: false, isDirectory: true, size: statSync(join(dir, "C")).size });
+  // To the millisecond at least (Deno's stat gives no finer).
+  assert.equal(Math.floor(host.stat(join(dir, "C")).mtimeMs), Math.floor(statSync(join(dir, "C")).mtimeMs));
+  const nested = join(dir, "made", "two", "deep");
+  host.makeDirectory(nested);
+  host.makeDirectory(nested); // already there: not an error
+  assert.equal(host.stat(nested).isDirectory, true);
   assert.equal(host.realPath(join(dir, "link")), realpathSync(join(dir, "b.bin")));
   assert.equal(host.exists(join(dir, "link")), true);
   assert.equal(host.exists(join(dir, "missing")), false);
