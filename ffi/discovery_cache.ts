@@ -31,13 +31,27 @@ interface Remembered {
 }
 
 /**
- * Where discovery is remembered: `$XDG_CACHE_HOME/bpf-linker` (else
- * `~/.cache/bpf-linker`), or nowhere with `BPF_LINKER_NO_CACHE` set or no home.
+ * Where discovery is remembered for `env`: `$XDG_CACHE_HOME/bpf-linker` (else
+ * `~/.cache/bpf-linker`), one file per set of the variables it reads (rustc
+ * runs the linker with its own directories added to PATH: a build and a shell
+ * do not take turns overwriting one file), or nowhere with
+ * `BPF_LINKER_NO_CACHE` set, no home, or an LLVM prefix given (keyOf).
  */
 export function discoveryCacheFile(env: DiscoveryEnv): string | undefined {
-  if (env.BPF_LINKER_NO_CACHE) return undefined;
+  const key = keyOf(env);
+  if (env.BPF_LINKER_NO_CACHE || key === undefined) return undefined;
   const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, ".cache") : undefined);
-  return base ? join(base, "bpf-linker", "llvm-discovery.json") : undefined;
+  return base ? join(base, "bpf-linker", `llvm-discovery-${fnv1a(key)}.json`) : undefined;
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits: a short file name for a key (the file holds the key itself). */
+export function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0).toString(16).padStart(8, "0");
 }
 
 /**
@@ -59,7 +73,7 @@ function keyOf(env: DiscoveryEnv): string | undefined {
  */
 export function* rememberedCandidates(env: DiscoveryEnv, explicitPath?: string): Generator<Candidate> {
   const file = explicitPath || env.BPF_LINKER_LLVM ? undefined : discoveryCacheFile(env);
-  const key = file && keyOf(env);
+  const key = keyOf(env);
   if (!file || !key) return yield* discoverCandidates(env, explicitPath);
   const recalled = recall(file, key);
   if (recalled) return yield* recalled;

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "
 import { join } from "node:path";
 import { test } from "node:test";
 import { type Candidate, listCandidates } from "../../ffi/discover.ts";
-import { discoveryCacheFile, rememberedCandidates } from "../../ffi/discovery_cache.ts";
+import { discoveryCacheFile, fnv1a, rememberedCandidates } from "../../ffi/discovery_cache.ts";
 import { tempDir } from "../support/tools.ts";
 
 const AN_HOUR_AGO = new Date(Date.now() - 3600_000);
@@ -78,7 +78,10 @@ test("a remembered path that resolves elsewhere now, another environment, or ano
   assert.deepEqual(paths(rememberedCandidates(env)), fresh, "a resolved path changed");
   writeFileSync(file, original);
   edit(file, (r) => (r.candidates = STAND_IN));
-  assert.deepEqual(paths(rememberedCandidates({ ...env, RUSTUP_HOME: join(env.HOME, ".rustup") })), fresh);
+  // Another environment's file, under this one's name: its key tells.
+  const other = { ...env, RUSTUP_HOME: join(env.HOME, ".rustup") };
+  writeFileSync(discoveryCacheFile(other)!, readFileSync(file));
+  assert.deepEqual(paths(rememberedCandidates(other)), fresh);
   edit(file, (r) => (r.format = 0));
   assert.deepEqual(paths(rememberedCandidates(env)), fresh, "another format");
   writeFileSync(file, "{ not json");
@@ -95,8 +98,12 @@ test("an explicit path, an LLVM prefix or BPF_LINKER_NO_CACHE: nothing remembere
   const { env } = homeWith(["alpha"]);
   assert.deepEqual(paths(rememberedCandidates(env, "/given/libLLVM.so.22.1")), ["/given/libLLVM.so.22.1"]);
   assert.equal(existsSync(discoveryCacheFile(env)!), false);
-  // Without a home there is nowhere to remember.
+  // Without a home there is nowhere to remember; one file per set of variables discovery reads.
   assert.equal(discoveryCacheFile({ PATH: "" }), undefined);
-  assert.equal(discoveryCacheFile({ HOME: "/h" }), "/h/.cache/bpf-linker/llvm-discovery.json");
-  assert.equal(discoveryCacheFile({ HOME: "/h", XDG_CACHE_HOME: "/c" }), "/c/bpf-linker/llvm-discovery.json");
+  assert.match(discoveryCacheFile({ HOME: "/h" })!, /^\/h\/\.cache\/bpf-linker\/llvm-discovery-[0-9a-f]{8}\.json$/);
+  assert.match(discoveryCacheFile({ HOME: "/h", XDG_CACHE_HOME: "/c" })!, /^\/c\/bpf-linker\/llvm-discovery-[0-9a-f]{8}\.json$/);
+  assert.notEqual(discoveryCacheFile({ HOME: "/h", PATH: "/a" }), discoveryCacheFile({ HOME: "/h", PATH: "/b" }));
+  assert.equal(discoveryCacheFile({ HOME: "/h", LLVM_PREFIX: "/p" }), undefined);
+  assert.equal(fnv1a(""), "811c9dc5");
+  assert.equal(fnv1a("a"), "e40c292c");
 });
