@@ -56,20 +56,21 @@ for (const { name, path, options } of debugInfoLlvms()) {
   });
 }
 
-test("a module without metadata has no strings", async () => {
+/** `ir` as bitcode, written by the first LLVM the debug-info tests use. */
+async function bitcodeOf(ir: string): Promise<Uint8Array> {
   const [{ path }] = debugInfoLlvms();
   const llvm = await llvmAt(path);
   using context = new Context(llvm, () => {});
-  using module = context.parseIr(encode("define i32 @f() {\n  ret i32 0\n}\n"), "plain.ll");
-  assert.deepEqual(readMetadataStrings(module.toBitcode()), []);
+  using module = context.parseIr(encode(ir), "m.ll");
+  return module.toBitcode();
+}
+
+test("a module without metadata has no strings", async () => {
+  assert.deepEqual(readMetadataStrings(await bitcodeOf("define i32 @f() {\n  ret i32 0\n}\n")), []);
 });
 
 test("what is not bitcode, or is cut short, is undefined", async () => {
-  const [{ path }] = debugInfoLlvms();
-  const llvm = await llvmAt(path);
-  using context = new Context(llvm, () => {});
-  using module = context.parseIr(encode(DEBUG_IR), "m.ll");
-  const bitcode = module.toBitcode();
+  const bitcode = await bitcodeOf(DEBUG_IR);
   assert.equal(readMetadataStrings(encode("not bitcode at all")), undefined);
   // Cut inside the metadata block: its length word points past the end.
   assert.ok(readMetadataStrings(bitcode));
@@ -79,11 +80,7 @@ test("what is not bitcode, or is cut short, is undefined", async () => {
 });
 
 test("goOn sees the module-level strings first (the compile unit's producer) and can stop the read", async () => {
-  const [{ path }] = debugInfoLlvms();
-  const llvm = await llvmAt(path);
-  using context = new Context(llvm, () => {});
-  using module = context.parseIr(encode(DEBUG_IR), "m.ll");
-  const bitcode = module.toBitcode();
+  const bitcode = await bitcodeOf(DEBUG_IR);
   const whole = readMetadataStrings(bitcode);
   const seen: string[] = [];
   const read = readMetadataStrings(bitcode, (first) => {
