@@ -84,6 +84,8 @@ export function* rememberedCandidates(env: DiscoveryEnv, explicitPath?: string):
 /** The remembered candidates, if the file is there, this one's, and all it was read from reads the same. */
 export function recall(file: string, key: string): Candidate[] | undefined {
   let remembered: Remembered;
+  // Deno asks for a permission it was not given: an optional file is not worth asking for.
+  if (!host.permits("read", file)) return undefined;
   try {
     remembered = JSON.parse(host.readTextFile(file));
   } catch {
@@ -112,6 +114,7 @@ function modified(dir: string): number | null {
 }
 
 function remember(file: string, key: string, reads: DiscoveryReads, candidates: Candidate[]): void {
+  if (!host.permits("write", dirname(file))) return;
   const directories = reads.directories().map((dir): [string, number | null] => [dir, modified(dir)]);
   const now = Date.now();
   if (directories.some(([, time]) => time !== null && time > now - SETTLED_MS)) return;

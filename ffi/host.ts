@@ -55,6 +55,12 @@ export interface Host {
   unlink(path: string): void;
   /** Create the directory `path` and any missing parents (none of it an error when they exist). */
   makeDirectory(path: string): void;
+  /**
+   * Whether this process may read or write `path` without asking: under Deno,
+   * whether that permission is granted (an optional file is skipped rather than
+   * prompted for); always under Bun.
+   */
+  permits(access: "read" | "write", path: string): boolean;
   /** Follows symbolic links. */
   stat(path: string): FileInfo;
   exists(path: string): boolean;

@@ -91,6 +91,7 @@ export function bunHost(): Host {
     rename: (from, to) => fs.renameSync(from, to),
     unlink: (path) => fs.unlinkSync(path),
     makeDirectory: (path) => void fs.mkdirSync(path, { recursive: true }),
+    permits: () => true,
     stat(path): FileInfo {
       const info = fs.statSync(path);
       return { isFile: info.isFile(), isDirectory: info.isDirectory(), size: info.size, mtimeMs: info.mtimeMs };

@@ -119,6 +119,7 @@ export function denoHost(): Host {
     rename: (from, to) => fsCall("rename", `${quoted(from)} -> ${quoted(to)}`, () => Deno.renameSync(from, to)),
     unlink: (path) => fsCall("unlink", quoted(path), () => Deno.removeSync(path)),
     makeDirectory: (path) => fsCall("mkdir", quoted(path), () => Deno.mkdirSync(path, { recursive: true })),
+    permits: (access, path) => Deno.permissions.querySync({ name: access, path }).state === "granted",
     stat: (path) =>
       fsCall("stat", quoted(path), (): FileInfo => {
         const info = Deno.statSync(path);

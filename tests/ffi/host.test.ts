@@ -135,6 +135,24 @@ test("failures carry Node's code and message on both runtimes", () => {
   assert.equal(thrown(() => host.readTextFile(dir)).code, "EISDIR");
 });
 
+test("Deno's host tells the permissions it was not given, and the linker asks for none (no prompt)", () => {
+  const deno = join(repoRoot, "node_modules", ".bin", "deno");
+  const dir = tempDir();
+  const script = join(dir, "permits.ts");
+  writeFileSync(
+    script,
+    `import { host } from ${JSON.stringify(join(repoRoot, "ffi", "host.ts"))};\n` +
+      `console.log(JSON.stringify([host.permits("read", ${JSON.stringify(dir)}), host.permits("write", "/etc"), ` +
+      `host.permits("read", "/etc/hostname")]));\n`,
+  );
+  const r = spawnSync(deno, ["run", "--quiet", "--no-prompt", `--allow-read=${dir},${repoRoot}`, script], {
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [true, false, false]);
+  assert.equal(host.permits("read", dir), true, "this test's own process may read");
+});
+
 test("Deno evaluates no node: module for the command or the library (deno info)", () => {
   const deno = join(repoRoot, "node_modules", ".bin", "deno");
   for (const entry of ["src/main.ts", "src/mod.ts"]) {
