@@ -224,18 +224,12 @@ export function* discoverCandidates(
     return true;
   };
   const groups = candidateGroups(env, reads, explicitPath);
-  if (!whenAllListed) {
-    for (const group of groups) {
-      for (const candidate of group()) if (fresh(candidate)) yield candidate;
-    }
-    return;
-  }
   const listed: Candidate[] = [];
   for (const [i, group] of groups.entries()) {
     const candidates = group().filter(fresh);
     listed.push(...candidates);
     // The last source is listed: every candidate is known, whether or not the caller reads on.
-    if (i === groups.length - 1) whenAllListed(listed);
+    if (i === groups.length - 1) whenAllListed?.(listed);
     yield* candidates;
   }
 }

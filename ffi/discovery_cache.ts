@@ -38,7 +38,10 @@ interface Remembered {
  * `BPF_LINKER_NO_CACHE` set, no home, or an LLVM prefix given (keyOf).
  */
 export function discoveryCacheFile(env: DiscoveryEnv): string | undefined {
-  const key = keyOf(env);
+  return fileFor(env, keyOf(env));
+}
+
+function fileFor(env: DiscoveryEnv, key: string | undefined): string | undefined {
   if (env.BPF_LINKER_NO_CACHE || key === undefined) return undefined;
   const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, ".cache") : undefined);
   return base ? join(base, "bpf-linker", `llvm-discovery-${fnv1a(key)}.json`) : undefined;
@@ -72,8 +75,8 @@ function keyOf(env: DiscoveryEnv): string | undefined {
  * `BPF_LINKER_LLVM`) is never remembered: it is the only candidate.
  */
 export function* rememberedCandidates(env: DiscoveryEnv, explicitPath?: string): Generator<Candidate> {
-  const file = explicitPath || env.BPF_LINKER_LLVM ? undefined : discoveryCacheFile(env);
-  const key = keyOf(env);
+  const key = explicitPath || env.BPF_LINKER_LLVM ? undefined : keyOf(env);
+  const file = fileFor(env, key);
   if (!file || !key) return yield* discoverCandidates(env, explicitPath);
   const recalled = recall(file, key);
   if (recalled) return yield* recalled;

@@ -9,7 +9,8 @@
 export interface BunLibc {
   dlopen(path: Uint8Array, flags: number): number | null;
   dlclose(handle: number): number;
-  dlsym(handle: number, name: Uint8Array): number | null;
+  /** `handle` null: RTLD_DEFAULT, every library loaded. */
+  dlsym(handle: number | null, name: Uint8Array): number | null;
   open(path: Uint8Array, flags: number): number;
   close(fd: number): number;
   /** A number, or a BigInt for MAP_FAILED (u64_fast: only values past 2^53 stay BigInts). */
@@ -80,9 +81,7 @@ export function bunLibc(): BunLibc | null {
 }
 
 /** The libc calls that start and join a thread. */
-interface ThreadCalls {
-  dlsym(handle: number | null, name: Uint8Array): number | null;
-  mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number | bigint;
+interface ThreadCalls extends Pick<BunLibc, "dlsym" | "mmap"> {
   mprotect(addr: number, length: number, prot: number): number;
   pthread_create(thread: Uint8Array, attr: null, start: number, arg: number): number;
   pthread_tryjoin_np(thread: bigint, result: null): number;

@@ -74,20 +74,30 @@ export interface SourceNames {
 export function judgeSourceNames(sources: readonly Uint8Array[] | undefined, clangOnly = false): SourceNames | undefined {
   if (sources === undefined || sources.length === 0) return undefined;
   const all: MetadataStrings[] = [];
-  const namesClang = clangOnly ? (first: MetadataStrings) => latin1.decode(first.bytes).includes(CLANG_VERSION) : undefined;
+  // The first block, the largest, is decoded once for both questions.
+  const texts = new Map<MetadataStrings, string>();
+  const textOf = (strings: MetadataStrings) => {
+    let text = texts.get(strings);
+    if (text === undefined) texts.set(strings, text = latin1.decode(strings.bytes));
+    return text;
+  };
+  const namesClang = clangOnly ? (first: MetadataStrings) => textOf(first).includes(CLANG_VERSION) : undefined;
   for (const bitcode of sources) {
     const blocks = readMetadataStrings(bitcode, namesClang);
     if (blocks === undefined) return undefined;
     all.push(...blocks);
   }
-  return judgeStrings(all);
+  return judgeStrings(all, textOf);
 }
 
 /** Whether any of these strings could be a name the walk changes. */
-function judgeStrings(blocks: readonly MetadataStrings[] | undefined): SourceNames | undefined {
+function judgeStrings(
+  blocks: readonly MetadataStrings[] | undefined,
+  textOf = (strings: MetadataStrings) => latin1.decode(strings.bytes),
+): SourceNames | undefined {
   if (blocks === undefined) return undefined;
   for (const strings of blocks) {
-    const text = latin1.decode(strings.bytes);
+    const text = textOf(strings);
     if (ESCAPED_BYTE.test(text)) return { needsTheWalk: "a string has a `$` or a non-ASCII character" };
     if (text.includes(AYA_MAP_MARKER)) return { needsTheWalk: `a string names ${AYA_MAP_MARKER}` };
     let start = 0;
