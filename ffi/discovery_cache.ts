@@ -67,25 +67,66 @@ function keyOf(env: DiscoveryEnv): string | undefined {
   return JSON.stringify([FORMAT, host.platform, host.arch, env.PATH ?? "", env.HOME ?? "", env.RUSTUP_HOME ?? ""]);
 }
 
+/** The last discovery remembered for an environment, read but not yet checked against the file system. */
+export interface RecalledDiscovery {
+  readonly file: string;
+  readonly key: string;
+  /** The remembered candidates: a guess (what to start loading early) until `stillValid()`. */
+  readonly candidates: readonly Candidate[];
+  /** Whether everything the discovery was read from still reads the same. */
+  stillValid(): boolean;
+}
+
+/**
+ * What discovery remembered for `env`, unchecked; undefined when nothing is
+ * remembered or nothing may be (an explicit path, `BPF_LINKER_LLVM`, a prefix,
+ * no cache): its candidates are what to start loading ahead (ffi/llvm.ts
+ * preloadLlvm); rememberedCandidates still checks them before they count.
+ */
+export function recallDiscovery(env: DiscoveryEnv, explicitPath?: string): RecalledDiscovery | undefined {
+  const slot = cacheSlot(env, explicitPath);
+  if (!slot) return undefined;
+  const { file, key } = slot;
+  const remembered = readRemembered(file, key);
+  return remembered && {
+    file,
+    key,
+    candidates: remembered.candidates,
+    stillValid: () => stillReadsTheSame(remembered),
+  };
+}
+
 /**
  * discoverCandidates, remembered: the last full discovery's candidates while
  * everything they were read from reads the same, else a new discovery, which
  * is remembered once its last source is listed (best effort: a file that
  * cannot be written is no error). An explicit path (`--llvm`,
- * `BPF_LINKER_LLVM`) is never remembered: it is the only candidate.
+ * `BPF_LINKER_LLVM`) is never remembered: it is the only candidate. `recalled`:
+ * recallDiscovery's answer for the same arguments when the caller has it
+ * (null: it found nothing), not to read the file twice.
  */
-export function* rememberedCandidates(env: DiscoveryEnv, explicitPath?: string): Generator<Candidate> {
-  const key = explicitPath || env.BPF_LINKER_LLVM ? undefined : keyOf(env);
-  const file = fileFor(env, key);
-  if (!file || !key) return yield* discoverCandidates(env, explicitPath);
-  const recalled = recall(file, key);
-  if (recalled) return yield* recalled;
+export function* rememberedCandidates(
+  env: DiscoveryEnv,
+  explicitPath?: string,
+  recalled: RecalledDiscovery | null = recallDiscovery(env, explicitPath) ?? null,
+): Generator<Candidate> {
+  if (recalled?.stillValid()) return yield* recalled.candidates;
+  const slot = recalled ?? cacheSlot(env, explicitPath);
+  if (!slot) return yield* discoverCandidates(env, explicitPath);
+  const { file, key } = slot;
   const reads = new DiscoveryReads();
   yield* discoverCandidates(env, undefined, reads, (candidates) => remember(file, key, reads, candidates));
 }
 
-/** The remembered candidates, if the file is there, this one's, and all it was read from reads the same. */
-export function recall(file: string, key: string): Candidate[] | undefined {
+/** Where discovery for `env` is remembered, and under which key; undefined: it is not. */
+function cacheSlot(env: DiscoveryEnv, explicitPath?: string): { file: string; key: string } | undefined {
+  const key = explicitPath || env.BPF_LINKER_LLVM ? undefined : keyOf(env);
+  const file = fileFor(env, key);
+  return file && key ? { file, key } : undefined;
+}
+
+/** The remembered discovery in `file`, if it is there and this one's (`key`, the format). */
+function readRemembered(file: string, key: string): Remembered | undefined {
   let remembered: Remembered;
   // Deno asks for a permission it was not given: an optional file is not worth asking for.
   if (!host.permits("read", file)) return undefined;
@@ -94,15 +135,19 @@ export function recall(file: string, key: string): Candidate[] | undefined {
   } catch {
     return undefined;
   }
-  if (remembered?.format !== FORMAT || remembered.key !== key) return undefined;
+  return remembered?.format === FORMAT && remembered.key === key ? remembered : undefined;
+}
+
+/** Whether every directory and path `remembered` was read from reads the same now. */
+function stillReadsTheSame(remembered: Remembered): boolean {
   const reads = new DiscoveryReads();
   for (const [dir, time] of remembered.directories) {
-    if (modified(dir) !== time) return undefined;
+    if (modified(dir) !== time) return false;
   }
   for (const [path, real] of remembered.resolved) {
-    if ((reads.realPath(path) ?? null) !== real) return undefined;
+    if ((reads.realPath(path) ?? null) !== real) return false;
   }
-  return remembered.candidates;
+  return true;
 }
 
 /** A directory's modification time; null if it does not exist. */

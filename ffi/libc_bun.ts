@@ -1,7 +1,7 @@
 // libc for the Bun back ends (backend_bun.ts, host_bun.ts): the calls Bun has
 // no API for (a lazy dlopen, dlsym, a read-only private mmap, madvise, a
 // dlopen on a thread of its own) or a slower one (the names in a directory that start with a prefix: glob(3)
-// filters them in C, ffi/glob.ts). One bun:ffi dlopen for all of them: its
+// filters them in C, ffi/glob.ts; reading a small file before node:fs is loaded). One bun:ffi dlopen for all of them: its
 // TinyCC stubs are compiled together, once. glibc only; null elsewhere, and
 // then Bun's own calls are used. bun:ffi is required when first needed, not
 // imported: host_bun.ts is also loaded under Deno.
@@ -12,6 +12,8 @@ export interface BunLibc {
   /** `handle` null: RTLD_DEFAULT, every library loaded. */
   dlsym(handle: number | null, name: Uint8Array): number | null;
   open(path: Uint8Array, flags: number): number;
+  /** At most `count` bytes into `buffer` (ssize_t; reads here stay far below 2 GiB). */
+  read(fd: number, buffer: Uint8Array, count: number): number;
   close(fd: number): number;
   /** A number, or a BigInt for MAP_FAILED (u64_fast: only values past 2^53 stay BigInts). */
   mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number | bigint;
@@ -60,6 +62,7 @@ export function bunLibc(): BunLibc | null {
       dlclose: { args: ["ptr"], returns: "i32" },
       dlsym: { args: ["ptr", "ptr"], returns: "ptr" },
       open: { args: ["ptr", "i32"], returns: "i32" },
+      read: { args: ["i32", "ptr", "u64"], returns: "i32" },
       close: { args: ["i32"], returns: "i32" },
       mmap: { args: ["u64", "u64", "i32", "i32", "i32", "i64"], returns: "u64_fast" },
       madvise: { args: ["u64", "u64", "i32"], returns: "i32" },

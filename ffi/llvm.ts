@@ -4,7 +4,7 @@
 
 import { cString, type FfiBackend, type NativeCallback, type NativeFunction, type Pointer } from "./backend.ts";
 import type { Candidate, DiscoveryEnv } from "./discover.ts";
-import { rememberedCandidates } from "./discovery_cache.ts";
+import { recallDiscovery, rememberedCandidates } from "./discovery_cache.ts";
 import { LlvmFailure, LlvmNotFound, type LoadAttempt } from "./failures.ts";
 import {
   type Choice,
@@ -83,13 +83,21 @@ export function preloadLlvm(
   ffi: FfiBackend,
   options: { explicitPath?: string; env?: DiscoveryEnv; minMajor?: number } = {},
 ): { candidates: Iterable<Candidate>; loading?: PromiseLike<void> } {
-  const candidates = replayable(rememberedCandidates(options.env ?? host.env(), options.explicitPath));
+  const env = options.env ?? host.env();
+  const recalled = recallDiscovery(env, options.explicitPath);
+  const candidates = replayable(rememberedCandidates(env, options.explicitPath, recalled ?? null));
   if (!ffi.preload) return { candidates };
   const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
-  for (const candidate of candidates) {
-    if (!rejectUnopened(candidate, minMajor)) return { candidates, loading: ffi.preload(candidate.path) };
-  }
-  return { candidates };
+  const firstLoadable = (list: Iterable<Candidate>) => {
+    for (const candidate of list) if (!rejectUnopened(candidate, minMajor)) return candidate;
+  };
+  // The last run's choice starts loading before its discovery is checked (a
+  // stat of every directory it read): almost always it is still the one.
+  const guess = recalled && firstLoadable(recalled.candidates);
+  const guessLoading = guess && ffi.preload(guess.path);
+  const likely = firstLoadable(candidates);
+  if (!likely) return { candidates };
+  return { candidates, loading: likely.path === guess?.path ? guessLoading : ffi.preload(likely.path) };
 }
 
 function traceWrap(symbols: Record<string, (...args: unknown[]) => unknown>) {

@@ -47,6 +47,12 @@ test("reading: whole files, text, the first bytes; a directory listing, sorted",
   assert.equal(host.readTextFile(join(dir, "a.txt")), "héllo\n");
   assert.deepEqual(host.readHead(join(dir, "b.bin"), 64), bytes.subarray(0, 64));
   assert.deepEqual(host.readHead(join(dir, "a.txt"), 64), new TextEncoder().encode("héllo\n"));
+  // Longer than one read's buffer (Bun reads small files through libc before node:fs is loaded).
+  const long = "ünïcode ".repeat(10_000);
+  writeFileSync(join(dir, "C", "long.txt"), long);
+  assert.equal(host.readTextFile(join(dir, "C", "long.txt")), long);
+  assert.deepEqual(host.readHead(join(dir, "C", "long.txt"), 40_000), new Uint8Array(readFileSync(join(dir, "C", "long.txt"))).subarray(0, 40_000));
+  assert.equal(host.readTextFile(join(dir, "C", "..", "a.txt")), "héllo\n");
   assert.deepEqual(host.readDir(dir), ["C", "a.txt", "b.bin", "link"]);
   assert.deepEqual(host.readDir(dir, "b"), ["b.bin"]);
   assert.deepEqual(host.readDir(dir, "z"), []);
@@ -133,6 +139,7 @@ test("failures carry Node's code and message on both runtimes", () => {
   assert.equal(e.message, `ENOENT: no such file or directory, rename '${missing}' -> '${join(dir, "b")}'`);
   assert.equal(thrown(() => host.writeNewFile(join(dir, "no", "x"), new Uint8Array(1))).code, "ENOENT");
   assert.equal(thrown(() => host.readTextFile(dir)).code, "EISDIR");
+  assert.equal(thrown(() => host.readHead(dir, 64)).code, "EISDIR");
 });
 
 test("Deno's host tells the permissions it was not given, and the linker asks for none (no prompt)", () => {

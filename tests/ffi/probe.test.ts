@@ -5,11 +5,12 @@
 // mapped after probing, in /proc/self/maps.
 
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { Candidate } from "../../ffi/discover.ts";
 import { listCandidates } from "../../ffi/discover.ts";
+import { discoveryCacheFile } from "../../ffi/discovery_cache.ts";
 import { ffiBackend, Llvm, preloadLlvm } from "../../ffi/llvm.ts";
 import { chooseLlvm, type Probe } from "../../ffi/probe.ts";
 import { surveyLlvm } from "../../ffi/survey.ts";
@@ -162,4 +163,47 @@ test("preloadLlvm: a candidate the file checks refuse is not preloaded; the cand
   assert.deepEqual([...list].map((c) => c.path), once, "iterated again: the same candidates");
   assert.deepEqual(once, listCandidates(env).map((c) => c.path));
   assert.deepEqual(once.slice(0, 2), [join(prefix, "lib", "libLLVM-21.so"), second]);
+});
+
+test("preloadLlvm: the last run's choice starts loading before its discovery is checked; a stale one is passed over", async () => {
+  const home = join(dir, "home");
+  const toolchains = join(home, ".rustup", "toolchains");
+  const anHourAgo = new Date(Date.now() - 3600_000);
+  const addToolchain = (name: string) => {
+    const lib = join(toolchains, name, "lib");
+    mkdirSync(lib, { recursive: true });
+    const path = join(lib, `libLLVM.so.20.1-rust-1.90.0-${name}`);
+    tool("cp", [standIn(`libtoolchain-${name}.so`, 20, true), path]);
+    utimesSync(lib, anHourAgo, anHourAgo);
+    return path;
+  };
+  const alpha = addToolchain("alpha");
+  utimesSync(toolchains, anHourAgo, anHourAgo);
+  const env = { HOME: home, PATH: "", XDG_CACHE_HOME: join(home, "cache") };
+  const ffi = await ffiBackend();
+  const preloads = "Deno" in globalThis || process.arch === "x64";
+
+  // The first run discovers, and remembers once its candidates are all read.
+  const first = preloadLlvm(ffi, { env });
+  await first.loading;
+  assert.ok([...first.candidates].some((c) => c.path === alpha), "the toolchain is found");
+  const file = discoveryCacheFile(env)!;
+  assert.ok(existsSync(file), "remembered");
+
+  // The remembered choice is a library that is no longer there to be found (a
+  // stand-in edited into the file), and a new toolchain changed a directory read:
+  // the guess loads; the checked discovery (which finds the new toolchain) is what the load chooses from.
+  const guess = standIn("libguess.so", 20, true);
+  const remembered = JSON.parse(readFileSync(file, "utf8"));
+  remembered.candidates = [{ path: guess, source: "rust toolchain", nameVersion: [20, 1] }];
+  writeFileSync(file, JSON.stringify(remembered));
+  const beta = addToolchain("beta");
+  const { candidates: list, loading } = preloadLlvm(ffi, { env });
+  assert.equal(loading !== undefined, preloads);
+  await loading;
+  assert.equal(mapped(guess), preloads, `${guess}: the guess is loaded where the back end preloads`);
+  const checked = [...list].map((c) => c.path);
+  assert.ok(checked.includes(beta) && !checked.includes(guess), checked.join("\n"));
+  const llvm = await Llvm.load({ candidates: list });
+  assert.ok(checked.includes(llvm.path), llvm.path);
 });
