@@ -27,11 +27,17 @@
 // - Maps. libbpf refuses a BTF-defined map (a VAR in the `.maps` DATASEC) of
 //   static linkage ("unsupported map linkage static"): the linker makes every
 //   symbol that is not exported static, so a map must be exported.
+//
+// The usual object breaks none of these: certainlyClean (at the end) rules
+// every finding out from the raw bytes first, and only otherwise is the BTF
+// decoded and linted in full.
 
 import {
   type Btf,
   BTF_KIND,
   BtfFormatError,
+  type BtfLayout,
+  btfLayout,
   type BtfType,
   parseBtf,
   parseBtfExtFuncInfo,
@@ -394,7 +400,7 @@ export function lintBtfObject(object: Uint8Array | ElfObject): string[] {
   try {
     const elf = object instanceof ElfObject ? object : new ElfObject(object);
     const section = elf.section(".BTF");
-    if (!section) return [];
+    if (!section || certainlyClean(section.data, elf)) return [];
     lines = lintBtf(parseBtf(section.data), elf);
   } catch (e) {
     if (!(e instanceof ElfFormatError || e instanceof BtfFormatError)) throw e;
@@ -403,4 +409,266 @@ export function lintBtfObject(object: Uint8Array | ElfObject): string[] {
   if (lines.length <= MAX_REPORTED) return lines;
   const rest = lines.length - (MAX_REPORTED - 1);
   return [...lines.slice(0, MAX_REPORTED - 1), `BTF: ... and ${rest} more problems`];
+}
+
+// ---------------------------------------------------------------------------
+// The common case, read from the bytes
+
+/** What a name offset holds, for certainlyClean: 0 is "not read yet". */
+const NAME_EMPTY = 1;
+/** An identifier every kernel accepts (PLAIN_IDENTIFIER, at most OLD_KSYM_NAME_LEN bytes). */
+const NAME_PLAIN = 2;
+/** Anything else: a name the lint would look at closely, or an offset past the strings. */
+const NAME_OTHER = 3;
+
+function isIdentifierByte(b: number, first: boolean): boolean {
+  return (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || b === 0x5f || b === 0x2e ||
+    (!first && b >= 0x30 && b <= 0x39);
+}
+
+/** Byte by byte: for a name offset into the middle of a string (BTF allows it; LLVM writes none). */
+function classifyName(strings: Uint8Array, offset: number): number {
+  if (strings[offset] === 0) return NAME_EMPTY;
+  const limit = Math.min(strings.length, offset + OLD_KSYM_NAME_LEN + 1);
+  for (let at = offset; at < limit; at++) {
+    const b = strings[at];
+    if (b === 0) return NAME_PLAIN;
+    if (!isIdentifierByte(b, at === offset)) return NAME_OTHER;
+  }
+  return NAME_OTHER; // too long
+}
+
+/**
+ * The strings of a string section that are not plain identifiers (a
+ * character outside [A-Za-z0-9_.], a leading digit, over OLD_KSYM_NAME_LEN
+ * bytes), found where they start by one native regex over the whole section
+ * (a byte loop per name is what cold code pays most for).
+ */
+const NOT_PLAIN = new RegExp(`(?<=^|\0)(?:[^\0]*[^A-Za-z0-9_.\0]|[0-9]|[^\0]{${OLD_KSYM_NAME_LEN + 1}})`, "g");
+/** One character per byte, so that offsets into the text are byte offsets. */
+const bytewise = new TextDecoder("latin1");
+
+function notPlainStarts(strings: Uint8Array): Set<number> {
+  const starts = new Set<number>();
+  for (const match of bytewise.decode(strings).matchAll(NOT_PLAIN)) starts.add(match.index);
+  return starts;
+}
+
+/** A DATASEC name sectionNameProblem accepts at once: printable ASCII, at most OLD_KSYM_NAME_LEN bytes. */
+function plainSectionName(strings: Uint8Array, offset: number): boolean {
+  if (offset >= strings.length || strings[offset] === 0) return false;
+  const limit = Math.min(strings.length, offset + OLD_KSYM_NAME_LEN + 1);
+  for (let at = offset; at < limit; at++) {
+    const b = strings[at];
+    if (b === 0) return true;
+    if (b < 0x20 || b > 0x7e) return false;
+  }
+  return false;
+}
+
+/** Whether the NUL-terminated string at `offset` is `text` (ASCII). */
+function nameIs(strings: Uint8Array, offset: number, text: string): boolean {
+  if (offset + text.length >= strings.length) return false;
+  for (let i = 0; i < text.length; i++) if (strings[offset + i] !== text.charCodeAt(i)) return false;
+  return strings[offset + text.length] === 0;
+}
+
+/**
+ * Whether lintBtf would certainly report nothing for `bytes` (a `.BTF`),
+ * read from its raw types and string bytes with no name decoded: that is
+ * what the lint of the usual object costs (decoding every type and name of a
+ * CO-RE program's BTF is ~5 ms of a one-shot run's cold JavaScript).
+ * Conservative: false whenever something might be reported or cannot be
+ * read, and lintBtf then decides and words it. Each rule of the checks above
+ * has its counterpart here; `elf` places the global functions (.BTF.ext).
+ */
+export function certainlyClean(bytes: Uint8Array, elf: ElfObject): boolean {
+  let layout: BtfLayout;
+  try {
+    layout = btfLayout(bytes);
+  } catch (e) {
+    if (e instanceof BtfFormatError) return false;
+    throw e;
+  }
+  const { littleEndian: le, typesStart, typesEnd, stringsStart, stringsEnd } = layout;
+  if ((typesEnd - typesStart) % 4 !== 0) return false;
+  const w = typeWords(bytes, typesStart, typesEnd, le);
+  const strings = bytes.subarray(stringsStart, stringsEnd);
+  if (strings.length === 0 || strings[strings.length - 1] !== 0) return false;
+  const notPlain = notPlainStarts(strings);
+  const nameAt = (offset: number): number => {
+    if (offset >= strings.length) return NAME_OTHER;
+    if (strings[offset] === 0) return NAME_EMPTY;
+    if (offset === 0 || strings[offset - 1] === 0) return notPlain.has(offset) ? NAME_OTHER : NAME_PLAIN;
+    return classifyName(strings, offset);
+  };
+  const starts = [0]; // index in `w` of each type's entry, by type id
+  const functions: number[] = []; // type ids
+  const mapSections: number[] = [];
+  const end = w.length;
+  let at = 0;
+  while (at < end) {
+    if (at + 3 > end) return false;
+    starts.push(at);
+    const name = w[at];
+    const info = w[at + 1];
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    let size = 3; // words
+    switch (kind) {
+      case BTF_KIND.STRUCT:
+      case BTF_KIND.UNION:
+        size += 3 * vlen;
+        if (at + size > end || nameAt(name) === NAME_OTHER) return false;
+        for (let m = at + 3; m < at + size; m += 3) {
+          if (w[m + 1] === 0 || nameAt(w[m]) === NAME_OTHER) return false;
+        }
+        break;
+      case BTF_KIND.ENUM:
+      case BTF_KIND.ENUM64: {
+        const step = kind === BTF_KIND.ENUM ? 2 : 3;
+        size += step * vlen;
+        if (at + size > end || nameAt(name) === NAME_OTHER) return false;
+        for (let v = at + 3; v < at + size; v += step) if (nameAt(w[v]) !== NAME_PLAIN) return false;
+        break;
+      }
+      case BTF_KIND.FWD:
+      case BTF_KIND.TYPEDEF:
+      case BTF_KIND.FUNC:
+      case BTF_KIND.VAR:
+        if (nameAt(name) !== NAME_PLAIN) return false;
+        if (kind === BTF_KIND.FUNC) functions.push(starts.length - 1);
+        if (kind === BTF_KIND.VAR) size = 4;
+        break;
+      case BTF_KIND.FUNC_PROTO:
+        size += 2 * vlen;
+        if (at + size > end) return false;
+        for (let p = at + 3; p < at + size; p += 2) {
+          const verdict = nameAt(w[p]);
+          if (verdict === NAME_OTHER) return false;
+          // A type 0 parameter is refused but for an unnamed last one (`...`).
+          if (w[p + 1] === 0 && !(p === at + size - 2 && verdict === NAME_EMPTY)) return false;
+        }
+        break;
+      case BTF_KIND.DATASEC:
+        size += 3 * vlen;
+        if (at + size > end || !plainSectionName(strings, name)) return false;
+        if (nameIs(strings, name, ".maps")) mapSections.push(at);
+        break;
+      case BTF_KIND.PTR:
+      case BTF_KIND.ARRAY:
+      case BTF_KIND.CONST:
+      case BTF_KIND.VOLATILE:
+      case BTF_KIND.RESTRICT:
+        if (name !== 0) return false;
+        if (kind === BTF_KIND.ARRAY) size = 6;
+        break;
+      case BTF_KIND.TYPE_TAG:
+        if (name >= strings.length || nameAt(name) === NAME_EMPTY) return false;
+        break;
+      case BTF_KIND.INT:
+      case BTF_KIND.DECL_TAG:
+        size = 4;
+        break;
+      case BTF_KIND.FLOAT:
+        break;
+      default:
+        return false;
+    }
+    at += size;
+  }
+  if (at !== end) return false;
+  const kindOf = (id: number) => (id > 0 && id < starts.length ? (w[starts[id] + 1] >>> 24) & 0x1f : -1);
+
+  // A function's parameters all need names; a global one is checked on its own if it is in .text.
+  const globals = new Set<number>();
+  for (const id of functions) {
+    const f = starts[id];
+    const protoId = w[f + 2];
+    if (kindOf(protoId) === BTF_KIND.FUNC_PROTO) {
+      const proto = starts[protoId];
+      const last = proto + 3 + 2 * (w[proto + 1] & 0xffff);
+      for (let p = proto + 3; p < last; p += 2) {
+        if (w[p + 1] !== 0 && nameAt(w[p]) === NAME_EMPTY) return false;
+      }
+    }
+    if ((w[f + 1] & 0xffff) === 1) globals.add(id);
+  }
+  if (globals.size > 0 && !globalFunctionsOutsideText(elf, strings, le, globals, (id) => w[starts[id]])) return false;
+
+  // A map in `.maps` must not be static.
+  for (const section of mapSections) {
+    const last = section + 3 + 3 * (w[section + 1] & 0xffff);
+    for (let v = section + 3; v < last; v += 3) {
+      const id = w[v];
+      if (kindOf(id) === BTF_KIND.VAR && w[starts[id] + 3] === BTF_VAR_STATIC) return false;
+    }
+  }
+  return true;
+}
+
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The type section as 32-bit words: a view where the bytes allow it (aligned,
+ * the host's byte order: indexing a Uint32Array is what cold code does
+ * fastest), else a copy read in `le` order.
+ */
+function typeWords(bytes: Uint8Array, start: number, end: number, le: boolean): Uint32Array {
+  const count = (end - start) / 4;
+  if ((bytes.byteOffset + start) % 4 === 0 && le === HOST_LITTLE_ENDIAN) {
+    return new Uint32Array(bytes.buffer, bytes.byteOffset + start, count);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - start);
+  const words = new Uint32Array(count);
+  for (let i = 0; i < count; i++) words[i] = view.getUint32(4 * i, le);
+  return words;
+}
+
+/**
+ * Whether none of the global FUNCs `globals` (type ids) has its code in
+ * `.text`, where checkGlobalFunctions would judge it: from the func_info of
+ * `.BTF.ext`, else from the ELF symbol of its name (`nameOffset`). False
+ * when unsure (a `.BTF.ext` that does not read, a function placed neither way
+ * is fine: the lint skips it too).
+ */
+function globalFunctionsOutsideText(
+  elf: ElfObject,
+  strings: Uint8Array,
+  le: boolean,
+  globals: Set<number>,
+  nameOffset: (id: number) => number,
+): boolean {
+  const placed = new Set<number>();
+  const ext = elf.section(".BTF.ext")?.data;
+  if (ext && ext.length >= 16) {
+    const view = new DataView(ext.buffer, ext.byteOffset, ext.byteLength);
+    const u32 = (at: number) => view.getUint32(at, le);
+    if (view.getUint16(0, le) !== 0xeb9f) return false;
+    const start = u32(4) + u32(8);
+    const end = start + u32(12);
+    if (end <= ext.length && end - start >= 4) {
+      const recordSize = u32(start);
+      if (recordSize < 8) return false;
+      for (let at = start + 4; at + 8 <= end;) {
+        const inText = nameIs(strings, u32(at), ".text");
+        const count = u32(at + 4);
+        at += 8;
+        if (at + count * recordSize > end) return false;
+        for (let i = 0; i < count; i++, at += recordSize) {
+          const id = u32(at + 4);
+          if (!globals.has(id)) continue;
+          if (inText) return false;
+          placed.add(id);
+        }
+      }
+    }
+  }
+  for (const id of globals) {
+    if (placed.has(id)) continue;
+    const offset = nameOffset(id);
+    const symbol = elf.symbols.findLast((s) => s.type === STT_FUNC && s.shndx !== 0 && nameIs(strings, offset, s.name));
+    if (symbol && elf.sections[symbol.shndx]?.name === ".text") return false;
+  }
+  return true;
 }
