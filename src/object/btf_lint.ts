@@ -42,6 +42,7 @@ import {
   parseBtf,
   parseBtfExtFuncInfo,
   skipModifiers,
+  typeWords,
 } from "./btf.ts";
 import { bpfToBpfCalls } from "./bpf_code.ts";
 import { ElfFormatError, ElfObject, STT_FUNC } from "./elf.ts";
@@ -492,7 +493,7 @@ export function certainlyClean(bytes: Uint8Array, elf: ElfObject): boolean {
   }
   const { littleEndian: le, typesStart, typesEnd, stringsStart, stringsEnd } = layout;
   if ((typesEnd - typesStart) % 4 !== 0) return false;
-  const w = typeWords(bytes, typesStart, typesEnd, le);
+  const w = typeWords(bytes, layout);
   const strings = bytes.subarray(stringsStart, stringsEnd);
   if (strings.length === 0 || strings[strings.length - 1] !== 0) return false;
   const notPlain = notPlainStarts(strings);
@@ -605,24 +606,6 @@ export function certainlyClean(bytes: Uint8Array, elf: ElfObject): boolean {
     }
   }
   return true;
-}
-
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/**
- * The type section as 32-bit words: a view where the bytes allow it (aligned,
- * the host's byte order: indexing a Uint32Array is what cold code does
- * fastest), else a copy read in `le` order.
- */
-function typeWords(bytes: Uint8Array, start: number, end: number, le: boolean): Uint32Array {
-  const count = (end - start) / 4;
-  if ((bytes.byteOffset + start) % 4 === 0 && le === HOST_LITTLE_ENDIAN) {
-    return new Uint32Array(bytes.buffer, bytes.byteOffset + start, count);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - start);
-  const words = new Uint32Array(count);
-  for (let i = 0; i < count; i++) words[i] = view.getUint32(4 * i, le);
-  return words;
 }
 
 /**

@@ -11,19 +11,8 @@
 // The rewrite is in place and keeps every size: FWDs are 12 bytes each and
 // their new names fill exactly the bytes the old ones did.
 
-import { BTF_KIND, BtfFormatError, type BtfLayout, btfLayout } from "./btf.ts";
+import { BTF_KIND, BtfFormatError, type BtfLayout, btfLayout, typeWords } from "./btf.ts";
 import type { ElfObject } from "./elf.ts";
-
-/** What a walk of the type section found: where each type starts, and where it refers to others. */
-interface TypeSection {
-  /** Byte offset of each type's entry, by id ([0] unused: void has none). */
-  starts: number[];
-  kinds: number[];
-  /** Pairs of (byte offset of a type-id field, id of the type holding it). */
-  typeRefs: number[];
-  /** Byte offsets of the name fields (type names, member, parameter and value names). */
-  nameFields: number[];
-}
 
 /**
  * Put the trailing FWD types of `elf`'s `.BTF` in canonical order, in place.
@@ -35,54 +24,50 @@ export function orderForwardDeclarations(elf: ElfObject): number {
   if (!section) return 0;
   const bytes = section.data;
   let layout: BtfLayout;
+  let w: Uint32Array;
   try {
     layout = btfLayout(bytes);
+    w = typeWords(bytes, layout);
   } catch (e) {
     if (e instanceof BtfFormatError) return 0; // the BTF lint says so
     throw e;
   }
-  const { view, littleEndian: le, typesStart, typesEnd, stringsStart, stringsEnd } = layout;
-  const u32 = (at: number) => view.getUint32(at, le);
+  const { view, littleEndian: le, typesStart, stringsStart, stringsEnd } = layout;
 
-  const types = walkTypes(view, le, typesStart, typesEnd);
-  if (!types) return 0;
-  const last = types.starts.length - 1;
+  const starts = entryStarts(w);
+  if (!starts) return 0;
+  const last = starts.length - 1;
+  const kindOf = (id: number) => (w[starts[id] + 1] >>> 24) & 0x1f;
   let first = last + 1;
-  while (first > 1 && types.kinds[first - 1] === BTF_KIND.FWD) first--;
+  while (first > 1 && kindOf(first - 1) === BTF_KIND.FWD) first--;
   const count = last - first + 1;
   if (count < 2) return 0;
 
-  // The first type to refer to each FWD; the references come from outside the run.
+  // Only names at or past the run's first name can be the tail's (see below).
+  const oldName = (i: number) => w[starts[first + i]];
+  let minName = Infinity;
+  for (let i = 0; i < count; i++) minName = Math.min(minName, oldName(i));
+  const { refs, sharedNames } = referencesBefore(w, starts, first, minName);
   const firstReferrer = new Array<number>(count).fill(Infinity);
-  const refs = types.typeRefs;
   for (let i = 0; i < refs.length; i += 2) {
-    const target = u32(refs[i]);
-    if (target >= first && target <= last) {
-      firstReferrer[target - first] = Math.min(firstReferrer[target - first], refs[i + 1]);
-    }
+    const target = w[refs[i]] - first;
+    firstReferrer[target] = Math.min(firstReferrer[target], refs[i + 1]);
   }
-  const order = [...firstReferrer.keys()].sort((a, b) =>
-    firstReferrer[a] - firstReferrer[b] || a - b
-  );
+  const order = [...firstReferrer.keys()].sort((a, b) => firstReferrer[a] - firstReferrer[b] || a - b);
   if (order.every((old, i) => old === i)) return 0;
 
-  // Strings: those only FWDs of the run name were added last, in the run's order.
-  const ext = extReferences(elf, le);
-  if (!ext || ext.typeIds.some((id) => id >= first)) return 0;
-  const runStart = types.starts[first];
-  const outsideNames = new Set(ext.stringOffsets);
-  for (const field of types.nameFields) if (field < runStart) outsideNames.add(u32(field));
-  const oldName = (i: number) => u32(types.starts[first + i]);
+  // The FWD names no other type, and nothing in .BTF.ext, uses are the string
+  // table's tail, in the order of their FWDs: they move with them.
+  if (!extReferences(elf, le, first, minName, sharedNames)) return 0;
   const tailNames = new Map<number, Uint8Array>(); // old offset -> bytes with the NUL
   for (let i = 0; i < count; i++) {
     const offset = oldName(i);
-    if (outsideNames.has(offset) || tailNames.has(offset)) continue;
+    if (sharedNames.has(offset) || tailNames.has(offset)) continue;
     const at = stringsStart + offset;
     const end = bytes.indexOf(0, at);
     if (end < 0 || end >= stringsEnd) return 0;
     tailNames.set(offset, copyOf(bytes.subarray(at, end + 1)));
   }
-  // They must tile the end of the string section, as LLVM lays them out.
   let tail = stringsEnd - stringsStart;
   for (const name of tailNames.values()) tail -= name.length;
   let expect = tail;
@@ -90,15 +75,15 @@ export function orderForwardDeclarations(elf: ElfObject): number {
     if (offset !== expect) return 0;
     expect += name.length;
   }
-  for (const offset of outsideNames) if (offset >= tail) return 0;
-  // Relocations never point into FWDs or names; if one did, moving them would break it.
+  for (const offset of sharedNames) if (offset >= tail) return 0;
+  const runStart = typesStart + 4 * starts[first];
+  const typesEnd = typesStart + 4 * w.length;
   for (const rel of elf.relocationsFor(section.index)) {
     if ((rel.offset >= runStart && rel.offset < typesEnd) || rel.offset >= stringsStart + tail) {
       return 0;
     }
   }
 
-  // New names in the new order; then the FWD entries, then every reference to them.
   const newOffset = new Map<number, number>();
   let at = tail;
   for (const old of order) {
@@ -119,10 +104,10 @@ export function orderForwardDeclarations(elf: ElfObject): number {
     const name = entryView.getUint32(12 * old, le);
     view.setUint32(to, newOffset.get(name) ?? name, le);
   });
-  for (let i = 0; i < refs.length; i += 2) {
-    const target = u32(refs[i]);
-    if (target >= first && target <= last) view.setUint32(refs[i], newId[target - first], le);
-  }
+  // Read before any write: `w` may be a view of these very bytes.
+  const targets = [];
+  for (let i = 0; i < refs.length; i += 2) targets.push(w[refs[i]]);
+  for (let i = 0; i < refs.length; i += 2) view.setUint32(typesStart + 4 * refs[i], newId[targets[i / 2] - first], le);
   return count;
 }
 
@@ -132,32 +117,80 @@ function copyOf(bytes: Uint8Array): Uint8Array {
 }
 
 /**
- * Entry offsets, kinds, and the type-id and name fields of every type; undefined
- * if one is not understood. Not btf.ts's decoder: a rewrite in place needs where
- * each field is, not what it says, and decoding every name would cost more.
+ * An entry's size in words, by kind: FIXED_WORDS[kind] + WORDS_PER_ITEM[kind] *
+ * vlen; -1 for a kind not understood. Tables, not a switch: looking the
+ * kinds up one case at a time is most of what a cold walk costs.
  */
-function walkTypes(
-  view: DataView,
-  le: boolean,
-  start: number,
-  end: number,
-): TypeSection | undefined {
+const FIXED_WORDS = new Int8Array(32).fill(-1);
+const WORDS_PER_ITEM = new Int8Array(32);
+for (const [kind, fixed, perItem] of [
+  [BTF_KIND.INT, 4, 0],
+  [BTF_KIND.PTR, 3, 0],
+  [BTF_KIND.ARRAY, 6, 0],
+  [BTF_KIND.STRUCT, 3, 3],
+  [BTF_KIND.UNION, 3, 3],
+  [BTF_KIND.ENUM, 3, 2],
+  [BTF_KIND.FWD, 3, 0],
+  [BTF_KIND.TYPEDEF, 3, 0],
+  [BTF_KIND.VOLATILE, 3, 0],
+  [BTF_KIND.CONST, 3, 0],
+  [BTF_KIND.RESTRICT, 3, 0],
+  [BTF_KIND.FUNC, 3, 0],
+  [BTF_KIND.FUNC_PROTO, 3, 2],
+  [BTF_KIND.VAR, 4, 0],
+  [BTF_KIND.DATASEC, 3, 3],
+  [BTF_KIND.FLOAT, 3, 0],
+  [BTF_KIND.DECL_TAG, 4, 0],
+  [BTF_KIND.TYPE_TAG, 3, 0],
+  [BTF_KIND.ENUM64, 3, 3],
+]) {
+  FIXED_WORDS[kind] = fixed;
+  WORDS_PER_ITEM[kind] = perItem;
+}
+
+/**
+ * Where each type's entry starts in `w` ([0] unused: void has none), from
+ * the kinds and counts alone; undefined if a kind is not understood or the
+ * entries do not end with the section.
+ */
+function entryStarts(w: Uint32Array): number[] | undefined {
   const starts = [0];
-  const kinds = [0];
-  const typeRefs: number[] = [];
-  const nameFields: number[] = [];
-  let at = start;
-  while (at < end) {
-    if (at + 12 > end) return undefined;
-    const id = starts.length;
-    const info = view.getUint32(at + 4, le);
-    const kind = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
+  let at = 0;
+  while (at < w.length) {
+    if (at + 3 > w.length) return undefined;
     starts.push(at);
-    kinds.push(kind);
-    nameFields.push(at);
-    let size = 12;
-    switch (kind) {
+    const info = w[at + 1];
+    const kind = (info >>> 24) & 0x1f;
+    const fixed = FIXED_WORDS[kind];
+    if (fixed < 0) return undefined;
+    at += fixed + WORDS_PER_ITEM[kind] * (info & 0xffff);
+  }
+  return at === w.length ? starts : undefined;
+}
+
+/**
+ * The types before `first` (the trailing FWDs): pairs of (index in `w` of a
+ * type-id field that refers to a FWD, id of the type holding it), and the
+ * name offsets at or past `minName` their name fields use. Not btf.ts's
+ * decoder: a rewrite in place needs where each field is, and decoding every
+ * name would cost more.
+ */
+function referencesBefore(
+  w: Uint32Array,
+  starts: number[],
+  first: number,
+  minName: number,
+): { refs: number[]; sharedNames: Set<number> } {
+  const refs: number[] = [];
+  const sharedNames = new Set<number>();
+  const last = starts.length - 1;
+  // Inline, not through helpers: a call per field is what cold code pays most for here.
+  for (let id = 1; id < first; id++) {
+    const at = starts[id];
+    const end = starts[id + 1];
+    if (w[at] >= minName) sharedNames.add(w[at]);
+    let target: number;
+    switch ((w[at + 1] >>> 24) & 0x1f) {
       case BTF_KIND.PTR:
       case BTF_KIND.TYPEDEF:
       case BTF_KIND.VOLATILE:
@@ -165,72 +198,53 @@ function walkTypes(
       case BTF_KIND.RESTRICT:
       case BTF_KIND.FUNC:
       case BTF_KIND.TYPE_TAG:
-        typeRefs.push(at + 8, id);
-        break;
       case BTF_KIND.VAR:
       case BTF_KIND.DECL_TAG:
-        typeRefs.push(at + 8, id);
-        size = 16;
-        break;
-      case BTF_KIND.INT:
-        size = 16;
-        break;
-      case BTF_KIND.FWD:
-      case BTF_KIND.FLOAT:
+        if ((target = w[at + 2]) >= first && target <= last) refs.push(at + 2, id);
         break;
       case BTF_KIND.ARRAY:
-        typeRefs.push(at + 12, id, at + 16, id);
-        size = 24;
+        if ((target = w[at + 3]) >= first && target <= last) refs.push(at + 3, id);
+        if ((target = w[at + 4]) >= first && target <= last) refs.push(at + 4, id);
         break;
       case BTF_KIND.STRUCT:
       case BTF_KIND.UNION:
-        for (let i = 0; i < vlen; i++) {
-          nameFields.push(at + 12 + 12 * i), typeRefs.push(at + 16 + 12 * i, id);
+        for (let m = at + 3; m < end; m += 3) {
+          if (w[m] >= minName) sharedNames.add(w[m]);
+          if ((target = w[m + 1]) >= first && target <= last) refs.push(m + 1, id);
         }
-        size = 12 + 12 * vlen;
         break;
       case BTF_KIND.ENUM:
-        for (let i = 0; i < vlen; i++) nameFields.push(at + 12 + 8 * i);
-        size = 12 + 8 * vlen;
+        for (let m = at + 3; m < end; m += 2) if (w[m] >= minName) sharedNames.add(w[m]);
         break;
       case BTF_KIND.ENUM64:
-        for (let i = 0; i < vlen; i++) nameFields.push(at + 12 + 12 * i);
-        size = 12 + 12 * vlen;
+        for (let m = at + 3; m < end; m += 3) if (w[m] >= minName) sharedNames.add(w[m]);
         break;
       case BTF_KIND.FUNC_PROTO:
-        typeRefs.push(at + 8, id);
-        for (let i = 0; i < vlen; i++) {
-          nameFields.push(at + 12 + 8 * i), typeRefs.push(at + 16 + 8 * i, id);
+        if ((target = w[at + 2]) >= first && target <= last) refs.push(at + 2, id);
+        for (let m = at + 3; m < end; m += 2) {
+          if (w[m] >= minName) sharedNames.add(w[m]);
+          if ((target = w[m + 1]) >= first && target <= last) refs.push(m + 1, id);
         }
-        size = 12 + 8 * vlen;
         break;
       case BTF_KIND.DATASEC:
-        for (let i = 0; i < vlen; i++) typeRefs.push(at + 12 + 12 * i, id);
-        size = 12 + 12 * vlen;
+        for (let m = at + 3; m < end; m += 3) if ((target = w[m]) >= first && target <= last) refs.push(m, id);
         break;
-      default:
-        return undefined;
     }
-    at += size;
   }
-  return at === end ? { starts, kinds, typeRefs, nameFields } : undefined;
+  return { refs, sharedNames };
 }
 
 /**
- * The string offsets and type ids `.BTF.ext` holds: section names, line info's
- * file and line, CO-RE access strings; func_info's and CO-RE's types. Empty
- * without the section; undefined if it does not decode.
+ * Adds to `sharedNames` the string offsets at or past `minName` that
+ * `.BTF.ext` uses (func_info: type ids; line_info: file and line strings;
+ * core_relo: type ids and access strings). False when it cannot be read or
+ * refers to a type id at or past `first`: then the object is left alone.
  */
-function extReferences(
-  elf: ElfObject,
-  le: boolean,
-): { stringOffsets: number[]; typeIds: number[] } | undefined {
-  const stringOffsets: number[] = [];
-  const typeIds: number[] = [];
+function extReferences(elf: ElfObject, le: boolean, first: number, minName: number, sharedNames: Set<number>): boolean {
   const section = elf.section(".BTF.ext");
-  if (!section) return { stringOffsets, typeIds };
+  if (!section) return true;
   const bytes = section.data;
-  if (bytes.length < 24) return undefined;
+  if (bytes.length < 24) return false;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u32 = (at: number) => view.getUint32(at, le);
   const hdrLen = u32(4);
@@ -244,21 +258,21 @@ function extReferences(
   for (const { header, strings, types } of subsections) {
     const start = hdrLen + u32(header);
     const end = start + u32(header + 4);
-    if (end > bytes.length) return undefined;
+    if (end > bytes.length) return false;
     if (end - start < 4) continue;
     const recordSize = u32(start);
-    if (recordSize < 4 + Math.max(...strings, ...types)) return undefined;
+    if (recordSize < 4 + Math.max(...strings, ...types)) return false;
     for (let at = start + 4; at < end;) {
-      if (at + 8 > end) return undefined;
-      stringOffsets.push(u32(at));
+      if (at + 8 > end) return false;
+      if (u32(at) >= minName) sharedNames.add(u32(at)); // the section name
       const records = u32(at + 4);
       at += 8;
-      if (at + records * recordSize > end) return undefined;
+      if (at + records * recordSize > end) return false;
       for (let i = 0; i < records; i++, at += recordSize) {
-        for (const field of strings) stringOffsets.push(u32(at + field));
-        for (const field of types) typeIds.push(u32(at + field));
+        for (const field of strings) if (u32(at + field) >= minName) sharedNames.add(u32(at + field));
+        for (const field of types) if (u32(at + field) >= first) return false;
       }
     }
   }
-  return { stringOffsets, typeIds };
+  return true;
 }
