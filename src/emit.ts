@@ -50,13 +50,23 @@ export function removePendingOutputs(): void {
 
 /**
  * Write `bytes` to `path` via a temporary file in the same directory and a
- * rename, so readers (and parallel builds) only ever see a complete file.
+ * rename, so readers (and parallel builds) only ever see a complete file (or,
+ * for a moment before the rename, none).
  */
 export function writeFileAtomically(path: string, bytes: Uint8Array): void {
   const temp = join(dirname(path), `.${basename(path)}.${host.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   pendingTemps.add(temp);
   try {
     host.writeNewFile(temp, bytes);
+    // The old file goes first: ext4 writes back at once a file renamed over
+    // another (auto_da_alloc; ~1 ms for a CO-RE object), and a file renamed to
+    // a free name later, as any. Never a partial file at `path` either way;
+    // a failure here is the rename's to report.
+    try {
+      host.unlink(path);
+    } catch {
+      // absent, or a directory: the rename says
+    }
     host.rename(temp, path);
     pendingTemps.delete(temp);
   } catch (e) {
