@@ -1,10 +1,21 @@
 // Bun back end of ffi/host.ts: node:fs and `process`, which are native on Bun.
-// node:fs is required when bunHost() runs, not imported: this module is also
-// loaded under Deno, which must not evaluate a node: module.
+// node:fs is required on first use, not imported: this module is also loaded
+// under Deno, which must not evaluate a node: module. The calls a successful
+// link makes go through libc first (ffi/libc_files_bun.ts): it then needs no
+// node:fs at all; node:fs gives the errors.
 
 import type { FileInfo, Host } from "./host.ts";
 import { globNames } from "./glob.ts";
 import { bunLibc } from "./libc_bun.ts";
+import {
+  existsThroughLibc,
+  readThroughLibc,
+  realPathThroughLibc,
+  renameThroughLibc,
+  statThroughLibc,
+  unlinkThroughLibc,
+  writeNewThroughLibc,
+} from "./libc_files_bun.ts";
 import { hasPrefix } from "./name_prefix.ts";
 
 /** The part of node:fs used here. */
@@ -43,46 +54,19 @@ interface NodeProcess {
 // process.getBuiltinModule("node:fs") in the compiled executable.
 declare const require: (id: "node:fs") => NodeFs;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const O_RDONLY_CLOEXEC = 0o2000000;
-
-/**
- * The first `limit` bytes of `path` (all of it: Infinity) through libc, for the
- * small files start-up reads (the discovery cache, libraries' heads) before
- * node:fs is needed; undefined without libc or on any failure, and the caller
- * asks node:fs, which also gives its error.
- */
-function readThroughLibc(path: string, limit: number): Uint8Array | undefined {
-  const libc = bunLibc();
-  if (!libc) return undefined;
-  const fd = libc.open(encoder.encode(`${path}\0`), O_RDONLY_CLOEXEC);
-  if (fd < 0) return undefined;
-  try {
-    let buffer = new Uint8Array(Math.min(limit, 16384));
-    let length = 0;
-    for (;;) {
-      if (length === buffer.length) {
-        if (length >= limit) return buffer;
-        const grown = new Uint8Array(Math.min(limit, buffer.length * 2));
-        grown.set(buffer);
-        buffer = grown;
-      }
-      const n = libc.read(fd, buffer.subarray(length), buffer.length - length);
-      if (n < 0) return undefined;
-      if (n === 0) return buffer.subarray(0, length);
-      length += n;
-    }
-  } finally {
-    libc.close(fd);
-  }
-}
 
 export function bunHost(): Host {
   const proc = (globalThis as unknown as { process: NodeProcess }).process;
   // Required on first use: start-up reaches libLLVM's preload without it (~1.5 ms).
   let nodeFs: NodeFs | undefined;
   const fs = (): NodeFs => (nodeFs ??= require("node:fs"));
+  const stat = (path: string): FileInfo => {
+    const known = statThroughLibc(path);
+    if (known) return known;
+    const info = fs().statSync(path);
+    return { isFile: info.isFile(), isDirectory: info.isDirectory(), size: info.size, mtimeMs: info.mtimeMs };
+  };
   const bun = (globalThis as unknown as {
     Bun: { version: string; unsafe: { setJITPolicy?(scale: number): void } };
   }).Bun;
@@ -122,6 +106,7 @@ export function bunHost(): Host {
     },
     appendTextFile: (path, text) => fs().appendFileSync(path, text),
     writeNewFile(path, bytes) {
+      if (writeNewThroughLibc(path, bytes)) return;
       const fd = fs().openSync(path, "wx", 0o644);
       try {
         let offset = 0;
@@ -130,21 +115,18 @@ export function bunHost(): Host {
         fs().closeSync(fd);
       }
     },
-    rename: (from, to) => fs().renameSync(from, to),
-    unlink: (path) => fs().unlinkSync(path),
+    rename: (from, to) => void (renameThroughLibc(from, to) || fs().renameSync(from, to)),
+    unlink: (path) => void (unlinkThroughLibc(path) || fs().unlinkSync(path)),
     makeDirectory: (path) => void fs().mkdirSync(path, { recursive: true }),
     permits: () => true,
-    stat(path): FileInfo {
-      const info = fs().statSync(path);
-      return { isFile: info.isFile(), isDirectory: info.isDirectory(), size: info.size, mtimeMs: info.mtimeMs };
-    },
-    exists: (path) => fs().existsSync(path),
+    stat,
+    exists: (path) => existsThroughLibc(path) ?? fs().existsSync(path),
     readDir: (path, prefix = "", nextOneOf) => {
       const libc = bunLibc();
       const found = libc &&
         globNames(path, prefix, nextOneOf, libc, (dir) => {
           try {
-            return fs().statSync(dir).isDirectory();
+            return stat(dir).isDirectory;
           } catch {
             return false;
           }
@@ -153,6 +135,6 @@ export function bunHost(): Host {
       const names = fs().readdirSync(path);
       return (prefix || nextOneOf !== undefined ? names.filter((name) => hasPrefix(name, prefix, nextOneOf)) : names).sort();
     },
-    realPath: (path) => fs().realpathSync(path),
+    realPath: (path) => realPathThroughLibc(path) ?? fs().realpathSync(path),
   };
 }

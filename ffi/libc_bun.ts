@@ -1,7 +1,8 @@
 // libc for the Bun back ends (backend_bun.ts, host_bun.ts): the calls Bun has
 // no API for (a lazy dlopen, dlsym, a read-only private mmap, madvise, a
 // dlopen on a thread of its own) or a slower one (the names in a directory that start with a prefix: glob(3)
-// filters them in C, ffi/glob.ts; reading a small file before node:fs is loaded). One bun:ffi dlopen for all of them: its
+// filters them in C, ffi/glob.ts; a link's file calls, before or without node:fs,
+// ffi/libc_files_bun.ts). One bun:ffi dlopen for all of them: its
 // TinyCC stubs are compiled together, once. glibc only; null elsewhere, and
 // then Bun's own calls are used. bun:ffi is required when first needed, not
 // imported: host_bun.ts is also loaded under Deno.
@@ -12,9 +13,18 @@ export interface BunLibc {
   /** `handle` null: RTLD_DEFAULT, every library loaded. */
   dlsym(handle: number | null, name: Uint8Array): number | null;
   open(path: Uint8Array, flags: number): number;
+  /** open(2) with a mode, for O_CREAT (glibc's open64: `open` is bound without one). */
+  open64(path: Uint8Array, flags: number, mode: number): number;
   /** At most `count` bytes into `buffer` (ssize_t; reads here stay far below 2 GiB). */
   read(fd: number, buffer: Uint8Array, count: number): number;
+  /** At most `count` bytes of `buffer` (callers write at most 1 GiB at a time). */
+  write(fd: number, buffer: Uint8Array, count: number): number;
   close(fd: number): number;
+  statx(dirfd: number, path: Uint8Array, flags: number, mask: number, buffer: Uint8Array): number;
+  /** Into `resolved` (PATH_MAX bytes); NULL (null or 0) on failure. */
+  realpath(path: Uint8Array, resolved: Uint8Array): number | null;
+  rename(from: Uint8Array, to: Uint8Array): number;
+  unlink(path: Uint8Array): number;
   /** A number, or a BigInt for MAP_FAILED (u64_fast: only values past 2^53 stay BigInts). */
   mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number | bigint;
   madvise(addr: number, length: number, advice: number): number;
@@ -62,8 +72,14 @@ export function bunLibc(): BunLibc | null {
       dlclose: { args: ["ptr"], returns: "i32" },
       dlsym: { args: ["ptr", "ptr"], returns: "ptr" },
       open: { args: ["ptr", "i32"], returns: "i32" },
+      open64: { args: ["ptr", "i32", "i32"], returns: "i32" },
       read: { args: ["i32", "ptr", "u64"], returns: "i32" },
+      write: { args: ["i32", "ptr", "u64"], returns: "i32" },
       close: { args: ["i32"], returns: "i32" },
+      statx: { args: ["i32", "ptr", "i32", "u32", "ptr"], returns: "i32" },
+      realpath: { args: ["ptr", "ptr"], returns: "ptr" },
+      rename: { args: ["ptr", "ptr"], returns: "i32" },
+      unlink: { args: ["ptr"], returns: "i32" },
       mmap: { args: ["u64", "u64", "i32", "i32", "i32", "i64"], returns: "u64_fast" },
       madvise: { args: ["u64", "u64", "i32"], returns: "i32" },
       glob: { args: ["ptr", "i32", "ptr", "ptr"], returns: "i32" },

@@ -8,10 +8,13 @@
 // back to back (BitcodeWriter.cpp, writeMetadataStrings). The module-level
 // METADATA_BLOCK has the strings of the metadata that several functions or
 // globals use; each FUNCTION_BLOCK's own METADATA_BLOCK, those that only its
-// function's metadata uses (ValueEnumerator's function partitions).
+// function's metadata uses (ValueEnumerator's function partitions). That block
+// comes after the DECLAREBLOCKS record and any constants, before the first
+// instruction (writeFunction): a function's instructions are never read.
 
 import {
   BitCursor,
+  MalformedBitstream,
   type BitstreamReader,
   type BlockHeader,
   BLOCKINFO_BLOCK_ID,
@@ -22,12 +25,18 @@ const MODULE_BLOCK_ID = 8;
 const FUNCTION_BLOCK_ID = 12;
 const METADATA_BLOCK_ID = 15;
 const METADATA_STRINGS = 35;
+const FUNC_CODE_DECLAREBLOCKS = 1;
 
 /** The MDStrings of one metadata block: their bytes back to back, and where each ends. */
 export interface MetadataStrings {
   bytes: Uint8Array;
-  /** `ends[i]` is the end of string i in `bytes` (its start is `ends[i - 1]`, or 0). */
-  ends: number[];
+  /**
+   * `ends[i]` is the end of string i in `bytes` (its start is `ends[i - 1]`,
+   * or 0); undefined when the record's lengths do not add up to its bytes.
+   * Decoded on first use: a judgement of the strings seldom needs them, and
+   * 12,000 VBR6 lengths cost a one-shot run ~1 ms of cold JavaScript.
+   */
+  readonly ends: readonly number[] | undefined;
 }
 
 /**
@@ -72,7 +81,15 @@ function collect(
     // Records (globals, instructions) are skipped, not decoded.
     const entry = reader.nextSkippingOperands();
     if (entry.kind === "end") return true;
-    if (entry.kind === "record") continue;
+    if (entry.kind === "record") {
+      // In a function block, the first record past DECLAREBLOCKS is an
+      // instruction: its metadata block, if any, came before.
+      if (inFunction && entry.record.code !== FUNC_CODE_DECLAREBLOCKS) {
+        reader.leaveBlock();
+        return true;
+      }
+      continue;
+    }
     const block = entry.header;
     if (block.blockId === BLOCKINFO_BLOCK_ID) {
       reader.readBlockInfo(block);
@@ -107,7 +124,22 @@ function splitStrings(ops: number[], blob: Uint8Array | undefined): MetadataStri
   if (ops.length < 2 || !blob) return undefined;
   const [count, offset] = ops;
   if (offset > blob.length || count * 6 > offset * 8) return undefined;
-  const ends = new BitCursor(blob.subarray(0, offset)).vbr6Totals(count);
+  const lengths = blob.subarray(0, offset);
   const bytes = blob.subarray(offset);
-  return (count === 0 ? 0 : ends[count - 1]) === bytes.length ? { bytes, ends } : undefined;
+  let ends: number[] | undefined | null = null; // null: not decoded yet
+  return {
+    bytes,
+    get ends() {
+      if (ends === null) {
+        try {
+          const totals = new BitCursor(lengths).vbr6Totals(count);
+          ends = (count === 0 ? 0 : totals[count - 1]) === bytes.length ? totals : undefined;
+        } catch (e) {
+          if (!(e instanceof MalformedBitstream)) throw e;
+          ends = undefined;
+        }
+      }
+      return ends;
+    },
+  };
 }

@@ -482,6 +482,23 @@ test("a C name over 128 bytes alone makes the walk run", async () => {
   assert.doesNotMatch(after, new RegExp(`name: "${long}"`));
 });
 
+test("names long only together (a run of word characters across strings) do not make the walk run", () => {
+  // A struct's member names are written back to back: runs of ~1,000 word
+  // characters, from which only the strings' lengths tell that no name is long.
+  const members = Array.from({ length: 10 }, (_, i) => `m${i}_${"x".repeat(96)}`);
+  const source = join(dir, "together.c");
+  writeFileSync(source, `struct together { ${members.map((m) => `int ${m};`).join(" ")} };\nstruct together tg;\n`);
+  const out = join(dir, "together.bc");
+  tool(CLANG, ["-target", "bpf", "-O2", "-g", "-emit-llvm", "-c", source, "-o", out]);
+  const bitcode = readFileSync(out);
+  assert.match(new TextDecoder("latin1").decode(bitcode), /\w{129}/, "the strings hold a long run");
+  assert.deepEqual(judgeSourceNames([bitcode], true), { needsTheWalk: undefined });
+  const long = join(dir, "together-long.c");
+  writeFileSync(long, `struct together { int m_${"y".repeat(130)}; };\nstruct together tg;\n`);
+  tool(CLANG, ["-target", "bpf", "-O2", "-g", "-emit-llvm", "-c", long, "-o", out]);
+  assert.deepEqual(judgeSourceNames([readFileSync(out)], true), { needsTheWalk: "a name is longer than 128 bytes" });
+});
+
 test("a C23 unnamed parameter makes the walk run and gets a name: the kernel takes the BTF it refuses from clang", needsBpf(), () => {
   const d = join(dir, "unnamed");
   mkdirSync(d, { recursive: true });

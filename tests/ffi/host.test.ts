@@ -183,8 +183,10 @@ test("Deno evaluates no node: module for the command or the library (deno info)"
       "ffi/backend_bun.ts -> ffi/libc_bun.ts",
       "ffi/host.ts -> ffi/host_bun.ts",
       "ffi/host_bun.ts -> ffi/libc_bun.ts",
+      "ffi/host_bun.ts -> ffi/libc_files_bun.ts",
       "ffi/host_bun.ts -> node:fs (dynamic)",
       "ffi/libc_bun.ts -> bun:ffi (dynamic)",
+      "ffi/libc_files_bun.ts -> ffi/libc_bun.ts",
       "ffi/llvm.ts -> ffi/backend_bun.ts (dynamic)",
     ], entry);
   }
