@@ -25,8 +25,6 @@ const CLANG_VERSION = "clang version ";
 // deno-lint-ignore no-control-regex -- the range is all of ASCII, control characters included
 const ESCAPED_BYTE = /[^\x00-\x7f]|\$/;
 const LONG_NAME = /^\w{129,}$/;
-/** A run that could hold such a name: without one, no string is one (a string is a run of the text). */
-const LONG_RUN = /\w{129}/;
 
 /**
  * Why the walk is needed for a module where no function became static, or
@@ -102,11 +100,8 @@ function judgeStrings(
     const text = textOf(strings);
     if (ESCAPED_BYTE.test(text)) return { needsTheWalk: "a string has a `$` or a non-ASCII character" };
     if (text.includes(AYA_MAP_MARKER)) return { needsTheWalk: `a string names ${AYA_MAP_MARKER}` };
-    if (!LONG_RUN.test(text)) continue;
-    const ends = strings.ends;
-    if (ends === undefined) return undefined;
     let start = 0;
-    for (const end of ends) {
+    for (const end of strings.ends) {
       if (end - start > MAX_CLEAN_NAME && LONG_NAME.test(text.slice(start, end))) {
         return { needsTheWalk: "a name is longer than 128 bytes" };
       }

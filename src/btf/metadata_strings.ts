@@ -14,7 +14,6 @@
 
 import {
   BitCursor,
-  MalformedBitstream,
   type BitstreamReader,
   type BlockHeader,
   BLOCKINFO_BLOCK_ID,
@@ -30,13 +29,8 @@ const FUNC_CODE_DECLAREBLOCKS = 1;
 /** The MDStrings of one metadata block: their bytes back to back, and where each ends. */
 export interface MetadataStrings {
   bytes: Uint8Array;
-  /**
-   * `ends[i]` is the end of string i in `bytes` (its start is `ends[i - 1]`,
-   * or 0); undefined when the record's lengths do not add up to its bytes.
-   * Decoded on first use: a judgement of the strings seldom needs them, and
-   * 12,000 VBR6 lengths cost a one-shot run ~1 ms of cold JavaScript.
-   */
-  readonly ends: readonly number[] | undefined;
+  /** `ends[i]` is the end of string i in `bytes` (its start is `ends[i - 1]`, or 0). */
+  ends: number[];
 }
 
 /**
@@ -124,22 +118,7 @@ function splitStrings(ops: number[], blob: Uint8Array | undefined): MetadataStri
   if (ops.length < 2 || !blob) return undefined;
   const [count, offset] = ops;
   if (offset > blob.length || count * 6 > offset * 8) return undefined;
-  const lengths = blob.subarray(0, offset);
+  const ends = new BitCursor(blob.subarray(0, offset)).vbr6Totals(count);
   const bytes = blob.subarray(offset);
-  let ends: number[] | undefined | null = null; // null: not decoded yet
-  return {
-    bytes,
-    get ends() {
-      if (ends === null) {
-        try {
-          const totals = new BitCursor(lengths).vbr6Totals(count);
-          ends = (count === 0 ? 0 : totals[count - 1]) === bytes.length ? totals : undefined;
-        } catch (e) {
-          if (!(e instanceof MalformedBitstream)) throw e;
-          ends = undefined;
-        }
-      }
-      return ends;
-    },
-  };
+  return (count === 0 ? 0 : ends[count - 1]) === bytes.length ? { bytes, ends } : undefined;
 }
