@@ -86,11 +86,19 @@ export function statThroughLibc(path: string): FileInfo | undefined {
   };
 }
 
-/** Whether `path` exists, links followed (as existsSync tells); undefined without libc. */
+let statxWorks: boolean | undefined;
+
+/**
+ * Whether `path` exists, links followed (as existsSync tells); undefined
+ * without libc, or where statx(2) fails even for `/` (an old kernel, a
+ * seccomp filter that refuses it): a failure would then say nothing.
+ */
 export function existsThroughLibc(path: string): boolean | undefined {
   const call = withPaths(path);
   if (!call) return undefined;
-  return call.libc.statx(AT_FDCWD, call.names[0], 0, STATX_TYPE, new Uint8Array(256)) === 0;
+  const statx = (name: Uint8Array) => call.libc.statx(AT_FDCWD, name, 0, STATX_TYPE, new Uint8Array(256)) === 0;
+  statxWorks ??= statx(encoder.encode("/\0"));
+  return statxWorks ? statx(call.names[0]) : undefined;
 }
 
 export function realPathThroughLibc(path: string): string | undefined {
