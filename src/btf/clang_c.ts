@@ -100,12 +100,10 @@ function judgeStrings(
     const text = textOf(strings);
     if (ESCAPED_BYTE.test(text)) return { needsTheWalk: "a string has a `$` or a non-ASCII character" };
     if (text.includes(AYA_MAP_MARKER)) return { needsTheWalk: `a string names ${AYA_MAP_MARKER}` };
-    let start = 0;
-    for (const end of strings.ends) {
-      if (end - start > MAX_CLEAN_NAME && LONG_NAME.test(text.slice(start, end))) {
-        return { needsTheWalk: "a name is longer than 128 bytes" };
-      }
-      start = end;
+    const long = strings.spans(MAX_CLEAN_NAME);
+    if (long === undefined) return undefined;
+    for (let i = 0; i < long.length; i += 2) {
+      if (LONG_NAME.test(text.slice(long[i], long[i + 1]))) return { needsTheWalk: "a name is longer than 128 bytes" };
     }
   }
   return { needsTheWalk: undefined };

@@ -14,6 +14,7 @@
 
 import {
   BitCursor,
+  MalformedBitstream,
   type BitstreamReader,
   type BlockHeader,
   BLOCKINFO_BLOCK_ID,
@@ -26,11 +27,15 @@ const METADATA_BLOCK_ID = 15;
 const METADATA_STRINGS = 35;
 const FUNC_CODE_DECLAREBLOCKS = 1;
 
-/** The MDStrings of one metadata block: their bytes back to back, and where each ends. */
+/** The MDStrings of one metadata block: their bytes back to back, and their lengths. */
 export interface MetadataStrings {
   bytes: Uint8Array;
-  /** `ends[i]` is the end of string i in `bytes` (its start is `ends[i - 1]`, or 0). */
-  ends: number[];
+  /**
+   * Where the strings longer than `longerThan` bytes (every one with -1) lie
+   * in `bytes`, as flat [start, end) pairs, decoded from their lengths on each
+   * call; undefined when the lengths do not read or do not add up to `bytes`.
+   */
+  spans(longerThan?: number): number[] | undefined;
 }
 
 /**
@@ -118,7 +123,18 @@ function splitStrings(ops: number[], blob: Uint8Array | undefined): MetadataStri
   if (ops.length < 2 || !blob) return undefined;
   const [count, offset] = ops;
   if (offset > blob.length || count * 6 > offset * 8) return undefined;
-  const ends = new BitCursor(blob.subarray(0, offset)).vbr6Totals(count);
+  const lengths = blob.subarray(0, offset);
   const bytes = blob.subarray(offset);
-  return (count === 0 ? 0 : ends[count - 1]) === bytes.length ? { bytes, ends } : undefined;
+  return {
+    bytes,
+    spans(longerThan = -1) {
+      try {
+        const { spans, total } = new BitCursor(lengths).vbr6Spans(count, longerThan);
+        return total === bytes.length ? spans : undefined;
+      } catch (e) {
+        if (e instanceof MalformedBitstream) return undefined;
+        throw e;
+      }
+    },
+  };
 }

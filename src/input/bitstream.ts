@@ -194,18 +194,20 @@ export class BitCursor {
   }
 
   /**
-   * The running totals of `count` vbr(6) fields in a row (the ends of strings
-   * whose lengths they are), decoded in one loop rather than a call each: for
-   * long runs (a metadata string table's lengths, tens of thousands in a C
-   * program against vmlinux.h), read once per link while the JIT is cold.
+   * `count` vbr(6) fields in a row taken as the lengths of strings laid back
+   * to back (a metadata string table's): the spans [start, end) of those
+   * longer than `longerThan` (every one with -1), as flat pairs, and the
+   * total length. One loop rather than a call each, and nothing kept for the
+   * short ones: the lengths are tens of thousands in a C program against
+   * vmlinux.h, read once per link while the JIT is cold.
    */
-  vbr6Totals(count: number): number[] {
+  vbr6Spans(count: number, longerThan = -1): { spans: number[]; total: number } {
     const bytes = this.bytes;
     const limit = this.limit;
     const maxScale = 2 ** MAX_VBR_BITS;
     let pos = this.pos;
     let total = 0;
-    const totals: number[] = [];
+    const spans: number[] = [];
     for (let i = 0; i < count; i++) {
       if (pos + 6 > limit) throw new MalformedBitstream();
       let at = pos >>> 3;
@@ -224,10 +226,11 @@ export class BitCursor {
         }
         chunk = value;
       }
-      totals.push(total += chunk);
+      if (chunk > longerThan) spans.push(total, total + chunk);
+      total += chunk;
     }
     this.pos = pos;
-    return totals;
+    return { spans, total };
   }
 
   alignTo32(): void {

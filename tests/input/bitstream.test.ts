@@ -269,7 +269,7 @@ test("BitCursor.vbr6 and vbr(6) agree, near the end and under a block limit too"
   }
 });
 
-test("BitCursor.vbr6Totals sums what as many vbr(6) calls read, and refuses what they refuse", () => {
+test("BitCursor.vbr6Spans reads what as many vbr(6) calls read, and refuses what they refuse", () => {
   const random = prng(12);
   for (let round = 0; round < 300; round++) {
     const bytes = Uint8Array.from(
@@ -279,21 +279,25 @@ test("BitCursor.vbr6Totals sums what as many vbr(6) calls read, and refuses what
     const start = Math.floor(random() * 16);
     const limit = Math.floor(random() * (bytes.length * 8 + 1));
     const count = Math.floor(random() * 8);
+    const longerThan = random() < 0.5 ? -1 : Math.floor(random() * 40);
     const one = new BitCursor(bytes);
     const run = new BitCursor(bytes);
     one.pos = run.pos = start;
     one.limit = run.limit = limit;
-    let expected: number[] | "malformed" = [];
+    let expected: { spans: number[]; total: number } | "malformed" = { spans: [], total: 0 };
     try {
-      let total = 0;
-      for (let i = 0; i < count; i++) expected.push(total += one.vbr(6));
+      for (let i = 0; i < count; i++) {
+        const length = one.vbr(6);
+        if (length > longerThan) expected.spans.push(expected.total, expected.total + length);
+        expected.total += length;
+      }
     } catch (e) {
       assert.ok(e instanceof MalformedBitstream);
       expected = "malformed";
     }
-    let got: number[] | "malformed";
+    let got: { spans: number[]; total: number } | "malformed";
     try {
-      got = run.vbr6Totals(count);
+      got = run.vbr6Spans(count, longerThan);
     } catch (e) {
       assert.ok(e instanceof MalformedBitstream);
       got = "malformed";
