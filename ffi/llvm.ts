@@ -88,8 +88,14 @@ export function preloadLlvm(
   const candidates = replayable(rememberedCandidates(env, options.explicitPath, recalled ?? null));
   if (!ffi.preload) return { candidates };
   const minMajor = options.minMajor ?? MIN_LLVM_MAJOR;
+  // Each path judged once: a recalled list that still holds is checked again below.
+  const loadable = new Map<string, boolean>();
   const firstLoadable = (list: Iterable<Candidate>) => {
-    for (const candidate of list) if (!rejectUnopened(candidate, minMajor)) return candidate;
+    for (const candidate of list) {
+      let ok = loadable.get(candidate.path);
+      if (ok === undefined) loadable.set(candidate.path, ok = !rejectUnopened(candidate, minMajor));
+      if (ok) return candidate;
+    }
   };
   // The last run's choice starts loading before its discovery is checked (a
   // stat of every directory it read): almost always it is still the one.

@@ -311,9 +311,22 @@ export interface BtfFuncInfo {
 
 /** The func_info records of a `.BTF.ext` section (names resolved through `btf`). */
 export function parseBtfExtFuncInfo(bytes: Uint8Array, btf: Btf): BtfFuncInfo[] {
+  return readBtfExtFuncInfo(bytes, btf.littleEndian, btf.string);
+}
+
+/**
+ * The func_info records of a `.BTF.ext` section, each section name handed
+ * as `section(offset)` gives it (its string, or what a caller reading the raw
+ * string bytes needs of it). Throws BtfFormatError for bad magic, a bad record
+ * size or a truncated block; [] when there is no func_info.
+ */
+export function readBtfExtFuncInfo<S>(
+  bytes: Uint8Array,
+  le: boolean,
+  section: (nameOffset: number) => S,
+): { section: S; offset: number; typeId: number }[] {
   if (bytes.length < 16) return [];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const le = btf.littleEndian;
   if (view.getUint16(0, le) !== BTF_MAGIC) throw new BtfFormatError("bad .BTF.ext magic");
   const u32 = (at: number) => view.getUint32(at, le);
   const hdrLen = u32(4);
@@ -322,15 +335,15 @@ export function parseBtfExtFuncInfo(bytes: Uint8Array, btf: Btf): BtfFuncInfo[] 
   if (end > bytes.length || end - start < 4) return [];
   const recordSize = u32(start);
   if (recordSize < 8) throw new BtfFormatError("bad func_info record size");
-  const out: BtfFuncInfo[] = [];
+  const out: { section: S; offset: number; typeId: number }[] = [];
   let at = start + 4;
   while (at + 8 <= end) {
-    const section = btf.string(u32(at));
+    const name = section(u32(at));
     const count = u32(at + 4);
     at += 8;
     if (at + count * recordSize > end) throw new BtfFormatError("func_info is truncated");
     for (let i = 0; i < count; i++, at += recordSize) {
-      out.push({ section, offset: u32(at), typeId: u32(at + 4) });
+      out.push({ section: name, offset: u32(at), typeId: u32(at + 4) });
     }
   }
   return out;

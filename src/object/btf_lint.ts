@@ -41,6 +41,7 @@ import {
   type BtfType,
   parseBtf,
   parseBtfExtFuncInfo,
+  readBtfExtFuncInfo,
   skipModifiers,
   typeWords,
 } from "./btf.ts";
@@ -623,28 +624,19 @@ function globalFunctionsOutsideText(
   nameOffset: (id: number) => number,
 ): boolean {
   const placed = new Set<number>();
-  const ext = elf.section(".BTF.ext")?.data;
-  if (ext && ext.length >= 16) {
-    const view = new DataView(ext.buffer, ext.byteOffset, ext.byteLength);
-    const u32 = (at: number) => view.getUint32(at, le);
-    if (view.getUint16(0, le) !== 0xeb9f) return false;
-    const start = u32(4) + u32(8);
-    const end = start + u32(12);
-    if (end <= ext.length && end - start >= 4) {
-      const recordSize = u32(start);
-      if (recordSize < 8) return false;
-      for (let at = start + 4; at + 8 <= end;) {
-        const inText = nameIs(strings, u32(at), ".text");
-        const count = u32(at + 4);
-        at += 8;
-        if (at + count * recordSize > end) return false;
-        for (let i = 0; i < count; i++, at += recordSize) {
-          const id = u32(at + 4);
-          if (!globals.has(id)) continue;
-          if (inText) return false;
-          placed.add(id);
-        }
-      }
+  const ext = elf.section(".BTF.ext");
+  if (ext) {
+    let records;
+    try {
+      records = readBtfExtFuncInfo(ext.data, le, (offset) => nameIs(strings, offset, ".text"));
+    } catch (e) {
+      if (e instanceof BtfFormatError) return false;
+      throw e;
+    }
+    for (const { section: inText, typeId } of records) {
+      if (!globals.has(typeId)) continue;
+      if (inText) return false;
+      placed.add(typeId);
     }
   }
   for (const id of globals) {
